@@ -1,0 +1,88 @@
+//! The token bucket, as GCRA (the generic cell rate algorithm) in exact integers.
+//!
+//! Capacity `limit`, refilled continuously at `limit` per `per_ms`, starting
+//! full. Time is kept in units of `1 / limit` ms so that the emission interval
+//! `per_ms / limit` is an integer (`per_ms` units) and nothing is rounded.
+//!
+//! Only for servers that declare a bucket: starting full and refilling as it
+//! goes, it admits `2 * limit - 1` in the first `per_ms` (see the crate docs).
+
+/// State of a token bucket: the theoretical arrival time, in `1 / limit` ms.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Bucket {
+    pub(crate) tat: u128,
+}
+
+impl Bucket {
+    fn scaled(at_ms: u64, limit: u64) -> u128 {
+        at_ms as u128 * limit as u128
+    }
+
+    /// Units spent and not yet refilled at `now_ms`, rounded up.
+    pub(crate) fn used(&self, now_ms: u64, limit: u64, per_ms: u64) -> u64 {
+        let debt = self.tat.saturating_sub(Self::scaled(now_ms, limit));
+        debt.div_ceil(per_ms as u128) as u64
+    }
+
+    /// The earliest time `>= now_ms` at which `cost <= limit` units fit.
+    pub(crate) fn earliest(&self, now_ms: u64, cost: u64, limit: u64, per_ms: u64) -> u64 {
+        let now = Self::scaled(now_ms, limit);
+        let per = per_ms as u128;
+        if self.tat.max(now) + cost as u128 * per <= now + limit as u128 * per {
+            return now_ms;
+        }
+        // Refused means tat > now; the bucket holds `cost` again once
+        // tat + cost * per - limit * per has passed.
+        let at = self.tat + cost as u128 * per - limit as u128 * per;
+        at.div_ceil(limit as u128) as u64
+    }
+
+    pub(crate) fn add(&mut self, at_ms: u64, cost: u64, limit: u64, per_ms: u64) {
+        self.tat = self.tat.max(Self::scaled(at_ms, limit)) + cost as u128 * per_ms as u128;
+    }
+
+    /// Counts the request as arriving at `to_ms`: the bucket is at least as
+    /// empty as if `cost` had just been taken at `to_ms`. This is exact when the
+    /// bucket had room at `to_ms`; when it was already in debt the request's
+    /// spacing is unknown and the debt is kept as it is.
+    pub(crate) fn restamp(&mut self, to_ms: u64, cost: u64, limit: u64, per_ms: u64) {
+        let floor = Self::scaled(to_ms, limit) + cost as u128 * per_ms as u128;
+        self.tat = self.tat.max(floor);
+    }
+
+    /// The server says `server_used` units are spent at `now_ms`.
+    pub(crate) fn reconcile(&mut self, now_ms: u64, server_used: u64, limit: u64, per_ms: u64) {
+        let floor = Self::scaled(now_ms, limit) + server_used as u128 * per_ms as u128;
+        self.tat = self.tat.max(floor);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINUTE: u64 = 60_000;
+
+    #[test]
+    fn starts_full_then_refills_one_unit_per_interval() {
+        let mut b = Bucket::default();
+        for _ in 0..20 {
+            assert_eq!(b.earliest(0, 1, 20, MINUTE), 0);
+            b.add(0, 1, 20, MINUTE);
+        }
+        // Hex's 20/min as a bucket: one more every 3 s.
+        assert_eq!(b.earliest(0, 1, 20, MINUTE), 3_000);
+        assert_eq!(b.earliest(2_999, 1, 20, MINUTE), 3_000);
+        assert_eq!(b.earliest(3_000, 1, 20, MINUTE), 3_000);
+    }
+
+    #[test]
+    fn fractional_intervals_are_rounded_up_never_down() {
+        // 3 per second: an interval of 333.33 ms.
+        let mut b = Bucket::default();
+        b.add(0, 3, 3, 1_000);
+        assert_eq!(b.earliest(0, 1, 3, 1_000), 334);
+        assert_eq!(b.used(0, 3, 1_000), 3);
+        assert_eq!(b.used(334, 3, 1_000), 2);
+    }
+}

@@ -1,0 +1,155 @@
+//! The fixed window: buckets of `per_ms` aligned to the Unix epoch plus an offset.
+//!
+//! With offset 0 and a period of a minute, hour or day, buckets are the UTC
+//! calendar minutes, hours or days (the Unix epoch ignores leap seconds, as
+//! servers do). Each bucket admits up to `limit`; the full limit may be used
+//! right after each boundary, so up to `2 * limit` can fall in one interval of
+//! `per_ms` that straddles a boundary. That is what such servers allow.
+
+/// State of a fixed window.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Fixed {
+    /// Start of the bucket `count` belongs to (may be negative for times before
+    /// the first aligned boundary).
+    pub(crate) start_ms: i64,
+    /// Units counted in the current bucket.
+    pub(crate) count: u64,
+    /// Units the server reported as used that hold in every bucket starting
+    /// before `carry_until_ms` (see [`Fixed::reconcile`]).
+    pub(crate) carry_units: u64,
+    pub(crate) carry_until_ms: u64,
+}
+
+impl Fixed {
+    pub(crate) fn new() -> Self {
+        Fixed { start_ms: i64::MIN, count: 0, carry_units: 0, carry_until_ms: 0 }
+    }
+
+    /// The start of the bucket holding `at_ms`.
+    pub(crate) fn bucket_start(at_ms: u64, per_ms: u64, phase_ms: u64) -> i64 {
+        let t = at_ms as i64;
+        t - (t - phase_ms as i64).rem_euclid(per_ms as i64)
+    }
+
+    fn carried_into(&self, start_ms: i64) -> u64 {
+        if start_ms < self.carry_until_ms as i64 {
+            self.carry_units
+        } else {
+            0
+        }
+    }
+
+    /// Moves to the bucket holding `now_ms` (time never goes back here).
+    pub(crate) fn advance(&mut self, now_ms: u64, per_ms: u64, phase_ms: u64) {
+        let start = Self::bucket_start(now_ms, per_ms, phase_ms);
+        if start > self.start_ms {
+            self.start_ms = start;
+            self.count = self.carried_into(start);
+        }
+    }
+
+    pub(crate) fn used(&self) -> u64 {
+        self.count
+    }
+
+    /// The earliest time `>= now_ms` at which `cost` more units fit. Assumes
+    /// `advance(now_ms)` ran and `cost <= limit`.
+    pub(crate) fn earliest(&self, now_ms: u64, cost: u64, limit: u64, per_ms: u64) -> u64 {
+        if self.count + cost <= limit {
+            return now_ms;
+        }
+        let next = self.start_ms + per_ms as i64;
+        if self.carried_into(next) + cost <= limit {
+            return next as u64;
+        }
+        // Every bucket that starts before the carry ends is too full: the first
+        // bucket starting at or after `carry_until_ms` is empty.
+        let until = self.carry_until_ms as i64;
+        let steps = (until - next + per_ms as i64 - 1) / per_ms as i64;
+        (next + steps * per_ms as i64) as u64
+    }
+
+    pub(crate) fn add(&mut self, cost: u64) {
+        self.count += cost;
+    }
+
+    /// A request stamped at `from_ms` is now known to have been in flight until
+    /// `to_ms`. If that crosses a boundary, the server may have counted it in the
+    /// later bucket: count it there too (the earlier bucket is past already).
+    pub(crate) fn restamp(&mut self, from_ms: u64, to_ms: u64, cost: u64, per_ms: u64, phase_ms: u64) {
+        let to_start = Self::bucket_start(to_ms, per_ms, phase_ms);
+        if Self::bucket_start(from_ms, per_ms, phase_ms) == to_start || to_start < self.start_ms {
+            return;
+        }
+        if to_start > self.start_ms {
+            self.start_ms = to_start;
+            self.count = self.carried_into(to_start);
+        }
+        self.count += cost;
+    }
+
+    /// The server says `server_used` units are spent until `until_ms`. Adopt that
+    /// when it is more than we count; if it outlasts this bucket (the server's
+    /// buckets are aligned differently), carry it into later buckets.
+    pub(crate) fn reconcile(&mut self, server_used: u64, until_ms: u64, per_ms: u64) {
+        self.count = self.count.max(server_used);
+        if until_ms as i64 > self.start_ms + per_ms as i64 {
+            self.carry_units = self.carry_units.max(server_used);
+            self.carry_until_ms = self.carry_until_ms.max(until_ms);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINUTE: u64 = 60_000;
+    /// 2026-11-23T13:42:00Z
+    const T1342: u64 = 1_795_441_320_000;
+
+    #[test]
+    fn buckets_are_calendar_minutes() {
+        assert_eq!(Fixed::bucket_start(T1342 + 59_999, MINUTE, 0), T1342 as i64);
+        assert_eq!(Fixed::bucket_start(T1342 + 60_000, MINUTE, 0), (T1342 + MINUTE) as i64);
+    }
+
+    #[test]
+    fn an_offset_moves_the_boundaries() {
+        assert_eq!(Fixed::bucket_start(10_000, MINUTE, 15_000), -45_000);
+        assert_eq!(Fixed::bucket_start(15_000, MINUTE, 15_000), 15_000);
+    }
+
+    #[test]
+    fn a_full_bucket_reopens_at_the_next_boundary() {
+        // SecureCodingHub: a request at 13:42:59 and one at 13:43:01 fall into different buckets.
+        let mut w = Fixed::new();
+        w.advance(T1342 + 1_000, MINUTE, 0);
+        w.add(60);
+        assert_eq!(w.earliest(T1342 + 59_000, 1, 60, MINUTE), T1342 + MINUTE);
+        w.advance(T1342 + MINUTE + 1_000, MINUTE, 0);
+        assert_eq!(w.used(), 0);
+    }
+
+    #[test]
+    fn a_carry_keeps_later_buckets_full_until_it_ends() {
+        let mut w = Fixed::new();
+        w.advance(0, MINUTE, 0);
+        w.reconcile(60, 150_000, MINUTE);
+        assert_eq!(w.earliest(10, 1, 60, MINUTE), 180_000);
+        w.advance(120_000, MINUTE, 0);
+        assert_eq!(w.used(), 60);
+        w.advance(180_000, MINUTE, 0);
+        assert_eq!(w.used(), 0);
+    }
+
+    #[test]
+    fn restamp_across_a_boundary_counts_in_the_later_bucket() {
+        let mut w = Fixed::new();
+        w.advance(59_990, MINUTE, 0);
+        w.add(1);
+        w.restamp(59_990, 60_010, 1, MINUTE, 0);
+        assert_eq!(w.start_ms, 60_000);
+        assert_eq!(w.used(), 1);
+    }
+}

@@ -1,0 +1,197 @@
+//! The limiter: a policy plus its wait queue. Every method takes the time as an
+//! argument; nothing here reads a clock.
+
+use crate::policy::{check_time, Permit, Policy};
+use crate::queue::{Queue, WaiterId};
+use crate::window::WindowSpec;
+use crate::Error;
+
+/// What [`Limiter::try_acquire`] decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    /// Admitted now; the windows count `permit`.
+    Admit(Permit),
+    /// Not before `retry_at_ms` (ms since the Unix epoch); nothing was counted.
+    Wait {
+        /// The earliest time to try again, ms since the epoch.
+        retry_at_ms: u64,
+    },
+}
+
+/// Options of a [`Limiter`] beside its windows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Options {
+    /// The most waiters the queue holds; one more is [`Error::QueueFull`].
+    pub max_waiters: u64,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options { max_waiters: u64::MAX }
+    }
+}
+
+/// A multi-window rate limiter with a wait queue.
+///
+/// ```
+/// use tollgate::{Decision, Limiter, WindowSpec};
+/// const MINUTE: u64 = 60_000;
+/// // Hex's run triggers: 20 per minute AND 60 per hour.
+/// let mut hex = Limiter::new(&[WindowSpec::sliding(20, MINUTE), WindowSpec::sliding(60, 60 * MINUTE)]).unwrap();
+/// for i in 0..20 {
+///     assert!(matches!(hex.try_acquire(i, 1).unwrap(), Decision::Admit(_)));
+/// }
+/// // The 21st waits until the first slot of the minute frees, to the millisecond.
+/// assert_eq!(hex.try_acquire(5_000, 1).unwrap(), Decision::Wait { retry_at_ms: MINUTE });
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limiter {
+    pub(crate) policy: Policy,
+    pub(crate) queue: Queue,
+}
+
+impl Limiter {
+    /// A limiter with the given windows, all acquired together, and an unbounded queue.
+    pub fn new(windows: &[WindowSpec]) -> Result<Self, Error> {
+        Self::with_options(windows, Options::default())
+    }
+
+    /// A limiter with the given windows and options.
+    pub fn with_options(windows: &[WindowSpec], options: Options) -> Result<Self, Error> {
+        Ok(Limiter { policy: Policy::new(windows)?, queue: Queue::new(options.max_waiters) })
+    }
+
+    /// Admits `cost` units at `now_ms` if every window allows it and no waiter is
+    /// queued ahead; otherwise says when to come back and counts nothing.
+    ///
+    /// With waiters queued, `retry_at_ms` is a lower bound (they go first).
+    /// Errors: cost 0, a cost above a window's limit, or a time out of range.
+    pub fn try_acquire(&mut self, now_ms: u64, cost: u64) -> Result<Decision, Error> {
+        self.policy.check_cost(cost)?;
+        let now = self.policy.tick(now_ms)?;
+        if let Some((_, head_cost)) = self.queue.head() {
+            let behind = self.policy.earliest(head_cost).max(self.policy.earliest(cost));
+            return Ok(Decision::Wait { retry_at_ms: behind.max(now + 1) });
+        }
+        Ok(match self.policy.try_admit(cost) {
+            Ok(permit) => Decision::Admit(permit),
+            Err(retry_at_ms) => Decision::Wait { retry_at_ms },
+        })
+    }
+
+    /// Queues a waiter for `cost` units; higher `priority` goes first, equal
+    /// priorities in arrival order. Call [`admit_next`](Self::admit_next) to let
+    /// waiters in. Errors: the cost can never fit, or the queue is full.
+    pub fn enqueue(&mut self, cost: u64, priority: i32) -> Result<WaiterId, Error> {
+        self.policy.check_cost(cost)?;
+        self.queue.push(cost, priority)
+    }
+
+    /// Admits the head waiter at `now_ms` if the policy allows it. Call until it
+    /// returns `None`, then arm one timer for [`next_wake_ms`](Self::next_wake_ms).
+    /// A large head blocks smaller waiters behind it, so no one is starved.
+    pub fn admit_next(&mut self, now_ms: u64) -> Result<Option<(WaiterId, Permit)>, Error> {
+        self.policy.tick(now_ms)?;
+        let Some((id, cost)) = self.queue.head() else { return Ok(None) };
+        match self.policy.try_admit(cost) {
+            Ok(permit) => {
+                self.queue.remove(id);
+                Ok(Some((id, permit)))
+            }
+            Err(_) => Ok(None),
+        }
+    }
+
+    /// When the head waiter can be admitted (ms since the epoch), exactly;
+    /// `None` when no one waits.
+    pub fn next_wake_ms(&self) -> Option<u64> {
+        self.queue.head().map(|(_, cost)| self.policy.earliest(cost))
+    }
+
+    /// Removes a waiter (its caller gave up). Returns whether it was queued.
+    pub fn cancel(&mut self, id: WaiterId) -> bool {
+        self.queue.remove(id)
+    }
+
+    /// Number of queued waiters.
+    pub fn waiters(&self) -> usize {
+        self.queue.len()
+    }
+
+    /// The response to `permit`'s request arrived at `at_ms`: count the request
+    /// at that time, the latest a server could have seen it. An `at_ms` before
+    /// the permit changes nothing; a later one also moves the clock forward.
+    pub fn complete(&mut self, permit: Permit, at_ms: u64) -> Result<(), Error> {
+        check_time(permit.at_ms, "permit.at")?;
+        self.policy.tick(at_ms)?;
+        if at_ms <= permit.at_ms || permit.cost == 0 {
+            return Ok(());
+        }
+        for w in &mut self.policy.windows {
+            w.restamp(permit.at_ms, at_ms, permit.cost);
+        }
+        Ok(())
+    }
+
+    /// Admits nothing before `until_ms` (for Retry-After or a reset). Pauses
+    /// only lengthen: an earlier `until_ms` than the current gate changes nothing.
+    pub fn pause_until(&mut self, until_ms: u64) -> Result<(), Error> {
+        let until = check_time(until_ms, "until")?;
+        self.policy.gate_ms = self.policy.gate_ms.max(until);
+        Ok(())
+    }
+
+    /// The time before which nothing is admitted (0 when never paused).
+    pub fn paused_until_ms(&self) -> u64 {
+        self.policy.gate_ms
+    }
+
+    /// The server reports `remaining` units left in window `window` at `now_ms`,
+    /// until `reset_at_ms` (or, if unknown, for a full period). When that is
+    /// fewer than we count, adopt the server's view: the quota may be shared.
+    /// A report that is already past (`reset_at_ms <= now`) is ignored.
+    /// Returns whether the window changed.
+    pub fn reconcile(
+        &mut self,
+        window: usize,
+        remaining: u64,
+        reset_at_ms: Option<u64>,
+        now_ms: u64,
+    ) -> Result<bool, Error> {
+        let windows = self.policy.windows.len();
+        if window >= windows {
+            return Err(Error::UnknownWindow { window, windows });
+        }
+        let now = self.policy.tick(now_ms)?;
+        let w = &mut self.policy.windows[window];
+        let until = match reset_at_ms {
+            Some(at) if check_time(at, "reset")? <= now => return Ok(false),
+            Some(at) => at,
+            None => now + w.spec.per_ms,
+        };
+        let server_used = w.spec.limit.saturating_sub(remaining);
+        Ok(w.reconcile(now, server_used, until))
+    }
+
+    /// The windows, as configured.
+    pub fn windows(&self) -> impl ExactSizeIterator<Item = &WindowSpec> + '_ {
+        self.policy.windows.iter().map(|w| &w.spec)
+    }
+
+    /// Units counted in window `window` at the current clock.
+    pub fn used(&self, window: usize) -> Option<u64> {
+        self.policy.windows.get(window).map(|w| w.used(self.policy.clock_ms))
+    }
+
+    /// The earliest time `cost` fits under every window and the gate, ignoring
+    /// the queue; `Err` if it never can.
+    pub fn earliest(&self, cost: u64) -> Result<u64, Error> {
+        self.policy.check_cost(cost)?;
+        Ok(self.policy.earliest(cost))
+    }
+
+    /// The latest time seen, ms since the epoch.
+    pub fn clock_ms(&self) -> u64 {
+        self.policy.clock_ms
+    }
+}

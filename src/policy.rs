@@ -1,0 +1,96 @@
+//! A policy: several windows acquired all-or-nothing, a pause gate, and a clock
+//! that never goes back.
+
+use alloc::vec::Vec;
+
+use crate::window::{Window, WindowSpec};
+use crate::{Error, MAX_TIME_MS};
+
+/// An admitted request's hold on its windows: `cost` units counted at `at_ms`.
+///
+/// Hand it back to [`Limiter::complete`](crate::Limiter::complete) when the
+/// response arrives so the windows count it at that later time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Permit {
+    /// When the windows counted the request, in ms since the Unix epoch.
+    pub at_ms: u64,
+    /// Units taken from every window.
+    pub cost: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Policy {
+    pub(crate) windows: Vec<Window>,
+    /// Nothing is admitted before this time (server feedback such as Retry-After).
+    pub(crate) gate_ms: u64,
+    /// The latest time seen. Earlier times are read as this one, so a clock
+    /// that jumps back never frees a slot.
+    pub(crate) clock_ms: u64,
+}
+
+pub(crate) fn check_time(at_ms: u64, what: &'static str) -> Result<u64, Error> {
+    if at_ms > MAX_TIME_MS {
+        Err(Error::InvalidTime { what })
+    } else {
+        Ok(at_ms)
+    }
+}
+
+impl Policy {
+    pub(crate) fn new(specs: &[WindowSpec]) -> Result<Self, Error> {
+        if specs.is_empty() {
+            return Err(Error::NoWindows);
+        }
+        for (i, s) in specs.iter().enumerate() {
+            s.validate(i)?;
+        }
+        Ok(Policy { windows: specs.iter().map(|s| Window::new(*s)).collect(), gate_ms: 0, clock_ms: 0 })
+    }
+
+    /// Moves the clock to `now_ms` (or keeps it, if `now_ms` is earlier) and
+    /// lets every window forget what has expired. Returns the clock.
+    pub(crate) fn tick(&mut self, now_ms: u64) -> Result<u64, Error> {
+        let now = check_time(now_ms, "now")?;
+        if now > self.clock_ms {
+            self.clock_ms = now;
+            for w in &mut self.windows {
+                w.advance(now);
+            }
+        }
+        Ok(self.clock_ms)
+    }
+
+    /// Errors unless `cost` can ever be admitted.
+    pub(crate) fn check_cost(&self, cost: u64) -> Result<(), Error> {
+        if cost == 0 {
+            return Err(Error::InvalidCost);
+        }
+        for (window, w) in self.windows.iter().enumerate() {
+            if cost > w.spec.limit {
+                return Err(Error::InsufficientCapacity { cost, window, limit: w.spec.limit });
+            }
+        }
+        Ok(())
+    }
+
+    /// The earliest time `>= clock` at which every window and the gate admit `cost`.
+    /// Each window alone admits from its own earliest time on (admission is
+    /// monotone in time), so the latest of them is exact for the whole policy.
+    pub(crate) fn earliest(&self, cost: u64) -> u64 {
+        let now = self.clock_ms;
+        self.windows.iter().fold(self.gate_ms.max(now), |at, w| at.max(w.earliest(now, cost)))
+    }
+
+    /// Admits `cost` at the current clock if every window allows it.
+    pub(crate) fn try_admit(&mut self, cost: u64) -> Result<Permit, u64> {
+        let retry_at = self.earliest(cost);
+        let now = self.clock_ms;
+        if retry_at > now {
+            return Err(retry_at);
+        }
+        for w in &mut self.windows {
+            w.add(now, cost);
+        }
+        Ok(Permit { at_ms: now, cost })
+    }
+}

@@ -1,0 +1,160 @@
+//! A window: one "N per P" rule of a policy, and its state.
+
+use serde::{Deserialize, Serialize};
+
+use crate::bucket::Bucket;
+use crate::fixed::Fixed;
+use crate::sliding::Sliding;
+use crate::{Error, MAX_LIMIT, MAX_PERIOD_MS, MAX_TIME_MS};
+
+/// How a window counts. See the crate docs for which to choose.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    /// Never more than `limit` in any interval of `per_ms` (the default).
+    #[default]
+    Sliding,
+    /// Up to `limit` in each bucket `[k * per_ms + offset_ms, (k + 1) * per_ms + offset_ms)`.
+    Fixed,
+    /// A token bucket of capacity `limit` refilled at `limit` per `per_ms`, starting full.
+    Bucket,
+}
+
+/// The configuration of one window: `limit` units per `per_ms` milliseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WindowSpec {
+    /// How the window counts.
+    pub kind: Kind,
+    /// Units allowed per period, `1..=MAX_LIMIT`.
+    pub limit: u64,
+    /// The period in milliseconds, `1..=MAX_PERIOD_MS`.
+    pub per_ms: u64,
+    /// For [`Kind::Fixed`]: where the buckets start, in ms after the Unix epoch
+    /// (taken modulo `per_ms`). Ignored by the other kinds.
+    #[serde(default)]
+    pub offset_ms: u64,
+}
+
+impl WindowSpec {
+    /// A sliding window of `limit` per `per_ms`.
+    pub const fn sliding(limit: u64, per_ms: u64) -> Self {
+        WindowSpec { kind: Kind::Sliding, limit, per_ms, offset_ms: 0 }
+    }
+
+    /// A fixed window of `limit` per `per_ms`, buckets aligned to the epoch plus `offset_ms`.
+    pub const fn fixed(limit: u64, per_ms: u64, offset_ms: u64) -> Self {
+        WindowSpec { kind: Kind::Fixed, limit, per_ms, offset_ms }
+    }
+
+    /// A token bucket of capacity `limit` refilled at `limit` per `per_ms`.
+    pub const fn bucket(limit: u64, per_ms: u64) -> Self {
+        WindowSpec { kind: Kind::Bucket, limit, per_ms, offset_ms: 0 }
+    }
+
+    pub(crate) fn validate(&self, window: usize) -> Result<(), Error> {
+        if self.limit == 0 || self.limit > MAX_LIMIT {
+            return Err(Error::InvalidLimit { window, limit: self.limit });
+        }
+        if self.per_ms == 0 || self.per_ms > MAX_PERIOD_MS {
+            return Err(Error::InvalidPeriod { window, per_ms: self.per_ms });
+        }
+        if self.offset_ms > MAX_TIME_MS {
+            return Err(Error::InvalidTime { what: "offset" });
+        }
+        Ok(())
+    }
+
+    fn phase_ms(&self) -> u64 {
+        self.offset_ms % self.per_ms
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum State {
+    Sliding(Sliding),
+    Fixed(Fixed),
+    Bucket(Bucket),
+}
+
+/// A window and its state. All methods assume `now_ms` never decreases
+/// (the policy clamps it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Window {
+    pub(crate) spec: WindowSpec,
+    pub(crate) state: State,
+}
+
+impl Window {
+    pub(crate) fn new(spec: WindowSpec) -> Self {
+        let state = match spec.kind {
+            Kind::Sliding => State::Sliding(Sliding::default()),
+            Kind::Fixed => State::Fixed(Fixed::new()),
+            Kind::Bucket => State::Bucket(Bucket::default()),
+        };
+        Window { spec, state }
+    }
+
+    pub(crate) fn advance(&mut self, now_ms: u64) {
+        let s = &self.spec;
+        match &mut self.state {
+            State::Sliding(w) => w.advance(now_ms, s.per_ms),
+            State::Fixed(w) => w.advance(now_ms, s.per_ms, s.phase_ms()),
+            State::Bucket(_) => {}
+        }
+    }
+
+    /// Units counted against the limit at `now_ms` (after `advance(now_ms)`).
+    pub(crate) fn used(&self, now_ms: u64) -> u64 {
+        match &self.state {
+            State::Sliding(w) => w.used(),
+            State::Fixed(w) => w.used(),
+            State::Bucket(w) => w.used(now_ms, self.spec.limit, self.spec.per_ms),
+        }
+    }
+
+    /// Earliest time `>= now_ms` at which `cost` fits (after `advance(now_ms)`).
+    pub(crate) fn earliest(&self, now_ms: u64, cost: u64) -> u64 {
+        let s = &self.spec;
+        match &self.state {
+            State::Sliding(w) => w.earliest(now_ms, cost, s.limit, s.per_ms),
+            State::Fixed(w) => w.earliest(now_ms, cost, s.limit, s.per_ms),
+            State::Bucket(w) => w.earliest(now_ms, cost, s.limit, s.per_ms),
+        }
+    }
+
+    pub(crate) fn add(&mut self, now_ms: u64, cost: u64) {
+        let s = &self.spec;
+        match &mut self.state {
+            State::Sliding(w) => w.add(now_ms, cost),
+            State::Fixed(w) => w.add(cost),
+            State::Bucket(w) => w.add(now_ms, cost, s.limit, s.per_ms),
+        }
+    }
+
+    pub(crate) fn restamp(&mut self, from_ms: u64, to_ms: u64, cost: u64) {
+        let s = &self.spec;
+        match &mut self.state {
+            State::Sliding(w) => w.restamp(from_ms, to_ms, cost),
+            State::Fixed(w) => w.restamp(from_ms, to_ms, cost, s.per_ms, s.phase_ms()),
+            State::Bucket(w) => w.restamp(to_ms, cost, s.limit, s.per_ms),
+        }
+    }
+
+    /// Adopts the server's count when it is higher than ours. `server_used` is
+    /// what the server says is spent; it holds until `until_ms`.
+    /// Returns whether anything changed.
+    pub(crate) fn reconcile(&mut self, now_ms: u64, server_used: u64, until_ms: u64) -> bool {
+        let ours = self.used(now_ms);
+        if server_used <= ours {
+            return false;
+        }
+        let s = &self.spec;
+        match &mut self.state {
+            // The others' units are counted as one entry that frees at `until_ms`.
+            State::Sliding(w) => w.add(until_ms.saturating_sub(s.per_ms), server_used - ours),
+            State::Fixed(w) => w.reconcile(server_used, until_ms, s.per_ms),
+            State::Bucket(w) => w.reconcile(now_ms, server_used, s.limit, s.per_ms),
+        }
+        true
+    }
+}
