@@ -82,8 +82,8 @@ pub enum WindowState {
     /// A [`Kind::Fixed`] window's bucket.
     #[serde(rename_all = "camelCase")]
     Fixed {
-        /// Start of the current bucket (`i64::MIN`: none yet).
-        start_ms: i64,
+        /// Start of the current bucket (`null`: none yet).
+        start_ms: Option<i64>,
         /// Units counted in it.
         count: u64,
         /// Units the server reported that hold in buckets starting before `carry_until_ms`.
@@ -149,9 +149,10 @@ fn window_of(i: usize, s: &WindowSnapshot) -> Result<Window, Error> {
             if count > MAX_TIME_MS || carry_units > MAX_TIME_MS || carry_until_ms > MAX_TIME_MS {
                 return Err(corrupt("a fixed window's counts and times must be at most 2^53 - 1"));
             }
-            if start_ms != i64::MIN && (start_ms < -(MAX_PERIOD_MS as i64) || start_ms > MAX_TIME_MS as i64) {
+            if start_ms.is_some_and(|s| s < -(MAX_PERIOD_MS as i64) || s > MAX_TIME_MS as i64) {
                 return Err(corrupt("a fixed window's `startMs` is out of range"));
             }
+            let start_ms = start_ms.unwrap_or(i64::MIN);
             State::Fixed(Fixed { start_ms, count, carry_units, carry_until_ms })
         }
         &WindowState::Bucket { tat_ms, tat_rem } => {
@@ -176,7 +177,7 @@ impl Limiter {
                 let state = match &w.state {
                     State::Sliding(l) => WindowState::Sliding { log: l.log().iter().map(|e| (e.at_ms, e.cost)).collect() },
                     State::Fixed(f) => WindowState::Fixed {
-                        start_ms: f.start_ms,
+                        start_ms: (f.start_ms != i64::MIN).then_some(f.start_ms),
                         count: f.count,
                         carry_units: f.carry_units,
                         carry_until_ms: f.carry_until_ms,

@@ -1,0 +1,45 @@
+/**
+ * The small interface the hand-written JS needs from the wasm core. Each
+ * runtime's entry point (node.ts, browser.ts) loads its own wasm-bindgen glue
+ * and hands it over with `useCore`; nothing else imports the glue.
+ */
+
+/** One limiter in the core. Times are ms since the Unix epoch. */
+export interface CoreLimiter {
+  /** Admitted: `-atMs` (<= 0). Refused: `retryAtMs` (> 0). */
+  tryAcquire(nowMs: number, cost: number): number;
+  enqueue(cost: number, priority: number): number;
+  /** The admitted waiter's id, or 0. */
+  admitNext(nowMs: number): number;
+  /** -1 when no one waits. */
+  nextWakeMs(): number;
+  cancel(id: number): boolean;
+  waiters(): number;
+  complete(permitAtMs: number, cost: number, atMs: number): void;
+  pauseUntil(untilMs: number): void;
+  pausedUntilMs(): number;
+  reconcile(window: number, remaining: number, resetAtMs: number, nowMs: number): boolean;
+  used(window: number): number;
+  earliest(cost: number): number;
+  clockMs(): number;
+  snapshot(): unknown;
+  free(): void;
+}
+
+export interface CoreModule {
+  LimiterCore: {
+    new (windows: Float64Array, maxWaiters: number): CoreLimiter;
+    restore(snapshot: unknown, windows: Float64Array, maxWaiters: number): CoreLimiter;
+  };
+}
+
+let api: CoreModule | undefined;
+
+export function useCore(module: CoreModule): void {
+  api = module;
+}
+
+export function core(): CoreModule {
+  if (api === undefined) throw new Error('tollgate: the wasm core is not loaded; import the package entry point, not an inner file');
+  return api;
+}

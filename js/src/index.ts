@@ -1,0 +1,18 @@
+/**
+ * tollgate's runtime-independent API. Import the package itself (its node or
+ * browser entry), which loads the wasm core first.
+ */
+export { Limiter, Permit } from './limiter.js';
+export type { AcquireOptions, ReconcileOptions, RestoreOptions, TryAcquireResult, WindowUsage } from './limiter.js';
+export { parseDuration, systemClock } from './options.js';
+export type { Clock, Duration, LimiterOptions, WindowKind, WindowOptions } from './options.js';
+export {
+  InsufficientCapacityError,
+  QueueFullError,
+  SnapshotError,
+  TollgateError,
+  isInsufficientCapacityError,
+  isQueueFullError,
+  isSnapshotError,
+  isTollgateError,
+} from './errors.js';

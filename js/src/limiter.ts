@@ -1,0 +1,299 @@
+/**
+ * The `Limiter`: the wasm core's decisions plus exactly one timer. The core
+ * holds the windows and the wait queue and says who is admitted next and when;
+ * this class only keeps the promises and arms the timer for that time.
+ */
+
+import { core, type CoreLimiter } from './core.js';
+import { fromCore } from './errors.js';
+import {
+  type Clock,
+  type LimiterOptions,
+  type NormalizedWindow,
+  type WindowKind,
+  flatten,
+  normalizeClock,
+  normalizeCost,
+  normalizeLimiterOptions,
+  normalizeMaxWaiters,
+  normalizePriority,
+  normalizeWindows,
+  parseDuration,
+} from './options.js';
+
+/** An admitted request's hold on the windows. */
+export class Permit {
+  #limiter: Limiter | undefined;
+  /** When the windows counted the request, ms since the Unix epoch. */
+  readonly at: number;
+  /** Units taken from every window. */
+  readonly cost: number;
+
+  /** @internal */
+  constructor(limiter: Limiter, at: number, cost: number) {
+    this.#limiter = limiter;
+    this.at = at;
+    this.cost = cost;
+  }
+
+  /**
+   * The response arrived: count the request at `at` (default: now), the latest
+   * a server could have seen it. Later calls do nothing.
+   */
+  complete(at?: number): void {
+    const limiter = this.#limiter;
+    if (limiter === undefined) return;
+    this.#limiter = undefined;
+    limiter._complete(this, at);
+  }
+}
+
+export type TryAcquireResult =
+  | { ok: true; permit: Permit }
+  | { ok: false; /** Come back at, ms since the epoch. */ retryAt: number; /** `retryAt - now`. */ waitMs: number };
+
+export interface AcquireOptions {
+  /** Units this request takes from every window. @default 1 */
+  cost?: number;
+  /** Higher goes first; equal priorities in arrival order. @default 0 */
+  priority?: number;
+  /** Aborting removes the waiter and rejects with `signal.reason`. */
+  signal?: AbortSignal;
+}
+
+export interface ReconcileOptions {
+  /** Units the server says are left in the window. */
+  remaining: number;
+  /** When the server's window resets, ms since the epoch. @default a full period from now */
+  resetAt?: number;
+}
+
+export interface WindowUsage {
+  kind: WindowKind;
+  limit: number;
+  perMs: number;
+  used: number;
+  remaining: number;
+}
+
+interface Waiter {
+  cost: number;
+  resolve: (permit: Permit) => void;
+  reject: (reason: unknown) => void;
+  signal: AbortSignal | undefined;
+  onAbort: (() => void) | undefined;
+}
+
+/** Restore options: the windows are optional (the snapshot has them). */
+export type RestoreOptions = Omit<LimiterOptions, 'windows'> & { windows?: LimiterOptions['windows'] };
+
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * A multi-window rate limiter.
+ *
+ * ```js
+ * const hex = new Limiter({ windows: [{ limit: 20, per: '1m' }, { limit: 60, per: '1h' }] });
+ * const permit = await hex.acquire({ signal });
+ * const res = await fetch(url, { method: 'POST' });
+ * permit.complete();
+ * ```
+ */
+export class Limiter {
+  #core: CoreLimiter;
+  #clock: Clock;
+  #windows: NormalizedWindow[];
+  #waiters = new Map<number, Waiter>();
+  #timer: unknown = undefined;
+  #timerAt = -1;
+
+  constructor(options: LimiterOptions) {
+    if (restoring !== undefined) {
+      ({ core: this.#core, clock: this.#clock, windows: this.#windows } = restoring);
+      restoring = undefined;
+      return;
+    }
+    const o = normalizeLimiterOptions(options);
+    this.#clock = o.clock;
+    this.#windows = o.windows;
+    this.#core = call(() => new (core().LimiterCore)(o.flat, o.maxWaiters));
+  }
+
+  /** A limiter in the state of `snapshot`. `options.windows`, if given, must be the snapshot's. */
+  static restore(snapshot: unknown, options: RestoreOptions = {}): Limiter {
+    const windows = options.windows === undefined ? undefined : normalizeWindows(options.windows);
+    const maxWaiters = normalizeMaxWaiters(options.maxWaiters);
+    const clock = normalizeClock(options.clock);
+    const flat = windows ? flatten(windows) : new Float64Array(0);
+    const restored = call(() => core().LimiterCore.restore(snapshot, flat, maxWaiters));
+    restoring = { core: restored, clock, windows: windows ?? windowsOf(snapshot) };
+    return new Limiter(undefined as unknown as LimiterOptions);
+  }
+
+  /** Admits now if every window allows it and no one waits ahead; never waits. */
+  tryAcquire(cost = 1): TryAcquireResult {
+    normalizeCost(cost);
+    const now = this.#clock.now();
+    const r = call(() => this.#core.tryAcquire(now, cost));
+    if (r <= 0) return { ok: true, permit: new Permit(this, -r, cost) };
+    return { ok: false, retryAt: r, waitMs: r - now };
+  }
+
+  /** Resolves with a permit exactly when the request is admitted. */
+  acquire(options: AcquireOptions = {}): Promise<Permit> {
+    const { signal } = options;
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    let cost: number;
+    let id: number;
+    try {
+      cost = normalizeCost(options.cost ?? 1);
+      const priority = normalizePriority(options.priority ?? 0);
+      if (this.#waiters.size === 0) {
+        const r = call(() => this.#core.tryAcquire(this.#clock.now(), cost));
+        if (r <= 0) return Promise.resolve(new Permit(this, -r, cost));
+      }
+      id = call(() => this.#core.enqueue(cost, priority));
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return new Promise<Permit>((resolve, reject) => {
+      const waiter: Waiter = { cost, resolve, reject, signal, onAbort: undefined };
+      if (signal) {
+        waiter.onAbort = () => this.#abort(id, signal.reason);
+        signal.addEventListener('abort', waiter.onAbort, { once: true });
+      }
+      this.#waiters.set(id, waiter);
+      this.#pump();
+    });
+  }
+
+  /** Admits nothing before `until` (ms since the epoch), e.g. for a Retry-After. */
+  pauseUntil(until: number): void {
+    call(() => this.#core.pauseUntil(until));
+    // Pauses only postpone: an armed timer fires early and re-arms, no need to re-pump.
+  }
+
+  /** Nothing is admitted before this time (0 when never paused). */
+  get pausedUntil(): number {
+    return this.#core.pausedUntilMs();
+  }
+
+  /**
+   * The server reports fewer units left in window `window` than we count (it may
+   * be shared with other clients): adopt its view. Returns whether that changed anything.
+   */
+  reconcile(window: number, { remaining, resetAt }: ReconcileOptions): boolean {
+    if (!Number.isInteger(window) || window < 0 || window >= this.#windows.length) {
+      throw new TypeError(`\`window\` must be an index from 0 to ${this.#windows.length - 1}; got ${String(window)}`);
+    }
+    if (!Number.isInteger(remaining) || remaining < 0) {
+      throw new TypeError(`\`remaining\` must be an integer >= 0; got ${String(remaining)}`);
+    }
+    const reset = resetAt === undefined ? -1 : parseDuration(resetAt, 'resetAt');
+    return call(() => this.#core.reconcile(window, remaining, reset, this.#clock.now()));
+  }
+
+  /** How many requests wait. */
+  get waiting(): number {
+    return this.#waiters.size;
+  }
+
+  /** Each window's configuration and current use. */
+  usage(): WindowUsage[] {
+    return this.#windows.map((w, i) => {
+      const used = this.#core.used(i);
+      return { kind: w.kind, limit: w.limit, perMs: w.perMs, used, remaining: Math.max(0, w.limit - used) };
+    });
+  }
+
+  /** When `cost` would fit under every window and the pause, ignoring the queue. */
+  earliest(cost = 1): number {
+    normalizeCost(cost);
+    return call(() => this.#core.earliest(cost));
+  }
+
+  /** The full state of the windows as plain, JSON-safe data (versioned). */
+  snapshot(): unknown {
+    return call(() => this.#core.snapshot());
+  }
+
+  /** @internal */
+  _complete(permit: Permit, at: number | undefined): void {
+    const when = at ?? this.#clock.now();
+    call(() => this.#core.complete(permit.at, permit.cost, when));
+  }
+
+  #abort(id: number, reason: unknown): void {
+    const waiter = this.#waiters.get(id);
+    if (waiter === undefined) return;
+    this.#waiters.delete(id);
+    this.#core.cancel(id);
+    waiter.reject(reason);
+    // The head may have changed: the next wake may be earlier or gone.
+    this.#pump();
+  }
+
+  /** Lets in every waiter that fits now, then arms the one timer for the next. */
+  #pump(): void {
+    try {
+      const now = this.#clock.now();
+      let id: number;
+      while ((id = call(() => this.#core.admitNext(now))) !== 0) {
+        const waiter = this.#waiters.get(id)!;
+        this.#waiters.delete(id);
+        if (waiter.onAbort) waiter.signal!.removeEventListener('abort', waiter.onAbort);
+        waiter.resolve(new Permit(this, this.#core.clockMs(), waiter.cost));
+      }
+      this.#arm(now);
+    } catch (error) {
+      // A clock that returns garbage must not strand anyone: fail every waiter.
+      this.#disarm();
+      for (const [id, waiter] of this.#waiters) {
+        this.#core.cancel(id);
+        waiter.reject(error);
+      }
+      this.#waiters.clear();
+    }
+  }
+
+  #arm(now: number): void {
+    const wake = this.#core.nextWakeMs();
+    if (wake < 0) return this.#disarm();
+    if (this.#timer !== undefined && this.#timerAt === wake) return;
+    this.#disarm();
+    this.#timerAt = wake;
+    const delay = Math.min(Math.max(0, wake - now), MAX_TIMER_MS);
+    this.#timer = this.#clock.setTimeout(() => {
+      this.#timer = undefined;
+      this.#timerAt = -1;
+      this.#pump();
+    }, delay);
+  }
+
+  #disarm(): void {
+    if (this.#timer !== undefined) this.#clock.clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#timerAt = -1;
+  }
+}
+
+function call<T>(f: () => T): T {
+  try {
+    return f();
+  } catch (error) {
+    throw fromCore(error);
+  }
+}
+
+/** Set by `Limiter.restore` for the one constructor call it makes. */
+let restoring: { core: CoreLimiter; clock: Clock; windows: NormalizedWindow[] } | undefined;
+
+function windowsOf(snapshot: unknown): NormalizedWindow[] {
+  const windows = (snapshot as { windows: Array<{ limit: number; perMs: number; offsetMs: number; state: object }> }).windows;
+  return windows.map((w) => ({
+    kind: Object.keys(w.state)[0] as WindowKind,
+    limit: w.limit,
+    perMs: w.perMs,
+    offsetMs: w.offsetMs,
+  }));
+}

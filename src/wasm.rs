@@ -1,0 +1,175 @@
+//! The wasm-bindgen boundary. Each method converts its arguments, calls the
+//! core and converts the result; there is no policy logic here.
+//!
+//! Numbers cross as JS numbers (f64). Windows cross as a flat list of
+//! `[kind, limit, perMs, offsetMs]` quadruples (kind 0 sliding, 1 fixed,
+//! 2 bucket), so that building a limiter allocates no JS objects. Errors become
+//! JS `Error`s whose `name` is [`Error::name`] and whose message is
+//! [`Error::message`]; the JS layer turns them into its own classes by name.
+
+use alloc::vec::Vec;
+use wasm_bindgen::prelude::*;
+
+use crate::snapshot::{check_version, Snapshot, SnapshotVersion};
+use crate::{ms_from_f64, whole_from_f64, Decision, Error, Kind, Limiter, Options, Permit, WaiterId, WindowSpec};
+
+fn js_error(e: Error) -> JsValue {
+    let err = js_sys::Error::new(&e.message());
+    err.set_name(e.name());
+    err.into()
+}
+
+fn snapshot_error(why: &'static str) -> JsValue {
+    js_error(Error::CorruptSnapshot { why })
+}
+
+fn cost_of(cost: f64) -> Result<u64, JsValue> {
+    whole_from_f64(cost, u32::MAX as u64).ok_or_else(|| js_error(Error::InvalidCost))
+}
+
+fn specs_of(flat: &[f64]) -> Result<Vec<WindowSpec>, JsValue> {
+    if flat.len() % 4 != 0 {
+        return Err(js_error(Error::NoWindows));
+    }
+    flat.chunks_exact(4)
+        .enumerate()
+        .map(|(window, w)| {
+            let kind = match w[0] as u8 {
+                1 => Kind::Fixed,
+                2 => Kind::Bucket,
+                _ => Kind::Sliding,
+            };
+            // Out-of-range numbers become 0, which the core refuses by name.
+            let limit = whole_from_f64(w[1], u64::MAX).unwrap_or(0);
+            let per_ms = whole_from_f64(w[2], u64::MAX).ok_or_else(|| js_error(Error::InvalidPeriod { window, per_ms: 0 }))?;
+            let offset_ms = if w[3] == 0.0 { 0 } else { ms_from_f64(w[3], "offset").map_err(js_error)? };
+            Ok(WindowSpec { kind, limit, per_ms, offset_ms })
+        })
+        .collect()
+}
+
+fn options_of(max_waiters: f64) -> Options {
+    // Infinity (or anything past u64) means unbounded.
+    let max_waiters = if max_waiters >= u64::MAX as f64 { u64::MAX } else { max_waiters as u64 };
+    Options { max_waiters }
+}
+
+/// The core limiter as seen from JS. Times are ms since the Unix epoch.
+#[wasm_bindgen]
+pub struct LimiterCore {
+    inner: Limiter,
+}
+
+#[wasm_bindgen]
+impl LimiterCore {
+    /// `windows`: flat `[kind, limit, perMs, offsetMs, ...]`; `maxWaiters`: Infinity for unbounded.
+    #[wasm_bindgen(constructor)]
+    pub fn new(windows: &[f64], max_waiters: f64) -> Result<LimiterCore, JsValue> {
+        let specs = specs_of(windows)?;
+        Ok(LimiterCore { inner: Limiter::with_options(&specs, options_of(max_waiters)).map_err(js_error)? })
+    }
+
+    /// Admitted: returns `-atMs` (so `<= 0`). Refused: returns `retryAtMs` (`> 0`).
+    #[wasm_bindgen(js_name = tryAcquire)]
+    pub fn try_acquire(&mut self, now_ms: f64, cost: f64) -> Result<f64, JsValue> {
+        let now = ms_from_f64(now_ms, "now").map_err(js_error)?;
+        match self.inner.try_acquire(now, cost_of(cost)?).map_err(js_error)? {
+            Decision::Admit(p) => Ok(-(p.at_ms as f64)),
+            Decision::Wait { retry_at_ms } => Ok(retry_at_ms as f64),
+        }
+    }
+
+    /// Queues a waiter; returns its id (> 0).
+    pub fn enqueue(&mut self, cost: f64, priority: f64) -> Result<f64, JsValue> {
+        let priority = if priority.fract() == 0.0 && priority >= i32::MIN as f64 && priority <= i32::MAX as f64 {
+            priority as i32
+        } else {
+            return Err(js_error(Error::InvalidPriority));
+        };
+        Ok(self.inner.enqueue(cost_of(cost)?, priority).map_err(js_error)?.0 as f64)
+    }
+
+    /// Admits the head waiter if it fits at `nowMs`: its id, or 0. The permit's
+    /// time is `clockMs()`.
+    #[wasm_bindgen(js_name = admitNext)]
+    pub fn admit_next(&mut self, now_ms: f64) -> Result<f64, JsValue> {
+        let now = ms_from_f64(now_ms, "now").map_err(js_error)?;
+        Ok(self.inner.admit_next(now).map_err(js_error)?.map_or(0.0, |(id, _)| id.0 as f64))
+    }
+
+    /// When the head waiter fits, or -1 when no one waits.
+    #[wasm_bindgen(js_name = nextWakeMs)]
+    pub fn next_wake_ms(&self) -> f64 {
+        self.inner.next_wake_ms().map_or(-1.0, |t| t as f64)
+    }
+
+    /// Removes a waiter; whether it was queued.
+    pub fn cancel(&mut self, id: f64) -> bool {
+        self.inner.cancel(WaiterId(id as u64))
+    }
+
+    /// Number of queued waiters.
+    pub fn waiters(&self) -> f64 {
+        self.inner.waiters() as f64
+    }
+
+    /// Re-stamps a permit at `atMs`, when its response arrived.
+    pub fn complete(&mut self, permit_at_ms: f64, cost: f64, at_ms: f64) -> Result<(), JsValue> {
+        let permit = Permit { at_ms: ms_from_f64(permit_at_ms, "permit.at").map_err(js_error)?, cost: cost_of(cost)? };
+        self.inner.complete(permit, ms_from_f64(at_ms, "at").map_err(js_error)?).map_err(js_error)
+    }
+
+    /// Admits nothing before `untilMs`.
+    #[wasm_bindgen(js_name = pauseUntil)]
+    pub fn pause_until(&mut self, until_ms: f64) -> Result<(), JsValue> {
+        self.inner.pause_until(ms_from_f64(until_ms, "until").map_err(js_error)?).map_err(js_error)
+    }
+
+    /// The pause gate (0 when never paused).
+    #[wasm_bindgen(js_name = pausedUntilMs)]
+    pub fn paused_until_ms(&self) -> f64 {
+        self.inner.paused_until_ms() as f64
+    }
+
+    /// Server feedback; `resetAtMs` < 0 means unknown. Whether the window changed.
+    pub fn reconcile(&mut self, window: f64, remaining: f64, reset_at_ms: f64, now_ms: f64) -> Result<bool, JsValue> {
+        let reset = if reset_at_ms < 0.0 { None } else { Some(ms_from_f64(reset_at_ms, "resetAt").map_err(js_error)?) };
+        let remaining = if remaining >= 0.0 { remaining as u64 } else { 0 };
+        let now = ms_from_f64(now_ms, "now").map_err(js_error)?;
+        self.inner.reconcile(window as usize, remaining, reset, now).map_err(js_error)
+    }
+
+    /// Units counted in window `window` (-1 if there is no such window).
+    pub fn used(&self, window: f64) -> f64 {
+        self.inner.used(window as usize).map_or(-1.0, |u| u as f64)
+    }
+
+    /// The earliest time `cost` fits, ignoring the queue.
+    pub fn earliest(&self, cost: f64) -> Result<f64, JsValue> {
+        Ok(self.inner.earliest(cost_of(cost)?).map_err(js_error)? as f64)
+    }
+
+    /// The latest time seen.
+    #[wasm_bindgen(js_name = clockMs)]
+    pub fn clock_ms(&self) -> f64 {
+        self.inner.clock_ms() as f64
+    }
+
+    /// The state as a plain JS object (see the crate's `snapshot` module).
+    pub fn snapshot(&self) -> Result<JsValue, JsValue> {
+        serde_wasm_bindgen::to_value(&self.inner.snapshot()).map_err(|_| snapshot_error("a value is not a safe JS integer"))
+    }
+
+    /// A limiter in a snapshot's state. `windows`: flat specs the snapshot must
+    /// match, or empty to take the snapshot's own.
+    pub fn restore(snapshot: JsValue, windows: &[f64], max_waiters: f64) -> Result<LimiterCore, JsValue> {
+        let version: SnapshotVersion = serde_wasm_bindgen::from_value(snapshot.clone())
+            .map_err(|_| snapshot_error("not an object with a numeric `version`"))?;
+        check_version(version.version).map_err(js_error)?;
+        let snap: Snapshot = serde_wasm_bindgen::from_value(snapshot)
+            .map_err(|_| snapshot_error("a field is missing or has the wrong type"))?;
+        let expected = if windows.is_empty() { None } else { Some(specs_of(windows)?) };
+        let inner = Limiter::restore(&snap, expected.as_deref(), options_of(max_waiters)).map_err(js_error)?;
+        Ok(LimiterCore { inner })
+    }
+}
