@@ -39,12 +39,13 @@ impl Fixed {
         }
     }
 
-    /// Moves to the bucket holding `now_ms` (time never goes back here).
-    pub(crate) fn advance(&mut self, now_ms: u64, per_ms: u64, phase_ms: u64) {
+    /// Moves to the bucket holding `now_ms` (time never goes back here). Requests
+    /// still in flight may reach the server in the new bucket: they count there.
+    pub(crate) fn advance(&mut self, now_ms: u64, per_ms: u64, phase_ms: u64, in_flight: u64) {
         let start = Self::bucket_start(now_ms, per_ms, phase_ms);
         if start > self.start_ms {
             self.start_ms = start;
-            self.count = self.carried_into(start);
+            self.count = self.carried_into(start) + in_flight;
         }
     }
 
@@ -52,15 +53,19 @@ impl Fixed {
         self.count
     }
 
-    /// The earliest time `>= now_ms` at which `cost` more units fit. Assumes
-    /// `advance(now_ms)` ran and `cost <= limit`.
-    pub(crate) fn earliest(&self, now_ms: u64, cost: u64, limit: u64, per_ms: u64) -> u64 {
+    /// The earliest time `>= now_ms` at which `cost` more units fit, with
+    /// `in_flight` units counted in every bucket until their requests complete.
+    /// Assumes `advance(now_ms)` ran and `cost <= limit`.
+    pub(crate) fn earliest(&self, now_ms: u64, cost: u64, limit: u64, per_ms: u64, in_flight: u64) -> u64 {
         if self.count + cost <= limit {
             return now_ms;
         }
         let next = self.start_ms + per_ms as i64;
-        if self.carried_into(next) + cost <= limit {
+        if self.carried_into(next) + in_flight + cost <= limit {
             return next as u64;
+        }
+        if in_flight + cost > limit {
+            return crate::policy::NEVER;
         }
         // Every bucket that starts before the carry ends is too full: the first
         // bucket starting at or after `carry_until_ms` is empty.
@@ -124,29 +129,44 @@ mod tests {
     fn a_full_bucket_reopens_at_the_next_boundary() {
         // SecureCodingHub: a request at 13:42:59 and one at 13:43:01 fall into different buckets.
         let mut w = Fixed::new();
-        w.advance(T1342 + 1_000, MINUTE, 0);
+        w.advance(T1342 + 1_000, MINUTE, 0, 0);
         w.add(60);
-        assert_eq!(w.earliest(T1342 + 59_000, 1, 60, MINUTE), T1342 + MINUTE);
-        w.advance(T1342 + MINUTE + 1_000, MINUTE, 0);
+        assert_eq!(w.earliest(T1342 + 59_000, 1, 60, MINUTE, 0), T1342 + MINUTE);
+        w.advance(T1342 + MINUTE + 1_000, MINUTE, 0, 0);
         assert_eq!(w.used(), 0);
     }
 
     #[test]
     fn a_carry_keeps_later_buckets_full_until_it_ends() {
         let mut w = Fixed::new();
-        w.advance(0, MINUTE, 0);
+        w.advance(0, MINUTE, 0, 0);
         w.reconcile(60, 150_000, MINUTE);
-        assert_eq!(w.earliest(10, 1, 60, MINUTE), 180_000);
-        w.advance(120_000, MINUTE, 0);
+        assert_eq!(w.earliest(10, 1, 60, MINUTE, 0), 180_000);
+        w.advance(120_000, MINUTE, 0, 0);
         assert_eq!(w.used(), 60);
-        w.advance(180_000, MINUTE, 0);
+        w.advance(180_000, MINUTE, 0, 0);
         assert_eq!(w.used(), 0);
+    }
+
+    #[test]
+    fn requests_in_flight_at_a_boundary_count_in_the_new_bucket() {
+        let mut w = Fixed::new();
+        w.advance(59_000, MINUTE, 0, 0);
+        w.add(60);
+        // 5 of them still in flight at 13:43:00 may arrive in the new minute.
+        w.advance(60_000, MINUTE, 0, 5);
+        assert_eq!(w.used(), 5);
+        assert_eq!(w.earliest(60_000, 55, 60, MINUTE, 5), 60_000);
+        // 56 more fit in no bucket while those 5 may still arrive.
+        assert_eq!(w.earliest(60_000, 56, 60, MINUTE, 5), crate::policy::NEVER);
+        w.add(55);
+        assert_eq!(w.earliest(60_000, 1, 60, MINUTE, 5), 120_000);
     }
 
     #[test]
     fn restamp_across_a_boundary_counts_in_the_later_bucket() {
         let mut w = Fixed::new();
-        w.advance(59_990, MINUTE, 0);
+        w.advance(59_990, MINUTE, 0, 0);
         w.add(1);
         w.restamp(59_990, 60_010, 1, MINUTE, 0);
         assert_eq!(w.start_ms, 60_000);

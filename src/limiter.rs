@@ -12,6 +12,7 @@ pub enum Decision {
     /// Admitted now; the windows count `permit`.
     Admit(Permit),
     /// Not before `retry_at_ms` (ms since the Unix epoch); nothing was counted.
+    /// `u64::MAX` when only the completion of a request in flight can make room.
     Wait {
         /// The earliest time to try again, ms since the epoch.
         retry_at_ms: u64,
@@ -23,11 +24,17 @@ pub enum Decision {
 pub struct Options {
     /// The most waiters the queue holds; one more is [`Error::QueueFull`].
     pub max_waiters: u64,
+    /// Count each admitted request as in flight, at the current time, in every
+    /// sliding and fixed window until [`Limiter::complete`] says its response
+    /// arrived (a request may reach the server at any moment until then). Only
+    /// for callers that complete every permit: one never completed holds its
+    /// units forever.
+    pub count_in_flight: bool,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Options { max_waiters: u64::MAX }
+        Options { max_waiters: u64::MAX, count_in_flight: false }
     }
 }
 
@@ -58,7 +65,7 @@ impl Limiter {
 
     /// A limiter with the given windows and options.
     pub fn with_options(windows: &[WindowSpec], options: Options) -> Result<Self, Error> {
-        Ok(Limiter { policy: Policy::new(windows)?, queue: Queue::new(options.max_waiters) })
+        Ok(Limiter { policy: Policy::new(windows, options.count_in_flight)?, queue: Queue::new(options.max_waiters) })
     }
 
     /// Admits `cost` units at `now_ms` if every window allows it and no waiter is
@@ -103,7 +110,8 @@ impl Limiter {
     }
 
     /// When the head waiter can be admitted (ms since the epoch), exactly;
-    /// `None` when no one waits.
+    /// `None` when no one waits; `Some(u64::MAX)` when only a completion can
+    /// make room.
     pub fn next_wake_ms(&self) -> Option<u64> {
         self.queue.head().map(|(_, cost)| self.policy.earliest(cost))
     }
@@ -121,9 +129,17 @@ impl Limiter {
     /// The response to `permit`'s request arrived at `at_ms`: count the request
     /// at that time, the latest a server could have seen it. An `at_ms` before
     /// the permit changes nothing; a later one also moves the clock forward.
+    /// With [`Options::count_in_flight`], the request leaves the in-flight set.
     pub fn complete(&mut self, permit: Permit, at_ms: u64) -> Result<(), Error> {
         check_time(permit.at_ms, "permit.at")?;
         self.policy.tick(at_ms)?;
+        if self.policy.land(permit) {
+            let at = at_ms.max(permit.at_ms);
+            for w in &mut self.policy.windows {
+                w.settle(at, permit.cost);
+            }
+            return Ok(());
+        }
         if at_ms <= permit.at_ms || permit.cost == 0 {
             return Ok(());
         }
@@ -163,6 +179,7 @@ impl Limiter {
             return Err(Error::UnknownWindow { window, windows });
         }
         let now = self.policy.tick(now_ms)?;
+        let in_flight = self.policy.in_flight_total;
         let w = &mut self.policy.windows[window];
         let until = match reset_at_ms {
             Some(at) if check_time(at, "reset")? <= now => return Ok(false),
@@ -170,7 +187,7 @@ impl Limiter {
             None => now + w.spec.per_ms,
         };
         let server_used = w.spec.limit.saturating_sub(remaining);
-        Ok(w.reconcile(now, server_used, until))
+        Ok(w.reconcile(now, server_used, until, in_flight))
     }
 
     /// The windows, as configured.
@@ -180,7 +197,13 @@ impl Limiter {
 
     /// Units counted in window `window` at the current clock.
     pub fn used(&self, window: usize) -> Option<u64> {
-        self.policy.windows.get(window).map(|w| w.used(self.policy.clock_ms))
+        self.policy.used(window)
+    }
+
+    /// Units admitted and not yet completed (always 0 without
+    /// [`Options::count_in_flight`]).
+    pub fn in_flight(&self) -> u64 {
+        self.policy.in_flight_total
     }
 
     /// The earliest time `cost` fits under every window and the gate, ignoring
@@ -193,5 +216,67 @@ impl Limiter {
     /// The latest time seen, ms since the epoch.
     pub fn clock_ms(&self) -> u64 {
         self.policy.clock_ms
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINUTE: u64 = 60_000;
+
+    fn counting_in_flight(windows: &[WindowSpec]) -> Limiter {
+        Limiter::with_options(windows, Options { count_in_flight: true, ..Options::default() }).unwrap()
+    }
+
+    fn admit(l: &mut Limiter, now: u64) -> Permit {
+        match l.try_acquire(now, 1).unwrap() {
+            Decision::Admit(p) => p,
+            d => panic!("refused at {now}: {d:?}"),
+        }
+    }
+
+    #[test]
+    fn a_request_in_flight_longer_than_the_window_still_holds_its_slot() {
+        let mut l = counting_in_flight(&[WindowSpec::sliding(1, MINUTE)]);
+        let p = admit(&mut l, 0);
+        // Two minutes later it may still reach the server: only its completion frees room.
+        assert_eq!(l.try_acquire(2 * MINUTE, 1).unwrap(), Decision::Wait { retry_at_ms: u64::MAX });
+        assert_eq!(l.used(0), Some(1));
+        l.complete(p, 2 * MINUTE + 500).unwrap();
+        assert_eq!(l.in_flight(), 0);
+        assert_eq!(l.try_acquire(2 * MINUTE + 600, 1).unwrap(), Decision::Wait { retry_at_ms: 3 * MINUTE + 500 });
+    }
+
+    #[test]
+    fn a_waiter_blocked_by_requests_in_flight_wakes_on_their_completion() {
+        let mut l = counting_in_flight(&[WindowSpec::fixed(2, MINUTE, 0)]);
+        let a = admit(&mut l, 59_000);
+        let _b = admit(&mut l, 59_000);
+        let w = l.enqueue(1, 0).unwrap();
+        // Both may land in the next minute: no bucket has room before one completes.
+        assert_eq!(l.next_wake_ms(), Some(u64::MAX));
+        l.complete(a, 59_500).unwrap();
+        assert_eq!(l.next_wake_ms(), Some(60_000));
+        assert_eq!(l.admit_next(59_999).unwrap(), None);
+        assert_eq!(l.admit_next(60_000).unwrap().map(|(id, _)| id), Some(w));
+    }
+
+    #[test]
+    fn without_counting_in_flight_a_slot_frees_one_period_after_admission() {
+        let mut l = Limiter::new(&[WindowSpec::sliding(1, MINUTE)]).unwrap();
+        admit(&mut l, 0);
+        assert_eq!(l.in_flight(), 0);
+        admit(&mut l, MINUTE);
+    }
+
+    #[test]
+    fn a_snapshot_writes_requests_in_flight_as_sent_at_its_clock() {
+        let mut l = counting_in_flight(&[WindowSpec::sliding(2, MINUTE)]);
+        admit(&mut l, 1_000);
+        l.try_acquire(5_000, 2).unwrap();
+        let restored = Limiter::restore(&l.snapshot(), None, Options::default()).unwrap();
+        assert_eq!(restored.used(0), Some(1));
+        assert_eq!(restored.earliest(2).unwrap(), 5_000 + MINUTE);
     }
 }

@@ -1,6 +1,7 @@
 //! A policy: several windows acquired all-or-nothing, a pause gate, and a clock
 //! that never goes back.
 
+use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
 
 use crate::window::{Window, WindowSpec};
@@ -18,6 +19,10 @@ pub struct Permit {
     pub cost: u64,
 }
 
+/// "Not at any time we can name": only the completion of a request in flight
+/// can make room (see [`Options::count_in_flight`](crate::Options)).
+pub(crate) const NEVER: u64 = u64::MAX;
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Policy {
     pub(crate) windows: Vec<Window>,
@@ -26,6 +31,11 @@ pub(crate) struct Policy {
     /// The latest time seen. Earlier times are read as this one, so a clock
     /// that jumps back never frees a slot.
     pub(crate) clock_ms: u64,
+    /// Whether admitted requests count as in flight until they complete.
+    pub(crate) count_in_flight: bool,
+    /// Requests admitted and not yet completed: admission time -> total cost.
+    pub(crate) in_flight: BTreeMap<u64, u64>,
+    pub(crate) in_flight_total: u64,
 }
 
 pub(crate) fn check_time(at_ms: u64, what: &'static str) -> Result<u64, Error> {
@@ -37,14 +47,21 @@ pub(crate) fn check_time(at_ms: u64, what: &'static str) -> Result<u64, Error> {
 }
 
 impl Policy {
-    pub(crate) fn new(specs: &[WindowSpec]) -> Result<Self, Error> {
+    pub(crate) fn new(specs: &[WindowSpec], count_in_flight: bool) -> Result<Self, Error> {
         if specs.is_empty() {
             return Err(Error::NoWindows);
         }
         for (i, s) in specs.iter().enumerate() {
             s.validate(i)?;
         }
-        Ok(Policy { windows: specs.iter().map(|s| Window::new(*s)).collect(), gate_ms: 0, clock_ms: 0 })
+        Ok(Policy {
+            windows: specs.iter().map(|s| Window::new(*s)).collect(),
+            gate_ms: 0,
+            clock_ms: 0,
+            count_in_flight,
+            in_flight: BTreeMap::new(),
+            in_flight_total: 0,
+        })
     }
 
     /// Moves the clock to `now_ms` (or keeps it, if `now_ms` is earlier) and
@@ -54,7 +71,7 @@ impl Policy {
         if now > self.clock_ms {
             self.clock_ms = now;
             for w in &mut self.windows {
-                w.advance(now);
+                w.advance(now, self.in_flight_total);
             }
         }
         Ok(self.clock_ms)
@@ -78,7 +95,8 @@ impl Policy {
     /// monotone in time), so the latest of them is exact for the whole policy.
     pub(crate) fn earliest(&self, cost: u64) -> u64 {
         let now = self.clock_ms;
-        self.windows.iter().fold(self.gate_ms.max(now), |at, w| at.max(w.earliest(now, cost)))
+        let in_flight = self.in_flight_total;
+        self.windows.iter().fold(self.gate_ms.max(now), |at, w| at.max(w.earliest(now, cost, in_flight)))
     }
 
     /// Admits `cost` at the current clock if every window allows it.
@@ -88,9 +106,33 @@ impl Policy {
         if retry_at > now {
             return Err(retry_at);
         }
+        let tracked = self.count_in_flight;
         for w in &mut self.windows {
-            w.add(now, cost);
+            w.add(now, cost, tracked);
+        }
+        if tracked {
+            *self.in_flight.entry(now).or_insert(0) += cost;
+            self.in_flight_total += cost;
         }
         Ok(Permit { at_ms: now, cost })
+    }
+
+    /// Takes `permit` out of the in-flight set; whether it was there.
+    pub(crate) fn land(&mut self, permit: Permit) -> bool {
+        let Some(held) = self.in_flight.get_mut(&permit.at_ms) else { return false };
+        if *held < permit.cost {
+            return false;
+        }
+        *held -= permit.cost;
+        if *held == 0 {
+            self.in_flight.remove(&permit.at_ms);
+        }
+        self.in_flight_total -= permit.cost;
+        true
+    }
+
+    /// Units used in window `i` at the clock, in-flight requests included.
+    pub(crate) fn used(&self, i: usize) -> Option<u64> {
+        self.windows.get(i).map(|w| w.used(self.clock_ms, self.in_flight_total))
     }
 }

@@ -49,10 +49,12 @@ impl Sliding {
         self.used
     }
 
-    /// The earliest time `>= now_ms` at which `cost` more units fit under `limit`.
+    /// The earliest time `>= now_ms` at which `cost` more units fit under `limit`,
+    /// with `in_flight` units counted as used until their requests complete
+    /// ([`NEVER`](crate::policy::NEVER) if only a completion can make room).
     /// Assumes `advance(now_ms)` ran and `cost <= limit`.
-    pub(crate) fn earliest(&self, now_ms: u64, cost: u64, limit: u64, per_ms: u64) -> u64 {
-        let total = self.used + cost;
+    pub(crate) fn earliest(&self, now_ms: u64, cost: u64, limit: u64, per_ms: u64, in_flight: u64) -> u64 {
+        let total = self.used + in_flight + cost;
         if total <= limit {
             return now_ms;
         }
@@ -65,8 +67,7 @@ impl Sliding {
                 return (e.at_ms + per_ms).max(now_ms);
             }
         }
-        // Unreachable while cost <= limit; stay safe rather than early.
-        u64::MAX
+        crate::policy::NEVER
     }
 
     /// Counts `cost` units at `at_ms`, keeping the log sorted.
@@ -111,7 +112,7 @@ mod tests {
 
     fn admit(w: &mut Sliding, now: u64, limit: u64) -> Result<(), u64> {
         w.advance(now, MINUTE);
-        let at = w.earliest(now, 1, limit, MINUTE);
+        let at = w.earliest(now, 1, limit, MINUTE, 0);
         if at == now {
             w.add(now, 1);
             Ok(())
@@ -140,7 +141,10 @@ mod tests {
         }
         w.advance(10_000, MINUTE);
         // 10 used of 12: a cost of 5 needs 3 to expire, the third at 2_000.
-        assert_eq!(w.earliest(10_000, 5, 12, MINUTE), 2_000 + MINUTE);
+        assert_eq!(w.earliest(10_000, 5, 12, MINUTE, 0), 2_000 + MINUTE);
+        // With 2 more in flight, 5 must expire; with 3 in flight, only a completion helps.
+        assert_eq!(w.earliest(10_000, 5, 12, MINUTE, 2), 4_000 + MINUTE);
+        assert_eq!(w.earliest(10_000, 5, 12, MINUTE, 8), crate::policy::NEVER);
     }
 
     #[test]

@@ -17,6 +17,7 @@
 //! Times are ms since the Unix epoch. A sliding log lists `[atMs, cost]` pairs,
 //! oldest first. A bucket's theoretical arrival time is `tatMs + tatRem / limit`.
 //! Waiters are not part of a snapshot: they are live calls of one process.
+//! Requests in flight are written into sliding logs as sent at `clockMs`.
 
 use alloc::vec::Vec;
 use serde::{Deserialize, Serialize};
@@ -175,7 +176,15 @@ impl Limiter {
             .map(|w| {
                 let s = &w.spec;
                 let state = match &w.state {
-                    State::Sliding(l) => WindowState::Sliding { log: l.log().iter().map(|e| (e.at_ms, e.cost)).collect() },
+                    State::Sliding(l) => {
+                        // Requests still in flight are written as sent now: a
+                        // restarted process will never see their responses.
+                        let mut l = l.clone();
+                        if p.in_flight_total > 0 {
+                            l.add(p.clock_ms, p.in_flight_total);
+                        }
+                        WindowState::Sliding { log: l.log().iter().map(|e| (e.at_ms, e.cost)).collect() }
+                    }
                     State::Fixed(f) => WindowState::Fixed {
                         start_ms: (f.start_ms != i64::MIN).then_some(f.start_ms),
                         count: f.count,
@@ -212,7 +221,14 @@ impl Limiter {
                 return Err(Error::SnapshotMismatch);
             }
         }
-        let policy = Policy { windows, gate_ms: snapshot.paused_until_ms, clock_ms: snapshot.clock_ms };
+        let policy = Policy {
+            windows,
+            gate_ms: snapshot.paused_until_ms,
+            clock_ms: snapshot.clock_ms,
+            count_in_flight: options.count_in_flight,
+            in_flight: Default::default(),
+            in_flight_total: 0,
+        };
         Ok(Limiter { policy, queue: Queue::new(options.max_waiters) })
     }
 }

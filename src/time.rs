@@ -13,8 +13,7 @@ pub const MAX_LIMIT: u64 = u32::MAX as u64;
 /// read as later than it is). NaN, infinities, negatives and values above
 /// [`MAX_TIME_MS`] are [`Error::InvalidTime`] naming `what`.
 pub fn ms_from_f64(value: f64, what: &'static str) -> Result<u64, Error> {
-    // `!(value >= 0.0)` is also true for NaN.
-    if !(value >= 0.0) || value > MAX_TIME_MS as f64 {
+    if value.is_nan() || value < 0.0 || value > MAX_TIME_MS as f64 {
         return Err(Error::InvalidTime { what });
     }
     Ok(value as u64)

@@ -48,10 +48,19 @@ fn specs_of(flat: &[f64]) -> Result<Vec<WindowSpec>, JsValue> {
         .collect()
 }
 
-fn options_of(max_waiters: f64) -> Options {
+fn options_of(max_waiters: f64, count_in_flight: bool) -> Options {
     // Infinity (or anything past u64) means unbounded.
     let max_waiters = if max_waiters >= u64::MAX as f64 { u64::MAX } else { max_waiters as u64 };
-    Options { max_waiters }
+    Options { max_waiters, count_in_flight }
+}
+
+/// Times cross as numbers; "only after a completion" (`u64::MAX`) as Infinity.
+fn time_to_js(at_ms: u64) -> f64 {
+    if at_ms == u64::MAX {
+        f64::INFINITY
+    } else {
+        at_ms as f64
+    }
 }
 
 /// The core limiter as seen from JS. Times are ms since the Unix epoch.
@@ -64,18 +73,20 @@ pub struct LimiterCore {
 impl LimiterCore {
     /// `windows`: flat `[kind, limit, perMs, offsetMs, ...]`; `maxWaiters`: Infinity for unbounded.
     #[wasm_bindgen(constructor)]
-    pub fn new(windows: &[f64], max_waiters: f64) -> Result<LimiterCore, JsValue> {
+    pub fn new(windows: &[f64], max_waiters: f64, count_in_flight: bool) -> Result<LimiterCore, JsValue> {
         let specs = specs_of(windows)?;
-        Ok(LimiterCore { inner: Limiter::with_options(&specs, options_of(max_waiters)).map_err(js_error)? })
+        let options = options_of(max_waiters, count_in_flight);
+        Ok(LimiterCore { inner: Limiter::with_options(&specs, options).map_err(js_error)? })
     }
 
-    /// Admitted: returns `-atMs` (so `<= 0`). Refused: returns `retryAtMs` (`> 0`).
+    /// Admitted: returns `-atMs` (so `<= 0`). Refused: returns `retryAtMs` (`> 0`;
+    /// Infinity when only a completion can make room).
     #[wasm_bindgen(js_name = tryAcquire)]
     pub fn try_acquire(&mut self, now_ms: f64, cost: f64) -> Result<f64, JsValue> {
         let now = ms_from_f64(now_ms, "now").map_err(js_error)?;
         match self.inner.try_acquire(now, cost_of(cost)?).map_err(js_error)? {
             Decision::Admit(p) => Ok(-(p.at_ms as f64)),
-            Decision::Wait { retry_at_ms } => Ok(retry_at_ms as f64),
+            Decision::Wait { retry_at_ms } => Ok(time_to_js(retry_at_ms)),
         }
     }
 
@@ -97,10 +108,17 @@ impl LimiterCore {
         Ok(self.inner.admit_next(now).map_err(js_error)?.map_or(0.0, |(id, _)| id.0 as f64))
     }
 
-    /// When the head waiter fits, or -1 when no one waits.
+    /// When the head waiter fits, -1 when no one waits, Infinity when only a
+    /// completion can make room.
     #[wasm_bindgen(js_name = nextWakeMs)]
     pub fn next_wake_ms(&self) -> f64 {
-        self.inner.next_wake_ms().map_or(-1.0, |t| t as f64)
+        self.inner.next_wake_ms().map_or(-1.0, time_to_js)
+    }
+
+    /// Units admitted and not yet completed.
+    #[wasm_bindgen(js_name = inFlight)]
+    pub fn in_flight(&self) -> f64 {
+        self.inner.in_flight() as f64
     }
 
     /// Removes a waiter; whether it was queued.
@@ -146,7 +164,7 @@ impl LimiterCore {
 
     /// The earliest time `cost` fits, ignoring the queue.
     pub fn earliest(&self, cost: f64) -> Result<f64, JsValue> {
-        Ok(self.inner.earliest(cost_of(cost)?).map_err(js_error)? as f64)
+        Ok(time_to_js(self.inner.earliest(cost_of(cost)?).map_err(js_error)?))
     }
 
     /// The latest time seen.
@@ -162,14 +180,15 @@ impl LimiterCore {
 
     /// A limiter in a snapshot's state. `windows`: flat specs the snapshot must
     /// match, or empty to take the snapshot's own.
-    pub fn restore(snapshot: JsValue, windows: &[f64], max_waiters: f64) -> Result<LimiterCore, JsValue> {
+    pub fn restore(snapshot: JsValue, windows: &[f64], max_waiters: f64, count_in_flight: bool) -> Result<LimiterCore, JsValue> {
         let version: SnapshotVersion = serde_wasm_bindgen::from_value(snapshot.clone())
             .map_err(|_| snapshot_error("not an object with a numeric `version`"))?;
         check_version(version.version).map_err(js_error)?;
         let snap: Snapshot = serde_wasm_bindgen::from_value(snapshot)
             .map_err(|_| snapshot_error("a field is missing or has the wrong type"))?;
         let expected = if windows.is_empty() { None } else { Some(specs_of(windows)?) };
-        let inner = Limiter::restore(&snap, expected.as_deref(), options_of(max_waiters)).map_err(js_error)?;
+        let options = options_of(max_waiters, count_in_flight);
+        let inner = Limiter::restore(&snap, expected.as_deref(), options).map_err(js_error)?;
         Ok(LimiterCore { inner })
     }
 }

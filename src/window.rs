@@ -94,40 +94,56 @@ impl Window {
         Window { spec, state }
     }
 
-    pub(crate) fn advance(&mut self, now_ms: u64) {
+    pub(crate) fn advance(&mut self, now_ms: u64, in_flight: u64) {
         let s = &self.spec;
         match &mut self.state {
             State::Sliding(w) => w.advance(now_ms, s.per_ms),
-            State::Fixed(w) => w.advance(now_ms, s.per_ms, s.phase_ms()),
+            State::Fixed(w) => w.advance(now_ms, s.per_ms, s.phase_ms(), in_flight),
             State::Bucket(_) => {}
         }
     }
 
-    /// Units counted against the limit at `now_ms` (after `advance(now_ms)`).
-    pub(crate) fn used(&self, now_ms: u64) -> u64 {
+    /// Units counted against the limit at `now_ms` (after `advance(now_ms)`),
+    /// requests in flight included.
+    pub(crate) fn used(&self, now_ms: u64, in_flight: u64) -> u64 {
         match &self.state {
-            State::Sliding(w) => w.used(),
+            State::Sliding(w) => w.used() + in_flight,
             State::Fixed(w) => w.used(),
             State::Bucket(w) => w.used(now_ms, self.spec.limit, self.spec.per_ms),
         }
     }
 
-    /// Earliest time `>= now_ms` at which `cost` fits (after `advance(now_ms)`).
-    pub(crate) fn earliest(&self, now_ms: u64, cost: u64) -> u64 {
+    /// Earliest time `>= now_ms` at which `cost` fits (after `advance(now_ms)`),
+    /// or [`NEVER`](crate::policy::NEVER) before an in-flight request completes.
+    pub(crate) fn earliest(&self, now_ms: u64, cost: u64, in_flight: u64) -> u64 {
         let s = &self.spec;
         match &self.state {
-            State::Sliding(w) => w.earliest(now_ms, cost, s.limit, s.per_ms),
-            State::Fixed(w) => w.earliest(now_ms, cost, s.limit, s.per_ms),
+            State::Sliding(w) => w.earliest(now_ms, cost, s.limit, s.per_ms, in_flight),
+            State::Fixed(w) => w.earliest(now_ms, cost, s.limit, s.per_ms, in_flight),
             State::Bucket(w) => w.earliest(now_ms, cost, s.limit, s.per_ms),
         }
     }
 
-    pub(crate) fn add(&mut self, now_ms: u64, cost: u64) {
+    /// Counts an admission. A tracked (in-flight) one stays out of a sliding log
+    /// until it completes: meanwhile it is counted as in flight.
+    pub(crate) fn add(&mut self, now_ms: u64, cost: u64, tracked: bool) {
         let s = &self.spec;
         match &mut self.state {
+            State::Sliding(_) if tracked => {}
             State::Sliding(w) => w.add(now_ms, cost),
             State::Fixed(w) => w.add(cost),
             State::Bucket(w) => w.add(now_ms, cost, s.limit, s.per_ms),
+        }
+    }
+
+    /// A tracked request completed at `to_ms`: a sliding log counts it from
+    /// then; a fixed bucket counted it in every bucket while it was in flight.
+    pub(crate) fn settle(&mut self, to_ms: u64, cost: u64) {
+        let s = &self.spec;
+        match &mut self.state {
+            State::Sliding(w) => w.add(to_ms, cost),
+            State::Fixed(_) => {}
+            State::Bucket(w) => w.restamp(to_ms, cost, s.limit, s.per_ms),
         }
     }
 
@@ -143,8 +159,8 @@ impl Window {
     /// Adopts the server's count when it is higher than ours. `server_used` is
     /// what the server says is spent; it holds until `until_ms`.
     /// Returns whether anything changed.
-    pub(crate) fn reconcile(&mut self, now_ms: u64, server_used: u64, until_ms: u64) -> bool {
-        let ours = self.used(now_ms);
+    pub(crate) fn reconcile(&mut self, now_ms: u64, server_used: u64, until_ms: u64, in_flight: u64) -> bool {
+        let ours = self.used(now_ms, in_flight);
         if server_used <= ours {
             return false;
         }

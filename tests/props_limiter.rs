@@ -47,7 +47,7 @@ fn op() -> impl Strategy<Value = Op> {
         8 => (dt, 0u64..10).prop_map(|(dt, raw)| Op::Acquire { dt, raw }),
         2 => (0usize..64, 0u64..=1500).prop_map(|(which, delay)| Op::Complete { which, delay }),
         1 => (0u64..=2000).prop_map(|ahead| Op::Pause { ahead }),
-        2 => (0usize..3, 0u64..=11, prop::option::of(-500i64..=3000))
+        2 => (0usize..3, 0u64..=11, prop::option::of(prop_oneof![-2i64..=2, -500i64..=3000]))
             .prop_map(|(window, remaining, reset)| Op::Reconcile { window, remaining, reset }),
     ]
 }

@@ -111,6 +111,18 @@ impl Win {
         }
     }
 
+    /// Units counted at `t`, as `Limiter::used` reports them (a bucket's rounded up).
+    fn used(&self, t: u64) -> u64 {
+        let (limit, per) = (self.spec.limit, self.spec.per_ms);
+        match &self.model {
+            Model::Sliding(log) => log.iter().filter(|&&(a, _)| a + per > t).map(|&(_, k)| k).sum(),
+            Model::Fixed(counts) => counts.get(&bucket_index(&self.spec, t)).copied().unwrap_or(0),
+            &Model::Bucket { tokens_p, last } => {
+                ((limit * per) as u128 - tokens_p_at(&self.spec, tokens_p, last, t)).div_ceil(per as u128) as u64
+            }
+        }
+    }
+
     fn admit(&mut self, t: u64, c: u64) {
         let spec = self.spec;
         match &mut self.model {
@@ -145,6 +157,9 @@ fn run_against_models(specs: &[WindowSpec], start: u64, steps: &[(i64, u64)]) ->
             Decision::Wait { retry_at_ms: at }
         };
         prop_assert_eq!(lim.try_acquire(t, cost).unwrap(), expected, "at t={} cost={}", t, cost);
+        for (i, m) in models.iter().enumerate() {
+            prop_assert_eq!(lim.used(i), Some(m.used(clock)), "used({}) at {}", i, clock);
+        }
     }
     Ok(admitted)
 }

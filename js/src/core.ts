@@ -11,8 +11,9 @@ export interface CoreLimiter {
   enqueue(cost: number, priority: number): number;
   /** The admitted waiter's id, or 0. */
   admitNext(nowMs: number): number;
-  /** -1 when no one waits. */
+  /** -1 when no one waits; Infinity when only a completion can make room. */
   nextWakeMs(): number;
+  inFlight(): number;
   cancel(id: number): boolean;
   waiters(): number;
   complete(permitAtMs: number, cost: number, atMs: number): void;
@@ -28,8 +29,8 @@ export interface CoreLimiter {
 
 export interface CoreModule {
   LimiterCore: {
-    new (windows: Float64Array, maxWaiters: number): CoreLimiter;
-    restore(snapshot: unknown, windows: Float64Array, maxWaiters: number): CoreLimiter;
+    new (windows: Float64Array, maxWaiters: number, countInFlight: boolean): CoreLimiter;
+    restore(snapshot: unknown, windows: Float64Array, maxWaiters: number, countInFlight: boolean): CoreLimiter;
   };
 }
 

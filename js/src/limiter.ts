@@ -14,6 +14,7 @@ import {
   flatten,
   normalizeClock,
   normalizeCost,
+  normalizeFlag,
   normalizeLimiterOptions,
   normalizeMaxWaiters,
   normalizePriority,
@@ -50,7 +51,13 @@ export class Permit {
 
 export type TryAcquireResult =
   | { ok: true; permit: Permit }
-  | { ok: false; /** Come back at, ms since the epoch. */ retryAt: number; /** `retryAt - now`. */ waitMs: number };
+  | {
+    ok: false;
+    /** Come back at, ms since the epoch; Infinity when only a request in flight completing can make room. */
+    retryAt: number;
+    /** `retryAt - now`. */
+    waitMs: number;
+  };
 
 export interface AcquireOptions {
   /** Units this request takes from every window. @default 1 */
@@ -116,7 +123,7 @@ export class Limiter {
     const o = normalizeLimiterOptions(options);
     this.#clock = o.clock;
     this.#windows = o.windows;
-    this.#core = call(() => new (core().LimiterCore)(o.flat, o.maxWaiters));
+    this.#core = call(() => new (core().LimiterCore)(o.flat, o.maxWaiters, o.countInFlight));
   }
 
   /** A limiter in the state of `snapshot`. `options.windows`, if given, must be the snapshot's. */
@@ -124,8 +131,9 @@ export class Limiter {
     const windows = options.windows === undefined ? undefined : normalizeWindows(options.windows);
     const maxWaiters = normalizeMaxWaiters(options.maxWaiters);
     const clock = normalizeClock(options.clock);
+    const countInFlight = normalizeFlag(options.countInFlight, 'countInFlight');
     const flat = windows ? flatten(windows) : new Float64Array(0);
-    const restored = call(() => core().LimiterCore.restore(snapshot, flat, maxWaiters));
+    const restored = call(() => core().LimiterCore.restore(snapshot, flat, maxWaiters, countInFlight));
     restoring = { core: restored, clock, windows: windows ?? windowsOf(snapshot) };
     return new Limiter(undefined as unknown as LimiterOptions);
   }
@@ -198,6 +206,11 @@ export class Limiter {
     return this.#waiters.size;
   }
 
+  /** Units admitted and not yet completed (0 unless `countInFlight`). */
+  get inFlight(): number {
+    return this.#core.inFlight();
+  }
+
   /** Each window's configuration and current use. */
   usage(): WindowUsage[] {
     return this.#windows.map((w, i) => {
@@ -221,6 +234,8 @@ export class Limiter {
   _complete(permit: Permit, at: number | undefined): void {
     const when = at ?? this.#clock.now();
     call(() => this.#core.complete(permit.at, permit.cost, when));
+    // A request that left the in-flight set may make room at once.
+    if (this.#waiters.size > 0) this.#pump();
   }
 
   #abort(id: number, reason: unknown): void {
@@ -258,7 +273,8 @@ export class Limiter {
 
   #arm(now: number): void {
     const wake = this.#core.nextWakeMs();
-    if (wake < 0) return this.#disarm();
+    // No one waits, or only a completion (which pumps) can make room.
+    if (wake < 0 || wake === Number.POSITIVE_INFINITY) return this.#disarm();
     if (this.#timer !== undefined && this.#timerAt === wake) return;
     this.#disarm();
     this.#timerAt = wake;

@@ -48,6 +48,15 @@ export interface LimiterOptions {
   maxWaiters?: number;
   /** @default systemClock (`Date.now` and the global `setTimeout`) */
   clock?: Clock;
+  /**
+   * Count each admitted request as in flight, at the current time, in every
+   * sliding and fixed window until `permit.complete()` says its response
+   * arrived: a request may reach the server at any moment until then. Turn it
+   * on only when every permit is completed (as `rateLimitedFetch` does); a
+   * permit never completed holds its units for good.
+   * @default false
+   */
+  countInFlight?: boolean;
 }
 
 export interface NormalizedWindow {
@@ -63,6 +72,7 @@ export interface NormalizedOptions {
   flat: Float64Array;
   maxWaiters: number;
   clock: Clock;
+  countInFlight: boolean;
 }
 
 const UNIT_MS = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
@@ -145,7 +155,14 @@ export function normalizeLimiterOptions(options: LimiterOptions): NormalizedOpti
     flat: flatten(windows),
     maxWaiters: normalizeMaxWaiters(options.maxWaiters),
     clock: normalizeClock(options.clock),
+    countInFlight: normalizeFlag(options.countInFlight, 'countInFlight'),
   };
+}
+
+export function normalizeFlag(value: unknown, name: string): boolean {
+  if (value === undefined) return false;
+  if (typeof value !== 'boolean') throw new TypeError(`\`${name}\` must be true or false; got ${show(value)}`);
+  return value;
 }
 
 /** Reads a per-call cost: an integer >= 1. */

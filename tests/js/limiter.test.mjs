@@ -239,3 +239,24 @@ test('restore refuses unknown versions, corrupt snapshots and other windows with
   }
   assert.throws(() => Limiter.restore(saved, { windows: [{ limit: 30, per: '1m' }] }), /other windows/);
 });
+
+test('countInFlight: a request in flight holds its slot until its response, and completing it wakes the queue', async () => {
+  const clock = fakeClock(T0);
+  const limiter = new Limiter({ windows: [{ limit: 1, per: '1m' }], clock, countInFlight: true });
+  const first = await limiter.acquire();
+  assert.equal(limiter.inFlight, 1);
+  const next = track(limiter.acquire());
+  await clock.advance(5 * 60_000); // still in flight after five minutes: it may arrive any moment
+  assert.equal(next.settled, false);
+  assert.equal(clock.pending, 0, 'no timer: only a completion can make room');
+  assert.deepEqual(limiter.tryAcquire(), { ok: false, retryAt: Infinity, waitMs: Infinity });
+  first.complete();
+  await flush();
+  assert.equal(limiter.inFlight, 0);
+  assert.equal(next.settled, false);
+  await clock.advance(60_000 - 1);
+  assert.equal(next.settled, false);
+  await clock.advance(1);
+  assert.equal(next.value.at, T0 + 6 * 60_000);
+  assert.throws(() => new Limiter({ windows: hexWindows, countInFlight: 'yes' }), /`countInFlight` must be true or false/);
+});

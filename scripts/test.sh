@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Every test, by layer. Run through `npm test`, which sets up and builds first.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n== %s\n' "$*"; }
+
+step "Rust: unit, behaviour and property tests (${PROPTEST_CASES:=10000} cases per property)"
+PROPTEST_CASES=$PROPTEST_CASES cargo test --release --quiet
+
+step "Rust: the core builds as no_std for wasm32 (no default features)"
+cargo build --quiet --no-default-features --target wasm32-unknown-unknown
+
+step "Rust: clippy, warnings denied"
+cargo clippy --quiet --all-targets -- -D warnings
+cargo clippy --quiet --features wasm --target wasm32-unknown-unknown -- -D warnings
+
+step "JS: the Limiter and the test servers (node:test, ESM and CJS)"
+node --test --test-reporter=spec tests/js/ tests/servers/
