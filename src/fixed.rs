@@ -21,8 +21,10 @@ pub(crate) struct Fixed {
 }
 
 impl Fixed {
-    pub(crate) fn new() -> Self {
-        Fixed { start_ms: i64::MIN, count: 0, carry_units: 0, carry_until_ms: 0 }
+    /// A window whose current bucket is the one holding time 0: time never goes
+    /// below 0 and the clock starts there, so no admission falls before it.
+    pub(crate) fn new(per_ms: u64, phase_ms: u64) -> Self {
+        Fixed { start_ms: Self::bucket_start(0, per_ms, phase_ms), count: 0, carry_units: 0, carry_until_ms: 0 }
     }
 
     /// The start of the bucket holding `at_ms`.
@@ -74,8 +76,13 @@ impl Fixed {
         (next + steps * per_ms as i64) as u64
     }
 
-    pub(crate) fn add(&mut self, cost: u64) {
+    pub(crate) fn add(&mut self, at_ms: u64, cost: u64) {
         self.count += cost;
+        // While a carry lasts, the server's window outlasts ours: what we send
+        // now is still counted there when our next bucket starts.
+        if at_ms < self.carry_until_ms {
+            self.carry_units += cost;
+        }
     }
 
     /// A request stamped at `from_ms` is now known to have been in flight until
@@ -95,10 +102,19 @@ impl Fixed {
 
     /// The server says `server_used` units are spent until `until_ms`. Adopt that
     /// when it is more than we count; if it outlasts this bucket (the server's
-    /// buckets are aligned differently), carry it into later buckets.
+    /// buckets are aligned differently), carry it into later buckets. A carry
+    /// that has ended is replaced; one still running only grows (reports only
+    /// tighten).
+    ///
+    /// Invariant: `count >= carry_units` while the carry lasts, so later buckets
+    /// never hold more than the current one and admission stays monotone in time.
     pub(crate) fn reconcile(&mut self, server_used: u64, until_ms: u64, per_ms: u64) {
         self.count = self.count.max(server_used);
-        if until_ms as i64 > self.start_ms + per_ms as i64 {
+        let next = self.start_ms + per_ms as i64;
+        if until_ms as i64 > next {
+            if self.carry_until_ms as i64 <= self.start_ms {
+                self.carry_units = 0;
+            }
             self.carry_units = self.carry_units.max(server_used);
             self.carry_until_ms = self.carry_until_ms.max(until_ms);
         }
@@ -128,9 +144,9 @@ mod tests {
     #[test]
     fn a_full_bucket_reopens_at_the_next_boundary() {
         // SecureCodingHub: a request at 13:42:59 and one at 13:43:01 fall into different buckets.
-        let mut w = Fixed::new();
+        let mut w = Fixed::new(MINUTE, 0);
         w.advance(T1342 + 1_000, MINUTE, 0, 0);
-        w.add(60);
+        w.add(0, 60);
         assert_eq!(w.earliest(T1342 + 59_000, 1, 60, MINUTE, 0), T1342 + MINUTE);
         w.advance(T1342 + MINUTE + 1_000, MINUTE, 0, 0);
         assert_eq!(w.used(), 0);
@@ -138,7 +154,7 @@ mod tests {
 
     #[test]
     fn a_carry_keeps_later_buckets_full_until_it_ends() {
-        let mut w = Fixed::new();
+        let mut w = Fixed::new(MINUTE, 0);
         w.advance(0, MINUTE, 0, 0);
         w.reconcile(60, 150_000, MINUTE);
         assert_eq!(w.earliest(10, 1, 60, MINUTE, 0), 180_000);
@@ -150,24 +166,24 @@ mod tests {
 
     #[test]
     fn requests_in_flight_at_a_boundary_count_in_the_new_bucket() {
-        let mut w = Fixed::new();
+        let mut w = Fixed::new(MINUTE, 0);
         w.advance(59_000, MINUTE, 0, 0);
-        w.add(60);
+        w.add(0, 60);
         // 5 of them still in flight at 13:43:00 may arrive in the new minute.
         w.advance(60_000, MINUTE, 0, 5);
         assert_eq!(w.used(), 5);
         assert_eq!(w.earliest(60_000, 55, 60, MINUTE, 5), 60_000);
         // 56 more fit in no bucket while those 5 may still arrive.
         assert_eq!(w.earliest(60_000, 56, 60, MINUTE, 5), crate::policy::NEVER);
-        w.add(55);
+        w.add(0, 55);
         assert_eq!(w.earliest(60_000, 1, 60, MINUTE, 5), 120_000);
     }
 
     #[test]
     fn restamp_across_a_boundary_counts_in_the_later_bucket() {
-        let mut w = Fixed::new();
+        let mut w = Fixed::new(MINUTE, 0);
         w.advance(59_990, MINUTE, 0, 0);
-        w.add(1);
+        w.add(59_990, 1);
         w.restamp(59_990, 60_010, 1, MINUTE, 0);
         assert_eq!(w.start_ms, 60_000);
         assert_eq!(w.used(), 1);

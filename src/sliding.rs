@@ -85,6 +85,31 @@ impl Sliding {
         }
     }
 
+    /// Makes at least `units` of the logged units free no earlier than
+    /// `at_ms + per_ms`, moving the newest of the older entries up to `at_ms`
+    /// (the fewest moves that do it). Returns whether anything moved.
+    pub(crate) fn hold(&mut self, at_ms: u64, units: u64) -> bool {
+        let older = self.log.partition_point(|e| e.at_ms < at_ms);
+        let lasting: u64 = self.log.iter().skip(older).map(|e| e.cost).sum();
+        let mut missing = units.saturating_sub(lasting);
+        let mut moved = 0;
+        let mut i = older;
+        while missing > 0 && i > 0 {
+            i -= 1;
+            let take = self.log[i].cost.min(missing);
+            self.log[i].cost -= take;
+            missing -= take;
+            moved += take;
+        }
+        if moved == 0 {
+            return false;
+        }
+        self.log.retain(|e| e.cost > 0);
+        self.used -= moved;
+        self.add(at_ms, moved);
+        true
+    }
+
     /// Moves up to `cost` units counted at `from_ms` to `to_ms` (`to_ms > from_ms`).
     /// Units no longer in the log (already expired) are counted at `to_ms` anyway:
     /// counting late is the safe side.

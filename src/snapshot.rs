@@ -153,7 +153,7 @@ fn window_of(i: usize, s: &WindowSnapshot) -> Result<Window, Error> {
             if start_ms.is_some_and(|s| s < -(MAX_PERIOD_MS as i64) || s > MAX_TIME_MS as i64) {
                 return Err(corrupt("a fixed window's `startMs` is out of range"));
             }
-            let start_ms = start_ms.unwrap_or(i64::MIN);
+            let start_ms = start_ms.unwrap_or_else(|| Fixed::bucket_start(0, spec.per_ms, spec.offset_ms % spec.per_ms));
             State::Fixed(Fixed { start_ms, count, carry_units, carry_until_ms })
         }
         &WindowState::Bucket { tat_ms, tat_rem } => {

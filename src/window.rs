@@ -88,7 +88,7 @@ impl Window {
     pub(crate) fn new(spec: WindowSpec) -> Self {
         let state = match spec.kind {
             Kind::Sliding => State::Sliding(Sliding::default()),
-            Kind::Fixed => State::Fixed(Fixed::new()),
+            Kind::Fixed => State::Fixed(Fixed::new(spec.per_ms, spec.phase_ms())),
             Kind::Bucket => State::Bucket(Bucket::default()),
         };
         Window { spec, state }
@@ -131,7 +131,7 @@ impl Window {
         match &mut self.state {
             State::Sliding(_) if tracked => {}
             State::Sliding(w) => w.add(now_ms, cost),
-            State::Fixed(w) => w.add(cost),
+            State::Fixed(w) => w.add(now_ms, cost),
             State::Bucket(w) => w.add(now_ms, cost, s.limit, s.per_ms),
         }
     }
@@ -161,16 +161,30 @@ impl Window {
     /// Returns whether anything changed.
     pub(crate) fn reconcile(&mut self, now_ms: u64, server_used: u64, until_ms: u64, in_flight: u64) -> bool {
         let ours = self.used(now_ms, in_flight);
-        if server_used <= ours {
-            return false;
-        }
         let s = &self.spec;
         match &mut self.state {
-            // The others' units are counted as one entry that frees at `until_ms`.
-            State::Sliding(w) => w.add(until_ms.saturating_sub(s.per_ms), server_used - ours),
-            State::Fixed(w) => w.reconcile(server_used, until_ms, s.per_ms),
-            State::Bucket(w) => w.reconcile(now_ms, server_used, s.limit, s.per_ms),
+            // What the server counts holds until `until_ms`: enough of our own
+            // units are held until then, and the others' units are one entry
+            // that frees then.
+            State::Sliding(w) => {
+                let from = until_ms.saturating_sub(s.per_ms);
+                let moved = w.hold(from, server_used.min(w.used()));
+                let others = server_used.saturating_sub(ours);
+                if others > 0 {
+                    w.add(from, others);
+                }
+                moved || others > 0
+            }
+            State::Fixed(w) => {
+                let before = (w.count, w.carry_units, w.carry_until_ms);
+                w.reconcile(server_used, until_ms, s.per_ms);
+                before != (w.count, w.carry_units, w.carry_until_ms)
+            }
+            State::Bucket(_) if server_used <= ours => false,
+            State::Bucket(w) => {
+                w.reconcile(now_ms, server_used, s.limit, s.per_ms);
+                true
+            }
         }
-        true
     }
 }

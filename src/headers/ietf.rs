@@ -1,0 +1,138 @@
+//! The fields of draft-ietf-httpapi-ratelimit-headers: the current
+//! `RateLimit-Policy` + `RateLimit` pair (draft 07 on) and the older
+//! `RateLimit-Limit` / `RateLimit-Remaining` / `RateLimit-Reset` (drafts 00-06).
+
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use super::sf::{self, Bare, Item};
+use super::{after_ms, reset_at, ServerWindow};
+
+/// A quota policy: `"burst";q=100;w=60`.
+struct Policy {
+    name: String,
+    quota: u64,
+    window_ms: Option<u64>,
+    /// `qu` is absent or `"requests"`. A quota of bytes or of concurrent
+    /// requests is no rate of requests, so such a policy gives no window.
+    counts_requests: bool,
+}
+
+impl Policy {
+    /// `None` without a name or without `q`, which the draft requires.
+    fn read(item: &Item<'_>) -> Option<Policy> {
+        Some(Policy {
+            name: item.name()?,
+            quota: non_negative(item.param("q")?)?,
+            window_ms: item.param("w").and_then(non_negative).filter(|&w| w > 0).map(|w| w * 1_000),
+            counts_requests: match item.param("qu") {
+                None => true,
+                Some(Bare::String(unit)) => unit == "requests",
+                Some(_) => false,
+            },
+        })
+    }
+}
+
+/// A service limit: `"default";r=50;t=30`.
+struct Limit {
+    name: String,
+    remaining: u64,
+    reset_at_ms: Option<u64>,
+}
+
+impl Limit {
+    /// `None` without a name or without `r`, which the draft requires.
+    fn read(item: &Item<'_>, now: u64) -> Option<Limit> {
+        Some(Limit {
+            name: item.name()?,
+            remaining: non_negative(item.param("r")?)?,
+            // `t` is delay-seconds: from now, whatever the clocks say.
+            reset_at_ms: item.param("t").and_then(non_negative).map(|t| after_ms(now, t * 1_000)),
+        })
+    }
+}
+
+/// A non-negative Integer. Structured integers have at most 15 digits, so a
+/// count stays under `MAX_TIME_MS` and seconds times 1_000 fit a `u64`.
+fn non_negative(bare: &Bare<'_>) -> Option<u64> {
+    match bare {
+        Bare::Integer(n) => u64::try_from(*n).ok(),
+        _ => None,
+    }
+}
+
+/// Appends a window per policy counting requests (with the service limit of
+/// the same name, if any), then one per service limit that names no policy.
+/// A service limit named like a policy of another unit is dropped with it.
+pub(super) fn current(policy_field: &str, limit_field: &str, now: u64, out: &mut Vec<ServerWindow>) {
+    let policies: Vec<Policy> = sf::parse_list(policy_field).iter().filter_map(Policy::read).collect();
+    let limits: Vec<Limit> = sf::parse_list(limit_field).iter().filter_map(|item| Limit::read(item, now)).collect();
+    for policy in policies.iter().filter(|p| p.counts_requests) {
+        let limit = limits.iter().find(|l| l.name == policy.name);
+        out.push(ServerWindow {
+            name: Some(policy.name.clone()),
+            limit: Some(policy.quota),
+            remaining: limit.map(|l| l.remaining),
+            reset_at_ms: limit.and_then(|l| l.reset_at_ms),
+            window_ms: policy.window_ms,
+        });
+    }
+    for limit in limits.into_iter().filter(|l| !policies.iter().any(|p| p.name == l.name)) {
+        out.push(ServerWindow {
+            name: Some(limit.name),
+            remaining: Some(limit.remaining),
+            reset_at_ms: limit.reset_at_ms,
+            ..ServerWindow::default()
+        });
+    }
+}
+
+/// Appends the older drafts' window, then one per further policy.
+///
+/// `RateLimit-Limit` is a list: its first member is the current limit (the
+/// one `-Remaining` and `-Reset` are about), and members with a `w` are
+/// quota policies (`100, 100;w=60, 1000;w=3600`). The current window takes
+/// its own `w`, or else that of the first policy with its quota, which is
+/// then the same window and not repeated. `-Reset` follows the module's
+/// delta-or-epoch rule.
+pub(super) fn legacy(
+    limit: Option<&str>,
+    remaining: Option<&str>,
+    reset: Option<&str>,
+    now: u64,
+    offset: Option<i64>,
+    out: &mut Vec<ServerWindow>,
+) {
+    let members = limit.map(sf::parse_list).unwrap_or_default();
+    let mut quotas = members.iter().map(|m| Some((non_negative(&m.bare)?, m.param("w").and_then(non_negative))));
+    let current = quotas.next().flatten();
+    let mut policies: Vec<(u64, u64)> =
+        quotas.flatten().filter_map(|(quota, w)| Some((quota, w.filter(|&w| w > 0)? * 1_000))).collect();
+    let window_ms = current.and_then(|(quota, w)| match w.filter(|&w| w > 0) {
+        Some(w) => Some(w * 1_000),
+        None => policies.iter().find(|p| p.0 == quota).map(|p| p.1),
+    });
+    if let Some((quota, w)) = current.zip(window_ms).map(|((quota, _), w)| (quota, w)) {
+        policies.retain({
+            let mut first = true;
+            move |&p| !(first && p == (quota, w) && !core::mem::replace(&mut first, false))
+        });
+    }
+    let integer = |field: Option<&str>| field.and_then(sf::parse_item).and_then(|item| non_negative(&item.bare));
+    let window = ServerWindow {
+        name: None,
+        limit: current.map(|(quota, _)| quota),
+        remaining: integer(remaining),
+        reset_at_ms: integer(reset).map(|whole| reset_at(whole, "", now, offset)),
+        window_ms,
+    };
+    if window != ServerWindow::default() {
+        out.push(window);
+    }
+    out.extend(policies.into_iter().map(|(quota, window_ms)| ServerWindow {
+        limit: Some(quota),
+        window_ms: Some(window_ms),
+        ..ServerWindow::default()
+    }));
+}
