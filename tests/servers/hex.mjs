@@ -13,8 +13,8 @@
 // - Idempotency-Key (per token): a replay returns the stored original response and is not
 //   counted. Only counted responses (201/409) are stored; a 429 is not, so a client retrying
 //   with the same key after backing off gets a real second attempt.
-import http from 'node:http';
 import { systemClock } from './clock.mjs';
+import { serve } from './http.mjs';
 import { Quota, slidingLog } from './quota.mjs';
 
 const MINUTE = 60_000;
@@ -135,64 +135,8 @@ export async function startHexServer({
     return { key: token, status: 404, body: { reason: 'Not found', traceId: traceId() } };
   }
 
-  const handle = await serve({ clock, host, port, latencyMs, route });
+  const internalError = (err) => ({ reason: String(err?.message ?? err) });
+  const handle = await serve({ clock, host, port, latencyMs, route, internalError });
   base = handle.url;
   return { ...handle, quota, runs };
-}
-
-// ---- HTTP harness (kept per file on purpose: each server module stands alone) ----------
-
-async function serve({ clock, host, port, latencyMs, route }) {
-  const log = [];
-  const timers = new Set();
-  const server = http.createServer((req, res) => {
-    const at = clock.now(); // arrival time: taken before the body is read or any latency
-    req.resume(); // bodies are not needed; drain them so keep-alive sockets stay usable
-    const path = (req.url ?? '/').split('?')[0];
-    let r;
-    try {
-      r = route(req, at, path);
-    } catch (err) {
-      r = { status: 500, body: { reason: String(err?.message ?? err) } };
-    }
-    log.push({
-      at, method: req.method, path, key: r.key ?? null, status: r.status,
-      idempotencyKey: r.idempotencyKey ?? null, duplicate: r.duplicate === true, window: r.window ?? null,
-    });
-    const send = () => {
-      timers.delete(timer);
-      if (res.destroyed) return;
-      res.writeHead(r.status, { 'content-type': 'application/json', ...r.headers });
-      res.end(JSON.stringify(r.body));
-    };
-    const delay = latencyMs ? Math.max(0, Number(latencyMs()) || 0) : 0;
-    let timer = null;
-    if (delay > 0) timers.add((timer = setTimeout(send, delay)));
-    else send();
-  });
-  await new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => { server.off('error', reject); resolve(); });
-  });
-  const url = `http://${host.includes(':') ? `[${host}]` : host}:${server.address().port}`;
-  return {
-    url,
-    log,
-    server,
-    stats: () => stats(log),
-    close: () => new Promise((resolve) => {
-      for (const t of timers) clearTimeout(t); // pending delayed responses would keep the loop alive
-      timers.clear();
-      server.close(() => resolve());
-      server.closeAllConnections();
-    }),
-  };
-}
-
-// accepted = 2xx answers, refused = 429 answers; byStatus counts every status code.
-function stats(log) {
-  const byStatus = {};
-  for (const e of log) byStatus[e.status] = (byStatus[e.status] ?? 0) + 1;
-  const accepted = log.filter((e) => e.status >= 200 && e.status < 300).length;
-  return { accepted, refused: byStatus[429] ?? 0, byStatus };
 }

@@ -4,3 +4,4 @@ export { slidingLog, fixedBuckets, Quota } from './quota.mjs';
 export { startHexServer } from './hex.mjs';
 export { startHexagraphServer } from './hexagraph.mjs';
 export { startSecureCodingHubServer } from './securecodinghub.mjs';
+export { startMisbehavingServer } from './misbehaving.mjs';
