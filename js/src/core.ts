@@ -27,7 +27,35 @@ export interface CoreLimiter {
   free(): void;
 }
 
+/** What a response said about the server's limits (times on the client clock). */
+export interface Feedback {
+  retryAtMs?: number;
+  serverOffsetMs?: number;
+  windows: ServerWindow[];
+}
+
+export interface ServerWindow {
+  name?: string;
+  limit?: number;
+  remaining?: number;
+  resetAtMs?: number;
+  windowMs?: number;
+}
+
+/** The core's retry decision, with the wrapper's shared retry budget. */
+export interface CoreRetryPlanner {
+  /** The retry time (>= 0), or a give-up code (< 0). status 0: network error before any response. */
+  decide(attempt: number, status: number, idempotent: boolean, hasKey: boolean, retryAtMs: number, nowMs: number,
+    startedMs: number, random: number): number;
+  onSuccess(): void;
+}
+
 export interface CoreModule {
+  /** `headers`: `name: value` lines (lower-case names) separated by `\n`. */
+  parseFeedback(headers: string, nowMs: number): Feedback | null;
+  giveUpReason(code: number): string;
+  RetryPlanner: new (maxAttempts: number, baseMs: number, capMs: number, maxTotalMs: number, retryAfterJitterMs: number,
+    maxRetryAfterMs: number, budgetMaxTokens: number, budgetTokenRatio: number) => CoreRetryPlanner;
   LimiterCore: {
     new (windows: Float64Array, maxWaiters: number, countInFlight: boolean): CoreLimiter;
     restore(snapshot: unknown, windows: Float64Array, maxWaiters: number, countInFlight: boolean): CoreLimiter;

@@ -7,12 +7,53 @@
 
 const BRAND = Symbol.for('tollgate.error');
 
+/** What a fetch-level error knows about the call that failed. */
+export interface CallContext {
+  /** The request (method and URL) of the call. */
+  request?: Request;
+  /** The last response, if one arrived. */
+  response?: Response;
+  /** Attempts made (1 for the first). */
+  attempts?: number;
+  cause?: unknown;
+}
+
 export class TollgateError extends Error {
   override name = 'TollgateError';
   /** @internal */ readonly [BRAND] = true;
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
+  readonly request: Request | undefined;
+  readonly response: Response | undefined;
+  readonly attempts: number | undefined;
+  constructor(message: string, context: CallContext = {}) {
+    super(message, context.cause === undefined ? undefined : { cause: context.cause });
+    this.request = context.request;
+    this.response = context.response;
+    this.attempts = context.attempts;
   }
+}
+
+/**
+ * The server refused (429, or 503 with a retry time) and the retries ran out,
+ * or its Retry-After exceeds `maxRetryAfter`. `retryAt` says when to come back.
+ */
+export class RateLimitError extends TollgateError {
+  override name = 'RateLimitError' as const;
+  /** When the server said to come back, ms since the epoch (client clock); undefined if it did not say. */
+  readonly retryAt: number | undefined;
+  constructor(message: string, context: CallContext & { retryAt?: number }) {
+    super(message, context);
+    this.retryAt = context.retryAt;
+  }
+}
+
+/** 5xx responses or network errors after the last attempt (`cause` holds the last network error). */
+export class RetryError extends TollgateError {
+  override name = 'RetryError' as const;
+}
+
+/** The call's `deadline` passed while it waited, or a wait would have ended after it. */
+export class DeadlineError extends TollgateError {
+  override name = 'DeadlineError' as const;
 }
 
 /** A cost larger than a window's limit: it can never be admitted. Not a wait. */
@@ -40,6 +81,9 @@ export const isInsufficientCapacityError = (e: unknown): e is InsufficientCapaci
   hasName(e, 'InsufficientCapacityError');
 export const isQueueFullError = (e: unknown): e is QueueFullError => hasName(e, 'QueueFullError');
 export const isSnapshotError = (e: unknown): e is SnapshotError => hasName(e, 'SnapshotError');
+export const isRateLimitError = (e: unknown): e is RateLimitError => hasName(e, 'RateLimitError');
+export const isRetryError = (e: unknown): e is RetryError => hasName(e, 'RetryError');
+export const isDeadlineError = (e: unknown): e is DeadlineError => hasName(e, 'DeadlineError');
 
 /**
  * Turns an error thrown by the wasm core (a plain `Error` whose `name` is

@@ -16,3 +16,9 @@ export {
   isSnapshotError,
   isTollgateError,
 } from './errors.js';
+export { rateLimitedFetch } from './fetch.js';
+export type { LimitedInit, RateLimitedFetch, Scope } from './fetch.js';
+export type { CallOptions, RateLimitedFetchOptions, RequestInfo, RetryOptions, RouteOptions } from './fetch-options.js';
+export type { Feedback, ServerWindow } from './core.js';
+export { DeadlineError, RateLimitError, RetryError, isDeadlineError, isRateLimitError, isRetryError } from './errors.js';
+export type { CallContext } from './errors.js';

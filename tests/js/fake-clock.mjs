@@ -17,6 +17,12 @@ export function fakeClock(startMs = 0) {
     get pending() {
       return timers.size;
     },
+    /** When the earliest pending timer is due, or undefined. */
+    nextTimerAt() {
+      let at;
+      for (const t of timers.values()) if (at === undefined || t.at < at) at = t.at;
+      return at;
+    },
     /** Moves time to `at`, firing due timers in order (each at its own time). */
     async advanceTo(at) {
       for (;;) {

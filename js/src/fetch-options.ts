@@ -1,0 +1,168 @@
+/**
+ * Options of `rateLimitedFetch`: every default and every check in one place.
+ */
+import {
+  type Clock, type Duration, type NormalizedWindow, type WindowOptions,
+  normalizeClock, normalizeCost, normalizeMaxWaiters, normalizePriority, normalizeWindows, parseDuration,
+} from './options.js';
+import { type CompiledMatcher, type UrlPattern, compileMatcher } from './routes.js';
+
+/** What a route's `key` and `cost` functions see of a request. */
+export interface RequestInfo {
+  method: string;
+  url: URL;
+  headers: Headers;
+}
+
+export interface RouteOptions {
+  /** A label for events and the dashboard. @default `${method} ${url}` */
+  name?: string;
+  /** The method(s) this route limits. @default any method */
+  method?: string | readonly string[];
+  /** `'/api/v1/run/:projectId'` (`:name` one path segment, `*` anything; a full URL pattern also matches the origin), a RegExp on the path, or a function. */
+  url: UrlPattern;
+  /** The quota, all windows acquired together, e.g. `[{ limit: 20, per: '1m' }, { limit: 60, per: '1h' }]`. */
+  windows: readonly WindowOptions[];
+  /** The scope of the quota, e.g. the API token: `(r) => r.headers.get('authorization')`. Hashed before it is stored. @default one scope for the route */
+  key?: (request: RequestInfo) => string | null | undefined;
+  /** Units a request takes. @default 1 */
+  cost?: number | ((request: RequestInfo) => number);
+  /** Higher is admitted first. @default 0 */
+  priority?: number;
+  /** Add an `Idempotency-Key` (a UUID v4, the same on every retry) when the caller has not. @default true for POST and PATCH */
+  idempotencyKey?: boolean;
+}
+
+export interface RetryOptions {
+  /** Attempts in all, the first included. @default 4 */
+  limit?: number;
+  /** Backoff base: attempt n waits a random time up to `backoff * 2^(n-1)`. @default '1s' */
+  backoff?: Duration;
+  /** The longest backoff. @default '30s' */
+  maxBackoff?: Duration;
+  /** Give up when a retry would start later than this after the first attempt. @default Infinity */
+  maxTotal?: Duration | typeof Infinity;
+  /** A random extra wait after a server's Retry-After, so many clients do not return together (SecureCodingHub asks for 5 s). @default 0 */
+  retryAfterJitter?: Duration;
+  /** A longer Retry-After fails fast with `RateLimitError` (carrying the server's time) instead of sleeping. @default '5m' */
+  maxRetryAfter?: Duration;
+  /** The retry budget shared by all calls (gRPC-style): each retry spends a token, each success earns `tokenRatio`; retries stop while half are spent. @default { maxTokens: 10, tokenRatio: 0.1 } */
+  budget?: { maxTokens?: number; tokenRatio?: number };
+}
+
+export interface RateLimitedFetchOptions {
+  /** The limited routes; other requests pass straight through. */
+  routes: readonly RouteOptions[];
+  /** Retry behaviour; `false` for none. @default {} (the defaults of `RetryOptions`) */
+  retry?: RetryOptions | false;
+  /** Each call's longest total time, waits included; a wait that would end later fails with `DeadlineError`. @default none */
+  deadline?: Duration;
+  /** The most requests waiting per scope. @default Infinity */
+  maxWaiters?: number;
+  /** @default systemClock */
+  clock?: Clock;
+  /** Random numbers in [0, 1) for jitter. @default Math.random */
+  random?: () => number;
+}
+
+/** Per-call options, as `init.tollgate`. */
+export interface CallOptions {
+  /** Overrides the wrapper's `deadline` for this call. */
+  deadline?: Duration;
+  /** Overrides the route's priority. */
+  priority?: number;
+}
+
+export interface NormalizedRoute {
+  name: string;
+  matcher: CompiledMatcher;
+  windows: NormalizedWindow[];
+  key: ((request: RequestInfo) => string | null | undefined) | undefined;
+  cost: (request: RequestInfo) => number;
+  priority: number;
+  idempotencyKey: boolean | undefined;
+}
+
+export interface NormalizedRetry {
+  limit: number;
+  backoffMs: number;
+  maxBackoffMs: number;
+  maxTotalMs: number;
+  retryAfterJitterMs: number;
+  maxRetryAfterMs: number;
+  budgetMaxTokens: number;
+  budgetTokenRatio: number;
+}
+
+export interface NormalizedFetchOptions {
+  routes: NormalizedRoute[];
+  retry: NormalizedRetry;
+  deadlineMs: number | undefined;
+  maxWaiters: number;
+  clock: Clock;
+  random: () => number;
+}
+
+function normalizeRoute(r: RouteOptions, i: number): NormalizedRoute {
+  const at = `routes[${i}]`;
+  if (typeof r !== 'object' || r === null) throw new TypeError(`\`${at}\` must be an object like { method: 'POST', url: '/api/v1/run/:id', windows: [...] }`);
+  let windows: NormalizedWindow[];
+  try {
+    windows = normalizeWindows(r.windows);
+  } catch (error) {
+    throw new TypeError(`\`${at}\`: ${(error as Error).message.replace(/^`windows/, '`windows')}`);
+  }
+  if (r.key !== undefined && typeof r.key !== 'function') throw new TypeError(`\`${at}.key\` must be a function of the request`);
+  if (r.idempotencyKey !== undefined && typeof r.idempotencyKey !== 'boolean') throw new TypeError(`\`${at}.idempotencyKey\` must be true or false`);
+  const cost = r.cost;
+  if (cost !== undefined && typeof cost !== 'function') normalizeCost(cost);
+  const methods = r.method === undefined ? '*' : [r.method].flat().join(',');
+  return {
+    name: r.name ?? `${methods} ${typeof r.url === 'string' ? r.url : r.url instanceof RegExp ? String(r.url) : 'custom'}`,
+    matcher: compileMatcher(r.method, r.url, at),
+    windows,
+    key: r.key,
+    cost: typeof cost === 'function' ? (req) => normalizeCost(cost(req)) : () => (cost as number | undefined) ?? 1,
+    priority: normalizePriority(r.priority ?? 0),
+    idempotencyKey: r.idempotencyKey,
+  };
+}
+
+function normalizeRetry(retry: RetryOptions | false | undefined): NormalizedRetry {
+  if (retry === false) retry = { limit: 1 };
+  retry ??= {};
+  if (typeof retry !== 'object' || retry === null) throw new TypeError('`retry` must be an object or false');
+  const limit = retry.limit ?? 4;
+  if (!Number.isInteger(limit) || limit < 1 || limit > 100) throw new TypeError(`\`retry.limit\` must be an integer from 1 to 100; got ${String(limit)}`);
+  const budget = retry.budget ?? {};
+  const maxTokens = budget.maxTokens ?? 10;
+  const tokenRatio = budget.tokenRatio ?? 0.1;
+  if (!Number.isInteger(maxTokens) || maxTokens < 1) throw new TypeError(`\`retry.budget.maxTokens\` must be an integer >= 1; got ${String(maxTokens)}`);
+  if (!(tokenRatio > 0 && tokenRatio <= maxTokens)) throw new TypeError(`\`retry.budget.tokenRatio\` must be above 0 and at most maxTokens; got ${String(tokenRatio)}`);
+  return {
+    limit,
+    backoffMs: parseDuration(retry.backoff ?? 1_000, 'retry.backoff'),
+    maxBackoffMs: parseDuration(retry.maxBackoff ?? 30_000, 'retry.maxBackoff'),
+    maxTotalMs: retry.maxTotal === undefined || retry.maxTotal === Infinity ? Infinity : parseDuration(retry.maxTotal, 'retry.maxTotal'),
+    retryAfterJitterMs: parseDuration(retry.retryAfterJitter ?? 0, 'retry.retryAfterJitter'),
+    maxRetryAfterMs: parseDuration(retry.maxRetryAfter ?? 300_000, 'retry.maxRetryAfter'),
+    budgetMaxTokens: maxTokens,
+    budgetTokenRatio: tokenRatio,
+  };
+}
+
+export function normalizeFetchOptions(options: RateLimitedFetchOptions): NormalizedFetchOptions {
+  if (typeof options !== 'object' || options === null || !Array.isArray(options.routes)) {
+    throw new TypeError('`routes` must be an array of { method, url, windows }');
+  }
+  const random = options.random ?? Math.random;
+  if (typeof random !== 'function') throw new TypeError('`random` must be a function returning a number in [0, 1)');
+  return {
+    routes: options.routes.map(normalizeRoute),
+    retry: normalizeRetry(options.retry),
+    deadlineMs: options.deadline === undefined ? undefined : parseDuration(options.deadline, 'deadline'),
+    maxWaiters: normalizeMaxWaiters(options.maxWaiters),
+    clock: normalizeClock(options.clock),
+    random,
+  };
+}

@@ -1,0 +1,205 @@
+/**
+ * `rateLimitedFetch(fetch, options)`: a function with fetch's signature that
+ * acquires before every matched request, counts it when its response arrives,
+ * listens to what the server says about its limits, and retries as the core
+ * decides. Unmatched requests go straight to `fetch`.
+ */
+import { core, type CoreRetryPlanner } from './core.js';
+import { DeadlineError, RateLimitError, RetryError } from './errors.js';
+import { comeBackAt, readFeedback, reconcileWith } from './feedback.js';
+import {
+  type CallOptions, type NormalizedFetchOptions, type NormalizedRoute, type RateLimitedFetchOptions, type RequestInfo,
+  normalizeFetchOptions,
+} from './fetch-options.js';
+import { Limiter } from './limiter.js';
+import { normalizePriority, parseDuration } from './options.js';
+import { hashKey } from './routes.js';
+import { sleepUntil, withDeadline } from './wait.js';
+
+type FetchLike = (input: any, init?: any) => Promise<Response>;
+
+/** One quota: a route and a (hashed) key. */
+export interface Scope {
+  /** The route's name. */
+  route: string;
+  /** The hashed key, or '' for a route without `key`. */
+  key: string;
+  limiter: Limiter;
+}
+
+export type LimitedInit = RequestInit & { tollgate?: CallOptions };
+
+export interface RateLimitedFetch {
+  (input: string | URL | Request, init?: LimitedInit): Promise<Response>;
+  /** `queued`, `admitted`, `throttled`, `retry`, `paused`, `reconciled`, `gave-up`: CustomEvents whose `detail` has `route`, `key`, `at` and more. */
+  readonly events: EventTarget;
+  /** The scopes seen so far. */
+  scopes(): Scope[];
+}
+
+/** Codes of the core's give-up reasons (`src/retry.rs`). */
+const NOT_RETRYABLE = -1;
+const RETRY_AFTER_TOO_LONG = -4;
+const NOT_IDEMPOTENT = -5;
+
+const NON_IDEMPOTENT = new Set(['POST', 'PATCH']);
+
+export function rateLimitedFetch(fetch: FetchLike, options: RateLimitedFetchOptions): RateLimitedFetch {
+  if (typeof fetch !== 'function') throw new TypeError('`fetch` must be a fetch function, e.g. globalThis.fetch');
+  const o = normalizeFetchOptions(options);
+  const r = o.retry;
+  const planner = new (core().RetryPlanner)(r.limit, r.backoffMs, r.maxBackoffMs, r.maxTotalMs, r.retryAfterJitterMs,
+    r.maxRetryAfterMs, r.budgetMaxTokens, r.budgetTokenRatio);
+  const events = new EventTarget();
+  const scopes = new Map<string, Scope>();
+
+  const limited = ((input: string | URL | Request, init?: LimitedInit): Promise<Response> => {
+    const method = (init?.method ?? (input instanceof Request ? input.method : 'GET')).toUpperCase();
+    const url = urlOf(input);
+    const route = url && o.routes.find((rt) => (rt.matcher.methods === undefined || rt.matcher.methods.has(method)) && rt.matcher.test(url));
+    if (!route) return fetch(input, init);
+    return call({ fetch, o, planner, events, scopes }, route, method, url!, input, init);
+  }) as RateLimitedFetch;
+  Object.defineProperty(limited, 'events', { value: events });
+  Object.defineProperty(limited, 'scopes', { value: () => [...scopes.values()] });
+  return limited;
+}
+
+interface Wrapper {
+  fetch: FetchLike;
+  o: NormalizedFetchOptions;
+  planner: CoreRetryPlanner;
+  events: EventTarget;
+  scopes: Map<string, Scope>;
+}
+
+function urlOf(input: string | URL | Request): URL | undefined {
+  const href = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
+  try {
+    return new URL(href, (globalThis as { location?: { href: string } }).location?.href);
+  } catch {
+    return undefined; // fetch itself reports the bad URL
+  }
+}
+
+function scopeFor(w: Wrapper, route: NormalizedRoute, info: RequestInfo): Scope {
+  const raw = route.key?.(info);
+  const key = raw == null || raw === '' ? '' : hashKey(String(raw));
+  const id = `${route.name}\u0000${key}`;
+  let scope = w.scopes.get(id);
+  if (scope === undefined) {
+    // Every permit is completed below, so requests in flight can be counted.
+    const limiter = new Limiter({ windows: route.windows.map((x) => ({ limit: x.limit, per: x.perMs, kind: x.kind, ...(x.kind === 'fixed' ? { offset: x.offsetMs } : {}) })), clock: w.o.clock, maxWaiters: w.o.maxWaiters, countInFlight: true });
+    scope = { route: route.name, key, limiter };
+    w.scopes.set(id, scope);
+  }
+  return scope;
+}
+
+function emit(w: Wrapper, type: string, scope: Scope, detail: Record<string, unknown>): void {
+  w.events.dispatchEvent(new CustomEvent(type, { detail: { route: scope.route, key: scope.key, at: w.o.clock.now(), ...detail } }));
+}
+
+/** A body fetch can send again on a retry; a stream can be read only once. */
+function replayable(input: string | URL | Request, init: LimitedInit | undefined): boolean {
+  const body = init?.body;
+  if (body != null) return !(typeof ReadableStream !== 'undefined' && body instanceof ReadableStream) && !isAsyncIterable(body);
+  return true; // a Request's own body is replayed from a clone
+}
+
+function isAsyncIterable(x: unknown): boolean {
+  return typeof x === 'object' && x !== null && Symbol.asyncIterator in x;
+}
+
+async function call(w: Wrapper, route: NormalizedRoute, method: string, url: URL, input: string | URL | Request, init: LimitedInit | undefined): Promise<Response> {
+  const { clock } = w.o;
+  const headers = new Headers(init?.headers ?? (input instanceof Request ? input.headers : undefined));
+  const info: RequestInfo = { method, url, headers };
+  const scope = scopeFor(w, route, info);
+  const cost = route.cost(info);
+  const priority = init?.tollgate?.priority === undefined ? route.priority : normalizePriority(init.tollgate.priority);
+  const wantsKey = route.idempotencyKey ?? NON_IDEMPOTENT.has(method);
+  if (wantsKey && !headers.has('idempotency-key')) headers.set('Idempotency-Key', crypto.randomUUID());
+  const hasKey = headers.has('idempotency-key');
+  const canReplay = replayable(input, init);
+  // An unread copy of a Request's body, cloned again for every attempt.
+  const original = input instanceof Request ? input.clone() : undefined;
+  const userSignal = init?.signal ?? (input instanceof Request ? input.signal : undefined) ?? undefined;
+  const deadlineOption = init?.tollgate?.deadline;
+  const deadlineMs = deadlineOption === undefined ? w.o.deadlineMs : parseDuration(deadlineOption, 'tollgate.deadline');
+  const started = clock.now();
+  const deadlineAt = deadlineMs === undefined ? undefined : started + deadlineMs;
+  const context = (attempts: number, response?: Response, cause?: unknown) => ({ request: new Request(url, { method }), response, attempts, cause });
+  const waits = withDeadline(clock, userSignal ?? undefined, deadlineAt, () => new DeadlineError(
+    `${method} ${url.href}: the deadline of ${deadlineMs} ms passed while waiting`, context(0)));
+
+  try {
+    for (let attempt = 1; ; attempt++) {
+      const queuedAt = clock.now();
+      const quick = scope.limiter.tryAcquire(cost);
+      if (!quick.ok) emit(w, 'queued', scope, { retryAt: quick.retryAt, waiting: scope.limiter.waiting + 1 });
+      const permit = quick.ok ? quick.permit : await scope.limiter.acquire({ cost, priority, signal: waits.signal });
+      emit(w, 'admitted', scope, { attempt, waitedMs: clock.now() - queuedAt });
+
+      let response: Response | undefined;
+      let failure: unknown;
+      try {
+        const attemptInit: RequestInit = { ...init, headers, signal: userSignal };
+        delete (attemptInit as LimitedInit).tollgate;
+        response = await w.fetch(original ? original.clone() : input, attemptInit);
+      } catch (error) {
+        failure = error;
+      } finally {
+        permit.complete(); // when the response (or the error) arrived
+      }
+      if (userSignal?.aborted) throw userSignal.reason;
+
+      const now = clock.now();
+      const feedback = response ? readFeedback(response.headers, now) : null;
+      if (feedback) {
+        const changed = reconcileWith(scope.limiter, feedback);
+        if (changed.length > 0) emit(w, 'reconciled', scope, { windows: changed, feedback });
+      }
+      const status = response ? response.status : 0;
+      const refused = status === 429 || (status === 503 && comeBackAt(feedback) !== undefined);
+      if (response && status < 500 && status !== 429 && status !== 408 && status !== 425) {
+        w.planner.onSuccess();
+        return response;
+      }
+      const serverAt = comeBackAt(feedback);
+      let decision = w.planner.decide(attempt, status, !NON_IDEMPOTENT.has(method), hasKey, serverAt ?? -1, now, started, w.o.random());
+      if (decision >= 0 && !canReplay) decision = NOT_IDEMPOTENT;
+      if (refused) {
+        // Close the gate for the whole scope: queued requests wait too instead of stampeding.
+        const until = serverAt ?? (decision >= 0 ? decision : undefined);
+        if (until !== undefined && until > now) {
+          scope.limiter.pauseUntil(until);
+          emit(w, 'paused', scope, { until, status, reason: serverAt !== undefined ? 'server' : 'backoff' });
+        }
+        emit(w, 'throttled', scope, { status, attempt, retryAt: serverAt });
+      }
+      if (decision < 0) {
+        const reason = core().giveUpReason(decision) + (decision === NOT_IDEMPOTENT && !canReplay ? ' (the request body is a stream and cannot be replayed)' : '');
+        emit(w, 'gave-up', scope, { attempt, status, reason });
+        if (decision === NOT_RETRYABLE || (decision === NOT_IDEMPOTENT && canReplay)) {
+          if (response) return response; // fetch's own behaviour: a response is a response
+          throw failure;
+        }
+        const what = `${method} ${url.href} failed after ${attempt} attempt${attempt > 1 ? 's' : ''}: ${reason}`;
+        if (refused || decision === RETRY_AFTER_TOO_LONG) {
+          throw new RateLimitError(`${what}; the server asked to come back${serverAt === undefined ? ' later' : ` at ${new Date(serverAt).toISOString()}`}`,
+            { ...context(attempt, response, failure), retryAt: serverAt });
+        }
+        throw new RetryError(`${what}; last ${response ? `status ${status}` : 'a network error'}`, context(attempt, response, failure));
+      }
+      if (deadlineAt !== undefined && decision > deadlineAt) {
+        throw new DeadlineError(`${method} ${url.href}: the next attempt (in ${decision - now} ms) would start after the deadline`, context(attempt, response, failure));
+      }
+      emit(w, 'retry', scope, { attempt, status, retryAt: decision, waitMs: decision - now });
+      await response?.body?.cancel().catch(() => {});
+      await sleepUntil(clock, decision, waits.signal);
+    }
+  } finally {
+    waits.dispose();
+  }
+}

@@ -1,0 +1,126 @@
+// rateLimitedFetch against real HTTP servers on 127.0.0.1 that enforce the seed
+// APIs' quotas. Server and client share one fake clock, so hours and days pass
+// in seconds; every assertion is on the server's own log.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { rateLimitedFetch } from 'tollgate';
+import { startHexServer, startHexagraphServer, startSecureCodingHubServer } from '../servers/index.mjs';
+import { drive, fakeClock } from './drive.mjs';
+
+/** Virtual time stands still while any request of `limited` is in flight. */
+const inFlight = (limited) => ({ busy: () => limited.scopes().some((s) => s.limiter.inFlight > 0) });
+
+const T0 = Date.UTC(2026, 10, 23, 13, 42, 17, 250); // mid-minute, so calendar boundaries are crossed
+
+function maxInAnyWindow(times, ms) {
+  let most = 0;
+  for (const t of times) most = Math.max(most, times.filter((u) => u >= t && u < t + ms).length);
+  return most;
+}
+
+const hexRoutes = [{
+  name: 'hex run',
+  method: 'POST',
+  url: '/api/v1/run/:projectId',
+  windows: [{ limit: 20, per: '1m' }, { limit: 60, per: '1h' }],
+  key: (r) => r.headers.get('authorization'),
+}];
+
+test('Hex: 150 triggers on two tokens draw no 429; reads pass through at once; one idempotency key per call', async (t) => {
+  const clock = fakeClock(T0);
+  const server = await startHexServer({ clock, runDurationMs: 1 });
+  t.after(() => server.close());
+  const limited = rateLimitedFetch(fetch, { routes: hexRoutes, clock });
+  const trigger = (token, i) => limited(`${server.url}/api/v1/run/p-${token}-${i}`, {
+    method: 'POST', headers: { authorization: `Bearer ${token}` }, body: JSON.stringify({ inputParams: { i } }),
+  }).then((res) => res.status);
+
+  const calls = [];
+  for (let i = 0; i < 75; i++) calls.push(trigger('alpha', i), trigger('beta', i));
+  // Reads are not limited: they go through while 130 triggers are queued.
+  const read = await limited(`${server.url}/api/v1/projects`, { headers: { authorization: 'Bearer alpha' } });
+  assert.equal(read.status, 200);
+  const statuses = await drive(clock, Promise.all(calls), inFlight(limited));
+
+  assert.deepEqual(new Set(statuses), new Set([201]));
+  const posts = server.log.filter((r) => r.method === 'POST');
+  assert.equal(posts.filter((r) => r.status === 429).length, 0, 'no avoidable refusal');
+  assert.equal(posts.length, 150, 'nothing lost, nothing sent twice');
+  assert.equal(new Set(posts.map((r) => r.idempotencyKey)).size, 150);
+  for (const token of ['alpha', 'beta']) {
+    const times = posts.filter((r) => r.key.includes(token)).map((r) => r.at);
+    assert.equal(maxInAnyWindow(times, 60_000), 20);
+    assert.equal(maxInAnyWindow(times, 3_600_000), 60);
+  }
+  // 75 per token at 60/h: the last ones go out in the second hour, not later.
+  assert.ok(clock.now() < T0 + 3_600_000 + 5 * 60_000, `finished at +${clock.now() - T0} ms`);
+  // Scopes are labelled by a hash of the token, never the token.
+  const scopes = limited.scopes();
+  assert.equal(scopes.length, 2);
+  for (const s of scopes) assert.ok(!s.key.includes('alpha') && !s.key.includes('beta') && s.key.length > 4);
+});
+
+test('SecureCodingHub: 60 per calendar minute AND 1,000 per sliding hour, 1,100 calls, no 429', async (t) => {
+  const clock = fakeClock(T0);
+  const server = await startSecureCodingHubServer({ clock });
+  t.after(() => server.close());
+  const limited = rateLimitedFetch(fetch, {
+    clock,
+    routes: [{ url: '/*', windows: [{ limit: 60, per: '1m', kind: 'fixed' }, { limit: 1000, per: '1h' }], key: (r) => r.headers.get('authorization') }],
+  });
+  const calls = Array.from({ length: 1100 }, (_, i) => limited(`${server.url}/api/v1/progress/${i}`, {
+    headers: { authorization: 'Bearer sch-key' },
+  }).then((res) => res.status));
+  const statuses = await drive(clock, Promise.all(calls), inFlight(limited));
+  assert.equal(statuses.filter((s) => s === 200).length, 1100);
+  assert.equal(server.stats().refused, 0);
+  const times = server.log.map((r) => r.at);
+  const perMinute = new Map();
+  for (const at of times) perMinute.set(Math.floor(at / 60_000), (perMinute.get(Math.floor(at / 60_000)) ?? 0) + 1);
+  assert.equal(Math.max(...perMinute.values()), 60);
+  assert.equal(maxInAnyWindow(times, 3_600_000), 1000);
+});
+
+test('SecureCodingHub, client set too high: a 429 closes the gate until Retry-After, then every call succeeds', async (t) => {
+  const clock = fakeClock(T0);
+  const server = await startSecureCodingHubServer({ clock });
+  t.after(() => server.close());
+  const events = [];
+  const limited = rateLimitedFetch(fetch, {
+    clock,
+    random: () => 0.5,
+    retry: { retryAfterJitter: '5s', limit: 6 },
+    routes: [{ url: '/*', windows: [{ limit: 100, per: '1m' }], key: (r) => r.headers.get('authorization') }],
+  });
+  for (const type of ['paused', 'retry', 'throttled']) limited.events.addEventListener(type, (e) => events.push([type, e.detail]));
+  // Sequential, so the gate is what stops the next call (not concurrency).
+  for (let i = 0; i < 80; i++) {
+    const res = await drive(clock, limited(`${server.url}/x/${i}`, { headers: { authorization: 'Bearer k' } }));
+    assert.equal(res.status, 200);
+  }
+  const refused = server.log.filter((r) => r.status === 429);
+  assert.equal(refused.length, 1, 'one refusal, then the gate held every later call');
+  const paused = events.find(([type]) => type === 'paused')[1];
+  assert.equal(paused.reason, 'server');
+  // Retry-After is whole seconds from the refused arrival: the gate is the next minute or later.
+  assert.ok(paused.until >= Math.ceil((refused[0].at + 1) / 60_000) * 60_000 - 1_000);
+  const retry = events.find(([type]) => type === 'retry')[1];
+  assert.equal(retry.retryAt, paused.until + 2_500, 'Retry-After plus half of the 5 s jitter window');
+});
+
+test('Hexagraph: 1,030 calls against 30/min AND 1,000/day: the 1,001st waits for the day, no 429', async (t) => {
+  const clock = fakeClock(T0);
+  const server = await startHexagraphServer({ clock });
+  t.after(() => server.close());
+  const limited = rateLimitedFetch(fetch, {
+    clock,
+    routes: [{ url: '/*', windows: [{ limit: 30, per: '1m' }, { limit: 1000, per: '1d' }] }],
+  });
+  const calls = Array.from({ length: 1030 }, (_, i) => limited(`${server.url}/outputs/${i}`).then((r) => r.status));
+  await drive(clock, Promise.all(calls), inFlight(limited));
+  assert.equal(server.stats().refused, 0);
+  const times = server.log.filter((r) => r.status === 200).map((r) => r.at).sort((a, b) => a - b);
+  assert.equal(times.length, 1030);
+  assert.equal(times[1000] - times[0], 86_400_000, 'the 1,001st is sent exactly a day after the first');
+  assert.equal(maxInAnyWindow(times, 60_000), 30);
+});
