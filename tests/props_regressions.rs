@@ -1,10 +1,11 @@
-//! Tests that FAIL against the current `src/`: each documents a bug found while
-//! writing `props_windows.rs` and `props_limiter.rs`, with a minimal reproduction
-//! first and the property that finds it after. They are kept out of those files
-//! so that the green suites stay green; delete a test here once its bug is fixed
-//! (or move its property next to its siblings).
+//! Tests written to FAIL against `src/` as it was when they were written: each
+//! documents a bug found while writing `props_windows.rs` and `props_limiter.rs`,
+//! with a minimal reproduction first and the property that finds it after.
+//! All three bugs were fixed in commit 3b6bfb4 ("Fix three bugs the property
+//! tests found"); the tests now pass and stay as regression tests. The
+//! "Before the fix" comments give what the old code returned.
 //!
-//! Run: `cargo test --test props_failing`. Case count: `PROPTEST_CASES` (default 256).
+//! Run: `cargo test --test props_regressions`. Case count: `PROPTEST_CASES` (default 256).
 
 use std::collections::BTreeMap;
 
@@ -30,7 +31,7 @@ fn min_limit(lim: &Limiter) -> u64 {
 }
 
 // ---------------------------------------------------------------------------
-// Bug 1: a fixed window forgets what it admitted while the clock is still 0.
+// Bug 1 (fixed in 3b6bfb4): a fixed window forgets what it admitted while the clock is still 0.
 //
 // `Policy::tick` only advances the windows when `now > clock_ms`, and a fresh
 // policy's clock is 0. A fixed window's `start_ms` is `i64::MIN` until its first
@@ -44,7 +45,7 @@ fn min_limit(lim: &Limiter) -> u64 {
 fn a_fixed_window_still_counts_what_it_admitted_at_time_zero() {
     let mut lim = Limiter::new(&[WindowSpec::fixed(1, 1_000, 0)]).unwrap();
     assert_eq!(lim.try_acquire(0, 1).unwrap(), Decision::Admit(Permit { at_ms: 0, cost: 1 }));
-    // Bucket [0, 1000) is full. Actual: Admit(Permit { at_ms: 1, cost: 1 }).
+    // Bucket [0, 1000) is full. Before the fix: Admit(Permit { at_ms: 1, cost: 1 }).
     assert_eq!(lim.try_acquire(1, 1).unwrap(), Decision::Wait { retry_at_ms: 1_000 });
 }
 
@@ -52,7 +53,7 @@ fn a_fixed_window_still_counts_what_it_admitted_at_time_zero() {
 fn a_full_fixed_window_at_time_zero_says_to_come_back_at_its_next_boundary() {
     let mut lim = Limiter::new(&[WindowSpec::fixed(1, 1_000, 0)]).unwrap();
     assert!(matches!(lim.try_acquire(0, 1).unwrap(), Decision::Admit(_)));
-    // Actual: Wait { retry_at_ms: 9223372036854776808 } (i64::MIN + 1000 as u64),
+    // Before the fix: Wait { retry_at_ms: 9223372036854776808 } (i64::MIN + 1000 as u64),
     // past MAX_TIME_MS, so a caller that sleeps until it never comes back.
     assert_eq!(lim.try_acquire(0, 1).unwrap(), Decision::Wait { retry_at_ms: 1_000 });
     assert_eq!(lim.earliest(1), Ok(1_000));
@@ -88,7 +89,7 @@ proptest! {
 }
 
 // ---------------------------------------------------------------------------
-// Bug 2: a fixed window's expired carry comes back with a later reconcile.
+// Bug 2 (fixed in 3b6bfb4): a fixed window's expired carry comes back with a later reconcile.
 //
 // `Fixed::reconcile` keeps `carry_units = max(carry_units, server_used)` and
 // `carry_until_ms = max(...)` even when the old carry has already ended. A
@@ -110,7 +111,7 @@ fn a_second_reconcile_does_not_bring_back_an_expired_carry() {
     assert!(lim.reconcile(0, 8, Some(6_000), 3_500).unwrap());
     assert_eq!(lim.used(0), Some(2));
     assert!(matches!(lim.try_acquire(4_000, 1).unwrap(), Decision::Admit(_)));
-    // Bucket 4000 carries the server's 2, plus the 1 just admitted. Actual: Some(10) (9 + 1).
+    // Bucket 4000 carries the server's 2, plus the 1 just admitted. Before the fix: Some(10) (9 + 1).
     assert_eq!(lim.used(0), Some(3));
 }
 
@@ -123,7 +124,7 @@ fn a_wait_after_two_reconciles_is_not_early() {
     // The sliding window frees at 4200, and the fixed window (2 of 10 used) says "now".
     let Decision::Wait { retry_at_ms } = lim.try_acquire(3_500, 8).unwrap() else { panic!("admitted") };
     assert_eq!(retry_at_ms, 4_200);
-    // Actual: Wait { retry_at_ms: 6000 }: the stale carry of 9 fills buckets 4000 and 5000.
+    // Before the fix: Wait { retry_at_ms: 6000 }: the stale carry of 9 fills buckets 4000 and 5000.
     assert!(matches!(lim.try_acquire(retry_at_ms, 8).unwrap(), Decision::Admit(_)));
 }
 
@@ -155,7 +156,7 @@ proptest! {
 }
 
 // ---------------------------------------------------------------------------
-// Bug 3 (semantics): a sliding window does not hold the server's count until
+// Bug 3 (semantics; fixed in 3b6bfb4): a sliding window does not hold the server's count until
 // the reset it was given.
 //
 // `Window::reconcile` on a sliding window adds only `server_used - ours` units,
@@ -174,7 +175,7 @@ fn a_sliding_window_holds_the_server_count_until_its_reset() {
     // At 200 the server says none remain until 1500.
     assert!(lim.reconcile(0, 0, Some(1_500), 200).unwrap());
     assert_eq!(lim.used(0), Some(10));
-    // Actual: Admit(Permit { at_ms: 1100, cost: 5 }): our 5 from t=100 freed at 1100.
+    // Before the fix: Admit(Permit { at_ms: 1100, cost: 5 }): our 5 from t=100 freed at 1100.
     assert_eq!(lim.try_acquire(1_100, 5).unwrap(), Decision::Wait { retry_at_ms: 1_500 });
 }
 
