@@ -20,7 +20,7 @@
 //! between the two clocks. `Date` has whole seconds and is stamped before the
 //! response travels, so the measured offset is at most the true one and the
 //! moved time is never earlier than the server meant. Every time is at least
-//! `now` and at most [`MAX_TIME_MS`](crate::MAX_TIME_MS); a `now_ms` above that
+//! `now` and at most [`MAX_TIME_MS`]; a `now_ms` above that
 //! is read as `MAX_TIME_MS`.
 //!
 //! ## Reset: delta or epoch
@@ -96,7 +96,7 @@ pub struct Feedback {
 /// Reads a Retry-After value as the client time to retry at (ms since the epoch).
 ///
 /// * delay-seconds (`120`): `now_ms + 120_000`. Only digits: no sign, no
-///   fraction; a huge count saturates at [`MAX_TIME_MS`](crate::MAX_TIME_MS).
+///   fraction; a huge count saturates at [`MAX_TIME_MS`].
 /// * an HTTP-date ([`parse_http_date`]): a time on the server's clock. With
 ///   `server_offset_ms` (the server's `Date` minus `now_ms`), the wait is the
 ///   date minus the server's `Date`, so the result is `date − offset`; without,
@@ -260,17 +260,13 @@ fn reset_at(whole: u64, fraction: &str, now: u64, offset: Option<i64>) -> u64 {
     }
 }
 
-/// A fraction's digits (`"25"` of `1.25`) in units of 10^-`places`, rounded up.
+/// A fraction's digits (`"25"` of `1.25`) as a count of 10^-`places` (`places` <= 3), rounded up.
 fn ceil_ms(fraction: &str, places: usize) -> u64 {
-    let (mut units, mut rest) = (0u64, false);
-    for (i, d) in fraction.bytes().map(|d| d.saturating_sub(b'0')).chain(core::iter::repeat(0)).take(places.max(fraction.len())).enumerate() {
-        if i < places {
-            units = units * 10 + u64::from(d);
-        } else {
-            rest |= d != 0;
-        }
-    }
-    units + u64::from(rest)
+    let head = fraction.get(..places).unwrap_or(fraction);
+    let tail = fraction.get(head.len()..).unwrap_or("");
+    let units = head.bytes().fold(0u64, |n, d| n * 10 + u64::from(d.saturating_sub(b'0')));
+    let scale = 10u64.pow((places - head.len()) as u32);
+    units * scale + u64::from(tail.bytes().any(|d| d != b'0'))
 }
 
 /// `digits` or `digits.digits`: the whole part (saturating) and the fraction's digits.

@@ -79,6 +79,16 @@
 //! that latest time: a clock that jumps back never frees a slot; the limiter
 //! waits for the clock to catch up instead.
 //!
+//! ## Listening to the server, and retrying
+//!
+//! [`headers::parse_feedback`] reads what a response says about the server's
+//! limits (Retry-After in all its forms, `X-RateLimit-*`, the IETF `RateLimit`
+//! fields, `Date` for the server's clock) into plain numbers on the client's
+//! clock; malformed values are ignored, never an error, a negative or an
+//! unbounded time. [`retry::decide`] says whether and when to retry a failed
+//! attempt: Retry-After first, else exponential backoff with full jitter, the
+//! method's idempotency, a total time and a shared [`retry::RetryBudget`].
+//!
 //! ## Snapshots
 //!
 //! [`Limiter::snapshot`] and [`Limiter::restore`] turn the state into plain serde
@@ -92,9 +102,11 @@ extern crate alloc;
 mod bucket;
 mod error;
 mod fixed;
+pub mod headers;
 mod limiter;
 mod policy;
 mod queue;
+pub mod retry;
 mod sliding;
 pub mod snapshot;
 mod time;
@@ -102,6 +114,8 @@ mod window;
 
 #[cfg(feature = "wasm")]
 mod wasm;
+#[cfg(feature = "wasm")]
+mod wasm_feedback;
 
 pub use error::Error;
 pub use limiter::{Decision, Limiter, Options};

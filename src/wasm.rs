@@ -13,7 +13,7 @@ use wasm_bindgen::prelude::*;
 use crate::snapshot::{check_version, Snapshot, SnapshotVersion};
 use crate::{ms_from_f64, whole_from_f64, Decision, Error, Kind, Limiter, Options, Permit, WaiterId, WindowSpec};
 
-fn js_error(e: Error) -> JsValue {
+pub(crate) fn js_error(e: Error) -> JsValue {
     let err = js_sys::Error::new(&e.message());
     err.set_name(e.name());
     err.into()

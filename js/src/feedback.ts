@@ -9,7 +9,7 @@ import type { Limiter } from './limiter.js';
 const NAMES = [
   'date', 'retry-after',
   'x-ratelimit-limit', 'x-ratelimit-remaining', 'x-ratelimit-reset', 'x-ratelimit-window',
-  'x-rate-limit-limit', 'x-rate-limit-remaining', 'x-rate-limit-reset',
+  'x-rate-limit-limit', 'x-rate-limit-remaining', 'x-rate-limit-reset', 'x-rate-limit-window',
   'ratelimit', 'ratelimit-policy', 'ratelimit-limit', 'ratelimit-remaining', 'ratelimit-reset',
 ];
 

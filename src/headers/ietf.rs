@@ -7,6 +7,7 @@ use alloc::vec::Vec;
 
 use super::sf::{self, Bare, Item};
 use super::{after_ms, reset_at, ServerWindow};
+use crate::MAX_TIME_MS;
 
 /// A quota policy: `"burst";q=100;w=60`.
 struct Policy {
@@ -24,7 +25,7 @@ impl Policy {
         Some(Policy {
             name: item.name()?,
             quota: non_negative(item.param("q")?)?,
-            window_ms: item.param("w").and_then(non_negative).filter(|&w| w > 0).map(|w| w * 1_000),
+            window_ms: item.param("w").and_then(window_ms),
             counts_requests: match item.param("qu") {
                 None => true,
                 Some(Bare::String(unit)) => unit == "requests",
@@ -37,19 +38,21 @@ impl Policy {
 /// A service limit: `"default";r=50;t=30`.
 struct Limit {
     name: String,
-    remaining: u64,
+    remaining: Option<u64>,
     reset_at_ms: Option<u64>,
 }
 
 impl Limit {
-    /// `None` without a name or without `r`, which the draft requires.
+    /// `None` without a name, or without both `r` and `t`. The draft requires
+    /// `r`, but its own example B.3.1 sends only `t`, which is still worth reading.
     fn read(item: &Item<'_>, now: u64) -> Option<Limit> {
-        Some(Limit {
+        let limit = Limit {
             name: item.name()?,
-            remaining: non_negative(item.param("r")?)?,
+            remaining: item.param("r").and_then(non_negative),
             // `t` is delay-seconds: from now, whatever the clocks say.
             reset_at_ms: item.param("t").and_then(non_negative).map(|t| after_ms(now, t * 1_000)),
-        })
+        };
+        (limit.remaining.is_some() || limit.reset_at_ms.is_some()).then_some(limit)
     }
 }
 
@@ -60,6 +63,11 @@ fn non_negative(bare: &Bare<'_>) -> Option<u64> {
         Bare::Integer(n) => u64::try_from(*n).ok(),
         _ => None,
     }
+}
+
+/// A `w` parameter: a positive Integer of seconds, in ms (capped: 10^15 s is past `MAX_TIME_MS`).
+fn window_ms(w: &Bare<'_>) -> Option<u64> {
+    non_negative(w).filter(|&w| w > 0).map(|w| (w * 1_000).min(MAX_TIME_MS))
 }
 
 /// Appends a window per policy counting requests (with the service limit of
@@ -73,7 +81,7 @@ pub(super) fn current(policy_field: &str, limit_field: &str, now: u64, out: &mut
         out.push(ServerWindow {
             name: Some(policy.name.clone()),
             limit: Some(policy.quota),
-            remaining: limit.map(|l| l.remaining),
+            remaining: limit.and_then(|l| l.remaining),
             reset_at_ms: limit.and_then(|l| l.reset_at_ms),
             window_ms: policy.window_ms,
         });
@@ -81,7 +89,7 @@ pub(super) fn current(policy_field: &str, limit_field: &str, now: u64, out: &mut
     for limit in limits.into_iter().filter(|l| !policies.iter().any(|p| p.name == l.name)) {
         out.push(ServerWindow {
             name: Some(limit.name),
-            remaining: Some(limit.remaining),
+            remaining: limit.remaining,
             reset_at_ms: limit.reset_at_ms,
             ..ServerWindow::default()
         });
@@ -105,19 +113,15 @@ pub(super) fn legacy(
     out: &mut Vec<ServerWindow>,
 ) {
     let members = limit.map(sf::parse_list).unwrap_or_default();
-    let mut quotas = members.iter().map(|m| Some((non_negative(&m.bare)?, m.param("w").and_then(non_negative))));
+    let mut quotas = members.iter().map(|m| Some((non_negative(&m.bare)?, m.param("w").and_then(window_ms))));
     let current = quotas.next().flatten();
-    let mut policies: Vec<(u64, u64)> =
-        quotas.flatten().filter_map(|(quota, w)| Some((quota, w.filter(|&w| w > 0)? * 1_000))).collect();
-    let window_ms = current.and_then(|(quota, w)| match w.filter(|&w| w > 0) {
-        Some(w) => Some(w * 1_000),
-        None => policies.iter().find(|p| p.0 == quota).map(|p| p.1),
-    });
-    if let Some((quota, w)) = current.zip(window_ms).map(|((quota, _), w)| (quota, w)) {
-        policies.retain({
-            let mut first = true;
-            move |&p| !(first && p == (quota, w) && !core::mem::replace(&mut first, false))
-        });
+    let mut policies: Vec<(u64, u64)> = quotas.flatten().filter_map(|(quota, w)| Some((quota, w?))).collect();
+    let current_window_ms = current.and_then(|(quota, w)| w.or_else(|| policies.iter().find(|p| p.0 == quota).map(|p| p.1)));
+    if let (Some((quota, _)), Some(w)) = (current, current_window_ms) {
+        // `position` gives an index in range: `remove` cannot panic.
+        if let Some(same) = policies.iter().position(|&p| p == (quota, w)) {
+            policies.remove(same);
+        }
     }
     let integer = |field: Option<&str>| field.and_then(sf::parse_item).and_then(|item| non_negative(&item.bare));
     let window = ServerWindow {
@@ -125,7 +129,7 @@ pub(super) fn legacy(
         limit: current.map(|(quota, _)| quota),
         remaining: integer(remaining),
         reset_at_ms: integer(reset).map(|whole| reset_at(whole, "", now, offset)),
-        window_ms,
+        window_ms: current_window_ms,
     };
     if window != ServerWindow::default() {
         out.push(window);
