@@ -226,3 +226,14 @@ test('the server headers reconcile the limiter: X-RateLimit-Remaining 0 holds th
   const g = url('/headers', 'h-x-ratelimit-remaining=-3&h-x-ratelimit-reset=NaN&h-retry-after=-1&h-ratelimit=%22a%22%3Br%3D');
   assert.equal((await limited(g)).status, 200);
 });
+
+test('works with the undici package fetch as well as the global one', async () => {
+  const { fetch: undiciFetch } = await import('undici');
+  const clock = fakeClock(T0);
+  const limited = rateLimitedFetch(undiciFetch, { clock, random: () => 0, routes: [{ url: '/*', windows: [{ limit: 100, per: '1m' }] }] });
+  const u = url('/retry-after-seconds', 's=2&n=1');
+  const res = await drive(clock, limited(u, { method: 'POST', body: 'x' }));
+  assert.equal(res.status, 200);
+  assert.equal(attemptsAt(u), 2);
+  assert.equal(clock.now(), T0 + 2_000);
+});

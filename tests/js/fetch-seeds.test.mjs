@@ -124,3 +124,32 @@ test('Hexagraph: 1,030 calls against 30/min AND 1,000/day: the 1,001st waits for
   assert.equal(times[1000] - times[0], 86_400_000, 'the 1,001st is sent exactly a day after the first');
   assert.equal(maxInAnyWindow(times, 60_000), 30);
 });
+
+test('random latency: virtual time runs on while requests are in flight, and still no 429 (Hex and SecureCodingHub)', async (t) => {
+  // No `busy` hold here: the fake clock jumps ahead whenever a timer is due, so
+  // a request can be in flight for virtual minutes, as on a very slow network.
+  const latencyMs = () => Math.floor(Math.random() * 15);
+  const clock = fakeClock(T0);
+  const hex = await startHexServer({ clock, runDurationMs: 1, latencyMs });
+  const sch = await startSecureCodingHubServer({ clock, latencyMs });
+  t.after(() => Promise.all([hex.close(), sch.close()]));
+  const limited = rateLimitedFetch(fetch, {
+    clock,
+    routes: [
+      hexRoutes[0],
+      { url: '/api/v1/progress/*', windows: [{ limit: 60, per: '1m', kind: 'fixed' }, { limit: 1000, per: '1h' }] },
+    ],
+  });
+  const calls = [];
+  for (let i = 0; i < 90; i++) {
+    calls.push(limited(`${hex.url}/api/v1/run/p${i}`, { method: 'POST', headers: { authorization: 'Bearer t' } }));
+    calls.push(limited(`${sch.url}/api/v1/progress/${i}`, { headers: { authorization: 'Bearer k' } }));
+    calls.push(limited(`${sch.url}/api/v1/progress/b${i}`, { headers: { authorization: 'Bearer k' } }));
+  }
+  const responses = await drive(clock, Promise.all(calls));
+  assert.ok(responses.every((r) => r.ok));
+  assert.equal(hex.stats().refused, 0);
+  assert.equal(sch.stats().refused, 0);
+  assert.equal(hex.log.filter((r) => r.status === 201).length, 90);
+  assert.equal(sch.log.filter((r) => r.status === 200).length, 180);
+});
