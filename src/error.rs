@@ -58,6 +58,11 @@ pub enum Error {
         /// How many windows the policy has.
         windows: usize,
     },
+    /// A plan of more requests than [`MAX_PLAN`](crate::MAX_PLAN).
+    PlanTooLong {
+        /// The number asked for.
+        requests: u64,
+    },
     /// A snapshot of a version this build cannot read.
     UnsupportedSnapshotVersion {
         /// The version the snapshot states.
@@ -135,6 +140,12 @@ impl Error {
                 push_u64(&mut m, window as u64);
                 m.push_str(" does not exist; the policy has ");
                 push_u64(&mut m, windows as u64);
+            }
+            Error::PlanTooLong { requests } => {
+                m.push_str("a plan covers at most ");
+                push_u64(&mut m, crate::MAX_PLAN as u64);
+                m.push_str(" requests; asked for ");
+                push_u64(&mut m, requests);
             }
             Error::UnsupportedSnapshotVersion { found } => {
                 m.push_str("snapshot version ");

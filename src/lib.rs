@@ -122,5 +122,5 @@ pub use limiter::{Decision, Limiter, Options};
 pub use policy::Permit;
 pub use queue::WaiterId;
 pub use snapshot::{Snapshot, SNAPSHOT_VERSION};
-pub use time::{ms_from_f64, whole_from_f64, MAX_LIMIT, MAX_PERIOD_MS, MAX_TIME_MS};
+pub use time::{ms_from_f64, whole_from_f64, MAX_LIMIT, MAX_PERIOD_MS, MAX_PLAN, MAX_TIME_MS};
 pub use window::{Kind, WindowSpec};

@@ -1,6 +1,8 @@
 //! The limiter: a policy plus its wait queue. Every method takes the time as an
 //! argument; nothing here reads a clock.
 
+use alloc::vec::Vec;
+
 use crate::policy::{check_time, Permit, Policy};
 use crate::queue::{Queue, WaiterId};
 use crate::window::WindowSpec;
@@ -216,6 +218,49 @@ impl Limiter {
     /// The latest time seen, ms since the epoch.
     pub fn clock_ms(&self) -> u64 {
         self.policy.clock_ms
+    }
+
+    /// When each of the next `n` requests of `cost` would be admitted from
+    /// `now_ms` on (ms since the epoch, in order), if nothing else takes from the windows: the queued
+    /// waiters go first, and requests in flight are taken as completed at the
+    /// clock. Each time is exactly when [`try_acquire`](Self::try_acquire) would
+    /// first admit that request. Computed, not simulated by waiting.
+    ///
+    /// ```
+    /// use tollgate::{Limiter, WindowSpec};
+    /// let hex = Limiter::new(&[WindowSpec::sliding(20, 60_000), WindowSpec::sliding(60, 3_600_000)]).unwrap();
+    /// let plan = hex.plan(0, 61, 1).unwrap();
+    /// assert_eq!((plan[19], plan[20], plan[59], plan[60]), (0, 60_000, 120_000, 3_600_000));
+    /// ```
+    pub fn plan(&self, now_ms: u64, n: usize, cost: u64) -> Result<Vec<u64>, Error> {
+        if n > crate::MAX_PLAN {
+            return Err(Error::PlanTooLong { requests: n as u64 });
+        }
+        self.policy.check_cost(cost)?;
+        let mut sim = self.policy.clone();
+        let now = sim.tick(now_ms)?;
+        let in_flight: Vec<(u64, u64)> = sim.in_flight.iter().map(|(&at, &c)| (at, c)).collect();
+        for (at_ms, cost) in in_flight {
+            sim.land(Permit { at_ms, cost });
+            for w in &mut sim.windows {
+                w.settle(now, cost);
+            }
+        }
+        sim.count_in_flight = false;
+        let admit = |sim: &mut Policy, cost: u64| -> Result<u64, Error> {
+            let at = sim.earliest(cost);
+            sim.tick(at)?;
+            // `earliest` is exact, so this admits; a refusal would be a bug, not a wait.
+            sim.try_admit(cost).map(|p| p.at_ms).map_err(|_| Error::InvalidTime { what: "plan" })
+        };
+        for (_, waiter_cost) in self.queue.iter() {
+            admit(&mut sim, waiter_cost)?;
+        }
+        let mut times = Vec::with_capacity(n);
+        for _ in 0..n {
+            times.push(admit(&mut sim, cost)?);
+        }
+        Ok(times)
     }
 }
 

@@ -41,6 +41,11 @@ impl Queue {
         Ok(WaiterId(seq))
     }
 
+    /// Waiters in admission order, with their costs.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (WaiterId, u64)> + '_ {
+        self.order.iter().map(|(&(_, seq), &cost)| (WaiterId(seq), cost))
+    }
+
     /// The waiter to admit next, with its cost.
     pub(crate) fn head(&self) -> Option<(WaiterId, u64)> {
         self.order.first_key_value().map(|(&(_, seq), &cost)| (WaiterId(seq), cost))

@@ -6,6 +6,8 @@ use crate::Error;
 pub const MAX_TIME_MS: u64 = (1 << 53) - 1;
 /// The longest window period: 2^40 ms, about 34.8 years.
 pub const MAX_PERIOD_MS: u64 = 1 << 40;
+/// The most requests one [`Limiter::plan`](crate::Limiter::plan) covers.
+pub const MAX_PLAN: usize = 1_000_000;
 /// The largest window limit: 2^32 - 1 units.
 pub const MAX_LIMIT: u64 = u32::MAX as u64;
 

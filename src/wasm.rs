@@ -167,6 +167,14 @@ impl LimiterCore {
         Ok(time_to_js(self.inner.earliest(cost_of(cost)?).map_err(js_error)?))
     }
 
+    /// When each of the next `n` requests of `cost` would be admitted.
+    pub fn plan(&self, now_ms: f64, n: f64, cost: f64) -> Result<Vec<f64>, JsValue> {
+        let now = ms_from_f64(now_ms, "now").map_err(js_error)?;
+        let n = if n == 0.0 { 0 } else { whole_from_f64(n, u64::MAX).ok_or_else(|| js_error(Error::PlanTooLong { requests: 0 }))? };
+        let times = self.inner.plan(now, n.min(usize::MAX as u64) as usize, cost_of(cost)?).map_err(js_error)?;
+        Ok(times.into_iter().map(|t| t as f64).collect())
+    }
+
     /// The latest time seen.
     #[wasm_bindgen(js_name = clockMs)]
     pub fn clock_ms(&self) -> f64 {

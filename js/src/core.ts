@@ -22,6 +22,7 @@ export interface CoreLimiter {
   reconcile(window: number, remaining: number, resetAtMs: number, nowMs: number): boolean;
   used(window: number): number;
   earliest(cost: number): number;
+  plan(nowMs: number, n: number, cost: number): Float64Array;
   clockMs(): number;
   snapshot(): unknown;
   free(): void;

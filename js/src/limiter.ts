@@ -225,6 +225,20 @@ export class Limiter {
     return call(() => this.#core.earliest(cost));
   }
 
+  /**
+   * When each of the next `n` requests would be admitted (ms since the epoch, in
+   * order) if nothing else takes from the windows: queued waiters go first,
+   * requests in flight count as completed now. Computed in the core, exact:
+   * each time is when `tryAcquire` would first admit that request.
+   */
+  plan(n: number, { cost = 1 }: { cost?: number } = {}): number[] {
+    if (!Number.isInteger(n) || n < 0 || n > 1_000_000) {
+      throw new TypeError(`\`n\` must be an integer from 0 to 1000000; got ${String(n)}`);
+    }
+    normalizeCost(cost);
+    return Array.from(call(() => this.#core.plan(this.#clock.now(), n, cost)));
+  }
+
   /** The full state of the windows as plain, JSON-safe data (versioned). */
   snapshot(): unknown {
     return call(() => this.#core.snapshot());

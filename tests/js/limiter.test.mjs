@@ -260,3 +260,24 @@ test('countInFlight: a request in flight holds its slot until its response, and 
   assert.equal(next.value.at, T0 + 6 * 60_000);
   assert.throws(() => new Limiter({ windows: hexWindows, countInFlight: 'yes' }), /`countInFlight` must be true or false/);
 });
+
+test('plan: 15 Hex triggers use a quarter of the hour; 100 finish in the second hour', () => {
+  const clock = fakeClock(T0);
+  const limiter = hex(clock);
+  const plan = limiter.plan(100);
+  assert.equal(plan.length, 100);
+  assert.equal(plan.slice(0, 15).filter((t) => t === T0).length, 15);
+  assert.equal(plan[19], T0);
+  assert.equal(plan[20], T0 + 60_000);
+  assert.equal(plan[59], T0 + 120_000);
+  assert.equal(plan[60], T0 + 3_600_000);
+  assert.equal(plan[99], T0 + 3_600_000 + 60_000);
+  // The plan is what tryAcquire does, and planning takes nothing.
+  assert.equal(limiter.usage()[0].used, 0);
+  for (const at of plan.slice(0, 25)) {
+    clock.set(at);
+    assert.equal(limiter.tryAcquire().ok, true, `at +${at - T0}`);
+  }
+  assert.throws(() => limiter.plan(-1), /`n` must be an integer from 0 to 1000000/);
+  assert.throws(() => limiter.plan(1, { cost: 21 }), /never be admitted/);
+});
