@@ -403,11 +403,12 @@ proptest! {
             // Landed at `far`, they count there: a sliding log logs them, the fixed bucket already held them.
             prop_assert_eq!(lim.used(i), Some(leaked), "window {} ({:?}) right after the completions", i, spec.kind);
         }
-        prop_assert_eq!(lim.admit_next(far + 2 * max_per).unwrap(), None);
+        let later = far + 2 * max_per;
+        prop_assert_eq!(lim.admit_next(later).unwrap(), None);
         for i in 0..specs.len() {
             prop_assert_eq!(lim.used(i), Some(0), "window {} a period after the last completion", i);
         }
-        prop_assert_eq!(lim.try_acquire(far + 2 * max_per, min).unwrap(), Decision::Admit(Permit { at_ms: far + 2 * max_per, cost: min }));
+        prop_assert_eq!(lim.try_acquire(later, min).unwrap(), Decision::Admit(Permit { at_ms: later, cost: min }));
     }
 }
 
