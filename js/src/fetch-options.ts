@@ -31,6 +31,20 @@ export interface RouteOptions {
   priority?: number;
   /** Add an `Idempotency-Key` (a UUID v4, the same on every retry) when the caller has not. @default true for POST and PATCH */
   idempotencyKey?: boolean;
+  /**
+   * A pool of API keys, one quota each (SecureCodingHub: one key per worker):
+   * every attempt is sent with the key whose quota is free soonest, written
+   * into `header` as `format(key)`. Replaces `key`.
+   */
+  keyPool?: KeyPoolOptions;
+}
+
+export interface KeyPoolOptions {
+  keys: readonly string[];
+  /** @default 'authorization' */
+  header?: string;
+  /** @default (key) => `Bearer ${key}` */
+  format?: (key: string) => string;
 }
 
 export interface RetryOptions {
@@ -81,6 +95,7 @@ export interface NormalizedRoute {
   cost: (request: RequestInfo) => number;
   priority: number;
   idempotencyKey: boolean | undefined;
+  pool: { keys: string[]; header: string; format: (key: string) => string } | undefined;
 }
 
 export interface NormalizedRetry {
@@ -113,6 +128,7 @@ function normalizeRoute(r: RouteOptions, i: number): NormalizedRoute {
     throw new TypeError(`\`${at}\`: ${(error as Error).message.replace(/^`windows/, '`windows')}`);
   }
   if (r.key !== undefined && typeof r.key !== 'function') throw new TypeError(`\`${at}.key\` must be a function of the request`);
+  if (r.key !== undefined && r.keyPool !== undefined) throw new TypeError(`\`${at}\`: give \`key\` or \`keyPool\`, not both`);
   if (r.idempotencyKey !== undefined && typeof r.idempotencyKey !== 'boolean') throw new TypeError(`\`${at}.idempotencyKey\` must be true or false`);
   const cost = r.cost;
   if (cost !== undefined && typeof cost !== 'function') normalizeCost(cost);
@@ -125,7 +141,20 @@ function normalizeRoute(r: RouteOptions, i: number): NormalizedRoute {
     cost: typeof cost === 'function' ? (req) => normalizeCost(cost(req)) : () => (cost as number | undefined) ?? 1,
     priority: normalizePriority(r.priority ?? 0),
     idempotencyKey: r.idempotencyKey,
+    pool: r.keyPool === undefined ? undefined : normalizePool(r.keyPool, `${at}.keyPool`),
   };
+}
+
+function normalizePool(pool: KeyPoolOptions, at: string): NonNullable<NormalizedRoute['pool']> {
+  if (typeof pool !== 'object' || pool === null || !Array.isArray(pool.keys) || pool.keys.length === 0 ||
+    !pool.keys.every((k) => typeof k === 'string' && k !== '')) {
+    throw new TypeError(`\`${at}.keys\` must be a non-empty array of non-empty strings`);
+  }
+  const header = pool.header ?? 'authorization';
+  if (typeof header !== 'string' || !/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(header)) throw new TypeError(`\`${at}.header\` must be a header name`);
+  const format = pool.format ?? ((key: string) => `Bearer ${key}`);
+  if (typeof format !== 'function') throw new TypeError(`\`${at}.format\` must be a function of the key`);
+  return { keys: [...new Set(pool.keys)], header, format };
 }
 
 function normalizeRetry(retry: RetryOptions | false | undefined): NormalizedRetry {

@@ -82,8 +82,29 @@ function urlOf(input: string | URL | Request): URL | undefined {
   }
 }
 
-function scopeFor(w: Wrapper, route: NormalizedRoute, info: RequestInfo): Scope {
-  const raw = route.key?.(info);
+/**
+ * The scope of this attempt. With a key pool: the key whose quota admits
+ * `cost` soonest (then the shortest queue), written into the request headers.
+ */
+function pickScope(w: Wrapper, route: NormalizedRoute, info: RequestInfo, cost: number): Scope {
+  if (route.pool === undefined) return scopeFor(w, route, route.key?.(info));
+  let best: Scope | undefined;
+  let bestKey = '';
+  let bestAt = Infinity;
+  for (const key of route.pool.keys) {
+    const scope = scopeFor(w, route, key);
+    const at = scope.limiter.waiting > 0 ? Math.max(scope.limiter.earliest(cost), w.o.clock.now() + 1) : scope.limiter.earliest(cost);
+    if (best === undefined || at < bestAt || (at === bestAt && scope.limiter.waiting < best.limiter.waiting)) {
+      best = scope;
+      bestKey = key;
+      bestAt = at;
+    }
+  }
+  info.headers.set(route.pool.header, route.pool.format(bestKey));
+  return best!;
+}
+
+function scopeFor(w: Wrapper, route: NormalizedRoute, raw: string | null | undefined): Scope {
   const key = raw == null || raw === '' ? '' : hashKey(String(raw));
   const id = `${route.name}\u0000${key}`;
   let scope = w.scopes.get(id);
@@ -115,8 +136,8 @@ async function call(w: Wrapper, route: NormalizedRoute, method: string, url: URL
   const { clock } = w.o;
   const headers = new Headers(init?.headers ?? (input instanceof Request ? input.headers : undefined));
   const info: RequestInfo = { method, url, headers };
-  const scope = scopeFor(w, route, info);
   const cost = route.cost(info);
+  let scope = pickScope(w, route, info, cost);
   const priority = init?.tollgate?.priority === undefined ? route.priority : normalizePriority(init.tollgate.priority);
   const wantsKey = route.idempotencyKey ?? NON_IDEMPOTENT.has(method);
   if (wantsKey && !headers.has('idempotency-key')) headers.set('Idempotency-Key', crypto.randomUUID());
@@ -135,6 +156,7 @@ async function call(w: Wrapper, route: NormalizedRoute, method: string, url: URL
 
   try {
     for (let attempt = 1; ; attempt++) {
+      if (attempt > 1 && route.pool !== undefined) scope = pickScope(w, route, info, cost);
       const queuedAt = clock.now();
       const quick = scope.limiter.tryAcquire(cost);
       if (!quick.ok) emit(w, 'queued', scope, { retryAt: quick.retryAt, waiting: scope.limiter.waiting + 1 });

@@ -22,3 +22,6 @@ export type { CallOptions, RateLimitedFetchOptions, RequestInfo, RetryOptions, R
 export type { Feedback, ServerWindow } from './core.js';
 export { DeadlineError, RateLimitError, RetryError, isDeadlineError, isRateLimitError, isRetryError } from './errors.js';
 export type { CallContext } from './errors.js';
+export { presets } from './presets.js';
+export type { HexPresetOptions, HexagraphPresetOptions, SecureCodingHubPresetOptions } from './presets.js';
+export type { KeyPoolOptions } from './fetch-options.js';
