@@ -27,7 +27,8 @@ if [ "$have" != "$want" ]; then
 fi
 
 
-if [ "${TOLLGATE_BROWSER:-0}" = 1 ] && [ ! -x /usr/bin/chromium ]; then
+# `--browser` (npm test): Debian's Chromium for the browser tests.
+if { [ "${1:-}" = --browser ] || [ "${TOLLGATE_BROWSER:-0}" = 1 ]; } && [ ! -x /usr/bin/chromium ]; then
   say "installing Debian's chromium for the browser tests"
   apt_install chromium
 fi
