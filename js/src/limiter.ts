@@ -113,6 +113,20 @@ export class Limiter {
   #waiters = new Map<number, Waiter>();
   #timer: unknown = undefined;
   #timerAt = -1;
+  #events: EventTarget | undefined;
+
+  /**
+   * `queued`, `admitted` (from the queue), `aborted`, `paused`, `reconciled`:
+   * CustomEvents whose `detail` has `at` and more. Created on first use, and
+   * nothing is dispatched before, so an unobserved limiter pays nothing.
+   */
+  get events(): EventTarget {
+    return (this.#events ??= new EventTarget());
+  }
+
+  #emit(type: string, detail: Record<string, unknown>): void {
+    this.#events?.dispatchEvent(new CustomEvent(type, { detail: { at: this.#clock.now(), ...detail } }));
+  }
 
   constructor(options: LimiterOptions) {
     if (restoring !== undefined) {
@@ -152,10 +166,11 @@ export class Limiter {
     const { signal } = options;
     if (signal?.aborted) return Promise.reject(signal.reason);
     let cost: number;
+    let priority: number;
     let id: number;
     try {
       cost = normalizeCost(options.cost ?? 1);
-      const priority = normalizePriority(options.priority ?? 0);
+      priority = normalizePriority(options.priority ?? 0);
       if (this.#waiters.size === 0) {
         const r = call(() => this.#core.tryAcquire(this.#clock.now(), cost));
         if (r <= 0) return Promise.resolve(new Permit(this, -r, cost));
@@ -171,6 +186,7 @@ export class Limiter {
         signal.addEventListener('abort', waiter.onAbort, { once: true });
       }
       this.#waiters.set(id, waiter);
+      this.#emit('queued', { cost, priority, waiting: this.#waiters.size });
       this.#pump();
     });
   }
@@ -178,6 +194,7 @@ export class Limiter {
   /** Admits nothing before `until` (ms since the epoch), e.g. for a Retry-After. */
   pauseUntil(until: number): void {
     call(() => this.#core.pauseUntil(until));
+    this.#emit('paused', { until: this.#core.pausedUntilMs() });
     // Pauses only postpone: an armed timer fires early and re-arms, no need to re-pump.
   }
 
@@ -198,7 +215,9 @@ export class Limiter {
       throw new TypeError(`\`remaining\` must be an integer >= 0; got ${String(remaining)}`);
     }
     const reset = resetAt === undefined ? -1 : parseDuration(resetAt, 'resetAt');
-    return call(() => this.#core.reconcile(window, remaining, reset, this.#clock.now()));
+    const changed = call(() => this.#core.reconcile(window, remaining, reset, this.#clock.now()));
+    if (changed) this.#emit('reconciled', { window, remaining, resetAt });
+    return changed;
   }
 
   /** How many requests wait. */
@@ -258,6 +277,7 @@ export class Limiter {
     this.#waiters.delete(id);
     this.#core.cancel(id);
     waiter.reject(reason);
+    this.#emit('aborted', { cost: waiter.cost, waiting: this.#waiters.size });
     // The head may have changed: the next wake may be earlier or gone.
     this.#pump();
   }
@@ -272,6 +292,7 @@ export class Limiter {
         this.#waiters.delete(id);
         if (waiter.onAbort) waiter.signal!.removeEventListener('abort', waiter.onAbort);
         waiter.resolve(new Permit(this, this.#core.clockMs(), waiter.cost));
+        this.#emit('admitted', { cost: waiter.cost, waiting: this.#waiters.size });
       }
       this.#arm(now);
     } catch (error) {

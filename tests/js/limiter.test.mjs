@@ -281,3 +281,25 @@ test('plan: 15 Hex triggers use a quarter of the hour; 100 finish in the second 
   assert.throws(() => limiter.plan(-1), /`n` must be an integer from 0 to 1000000/);
   assert.throws(() => limiter.plan(1, { cost: 21 }), /never be admitted/);
 });
+
+test('events: queued, admitted, aborted, paused and reconciled, with their details', async () => {
+  const clock = fakeClock(T0);
+  const limiter = new Limiter({ windows: [{ limit: 1, per: '1m' }], clock });
+  const seen = [];
+  for (const type of ['queued', 'admitted', 'aborted', 'paused', 'reconciled']) {
+    limiter.events.addEventListener(type, (e) => seen.push([type, e.detail]));
+  }
+  limiter.tryAcquire();
+  const controller = new AbortController();
+  const waiting = limiter.acquire({ priority: 2 });
+  limiter.acquire({ signal: controller.signal }).catch(() => {});
+  controller.abort();
+  limiter.pauseUntil(T0 + 90_000);
+  limiter.reconcile(0, { remaining: 0, resetAt: T0 + 120_000 });
+  await clock.advanceTo(T0 + 120_000);
+  await waiting;
+  assert.deepEqual(seen.map(([type]) => type), ['queued', 'queued', 'aborted', 'paused', 'reconciled', 'admitted']);
+  assert.deepEqual(seen[0][1], { at: T0, cost: 1, priority: 2, waiting: 1 });
+  assert.equal(seen[3][1].until, T0 + 90_000);
+  assert.equal(seen[5][1].at, T0 + 120_000);
+});
