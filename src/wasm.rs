@@ -67,6 +67,8 @@ fn time_to_js(at_ms: u64) -> f64 {
 #[wasm_bindgen]
 pub struct LimiterCore {
     inner: Limiter,
+    /// The error of the last hot-path call that returned NaN (see `tryAcquire`).
+    last_error: Option<Error>,
 }
 
 #[wasm_bindgen]
@@ -76,18 +78,33 @@ impl LimiterCore {
     pub fn new(windows: &[f64], max_waiters: f64, count_in_flight: bool) -> Result<LimiterCore, JsValue> {
         let specs = specs_of(windows)?;
         let options = options_of(max_waiters, count_in_flight);
-        Ok(LimiterCore { inner: Limiter::with_options(&specs, options).map_err(js_error)? })
+        Ok(LimiterCore { inner: Limiter::with_options(&specs, options).map_err(js_error)?, last_error: None })
     }
 
     /// Admitted: returns `-atMs` (so `<= 0`). Refused: returns `retryAtMs` (`> 0`;
-    /// Infinity when only a completion can make room).
+    /// Infinity when only a completion can make room). An error returns NaN and
+    /// is thrown by `takeError()`: a plain number return keeps this hot path
+    /// free of the array wasm-bindgen builds for a `Result`.
     #[wasm_bindgen(js_name = tryAcquire)]
-    pub fn try_acquire(&mut self, now_ms: f64, cost: f64) -> Result<f64, JsValue> {
-        let now = ms_from_f64(now_ms, "now").map_err(js_error)?;
-        match self.inner.try_acquire(now, cost_of(cost)?).map_err(js_error)? {
-            Decision::Admit(p) => Ok(-(p.at_ms as f64)),
-            Decision::Wait { retry_at_ms } => Ok(time_to_js(retry_at_ms)),
+    pub fn try_acquire(&mut self, now_ms: f64, cost: f64) -> f64 {
+        let decision = ms_from_f64(now_ms, "now").and_then(|now| {
+            let cost = whole_from_f64(cost, u32::MAX as u64).ok_or(Error::InvalidCost)?;
+            self.inner.try_acquire(now, cost)
+        });
+        match decision {
+            Ok(Decision::Admit(p)) => -(p.at_ms as f64),
+            Ok(Decision::Wait { retry_at_ms }) => time_to_js(retry_at_ms),
+            Err(e) => {
+                self.last_error = Some(e);
+                f64::NAN
+            }
         }
+    }
+
+    /// The error behind the last NaN, as a JS error (`undefined` if none).
+    #[wasm_bindgen(js_name = takeError)]
+    pub fn take_error(&mut self) -> JsValue {
+        self.last_error.take().map_or(JsValue::UNDEFINED, js_error)
     }
 
     /// Queues a waiter; returns its id (> 0).
@@ -197,6 +214,6 @@ impl LimiterCore {
         let expected = if windows.is_empty() { None } else { Some(specs_of(windows)?) };
         let options = options_of(max_waiters, count_in_flight);
         let inner = Limiter::restore(&snap, expected.as_deref(), options).map_err(js_error)?;
-        Ok(LimiterCore { inner })
+        Ok(LimiterCore { inner, last_error: None })
     }
 }

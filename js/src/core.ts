@@ -6,8 +6,9 @@
 
 /** One limiter in the core. Times are ms since the Unix epoch. */
 export interface CoreLimiter {
-  /** Admitted: `-atMs` (<= 0). Refused: `retryAtMs` (> 0). */
+  /** Admitted: `-atMs` (<= 0). Refused: `retryAtMs` (> 0). NaN: an error, thrown by `takeError()`. */
   tryAcquire(nowMs: number, cost: number): number;
+  takeError(): unknown;
   enqueue(cost: number, priority: number): number;
   /** The admitted waiter's id, or 0. */
   admitNext(nowMs: number): number;

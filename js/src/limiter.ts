@@ -154,10 +154,11 @@ export class Limiter {
 
   /** Admits now if every window allows it and no one waits ahead; never waits. */
   tryAcquire(cost = 1): TryAcquireResult {
-    normalizeCost(cost);
+    if (cost !== 1) normalizeCost(cost);
     const now = this.#clock.now();
-    const r = call(() => this.#core.tryAcquire(now, cost));
+    const r = this.#core.tryAcquire(now, cost);
     if (r <= 0) return { ok: true, permit: new Permit(this, -r, cost) };
+    if (r !== r) throw fromCore(this.#core.takeError()); // NaN
     return { ok: false, retryAt: r, waitMs: r - now };
   }
 
@@ -172,8 +173,9 @@ export class Limiter {
       cost = normalizeCost(options.cost ?? 1);
       priority = normalizePriority(options.priority ?? 0);
       if (this.#waiters.size === 0) {
-        const r = call(() => this.#core.tryAcquire(this.#clock.now(), cost));
+        const r = this.#core.tryAcquire(this.#clock.now(), cost);
         if (r <= 0) return Promise.resolve(new Permit(this, -r, cost));
+        if (r !== r) throw fromCore(this.#core.takeError()); // NaN
       }
       id = call(() => this.#core.enqueue(cost, priority));
     } catch (error) {
