@@ -27,6 +27,21 @@ export function readFeedback(headers: Headers, nowMs: number): Feedback | null {
 }
 
 /**
+ * What a response's headers say about the server's limits, decoded in the core:
+ * Retry-After, `X-RateLimit-*`, the IETF `RateLimit` fields and `Date` (the
+ * server's clock offset), with times on the client clock. Malformed values are
+ * left out; nothing throws.
+ */
+export function parseRateLimitHeaders(headers: Headers, nowMs: number = Date.now()): Feedback {
+  let text = '';
+  for (const name of NAMES) {
+    const value = headers.get(name);
+    if (value !== null) text += `${name}: ${value.replace(/[\r\n]/g, ' ')}\n`;
+  }
+  return core().parseFeedback(text, nowMs) ?? { windows: [] };
+}
+
+/**
  * Adopts the server's remaining counts: each server window is matched to the
  * limiter window of the same period, else of the same limit, else to the only
  * window. Returns the indexes of the windows that changed.

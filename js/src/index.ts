@@ -20,8 +20,32 @@ export { rateLimitedFetch } from './fetch.js';
 export type { LimitedInit, RateLimitedFetch, Scope } from './fetch.js';
 export type { CallOptions, RateLimitedFetchOptions, RequestInfo, RetryOptions, RouteOptions } from './fetch-options.js';
 export type { Feedback, ServerWindow } from './core.js';
+export { parseRateLimitHeaders } from './feedback.js';
 export { DeadlineError, RateLimitError, RetryError, isDeadlineError, isRateLimitError, isRetryError } from './errors.js';
 export type { CallContext } from './errors.js';
 export { presets } from './presets.js';
 export type { HexPresetOptions, HexagraphPresetOptions, SecureCodingHubPresetOptions } from './presets.js';
 export type { KeyPoolOptions } from './fetch-options.js';
+export { hexClient } from './hex/client.js';
+export type { HexClient } from './hex/client.js';
+export type { BatchResult } from './hex/batch.js';
+export type { BatchProgress, BatchProject, HexClientOptions, RunBatchOptions, RunProjectOptions, WaitForRunOptions } from './hex/options.js';
+export type { HexProject, HexRun, RunStatus, TriggeredRun } from './hex/types.js';
+export {
+  BatchDeadlineError, HexApiError, HexAuthError, RunTimeoutError,
+  isBatchDeadlineError, isHexApiError, isHexAuthError, isRunTimeoutError,
+} from './hex/errors.js';
+export { RunCache } from './cost/run-cache.js';
+export type { StoreErrorDetail } from './cost/run-cache.js';
+export { UsageMonitor } from './cost/usage-monitor.js';
+export type { UsageAlert, UsageReport, UsageSnapshot } from './cost/usage-monitor.js';
+export { responseCache } from './cost/response-cache.js';
+export type { CachedFetch } from './cost/response-cache.js';
+export { checkHeadroom } from './cost/headroom.js';
+export type { Headroom, WindowHeadroom } from './cost/headroom.js';
+export type { Store } from './cost/store.js';
+export { fileStore } from './cost/file-store.js';
+export { localStorageStore } from './cost/local-storage-store.js';
+export { indexedDbStore } from './cost/indexed-db-store.js';
+export { HeadroomError, StoreError, isHeadroomError, isStoreError } from './cost/errors.js';
+export type { HeadroomOptions, ReportOptions, ResponseCacheOptions, RunCacheOptions, RunIfChangedOptions, UsageMonitorOptions } from './cost/options.js';
