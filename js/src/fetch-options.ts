@@ -8,7 +8,7 @@ import {
 import { type CompiledMatcher, type UrlPattern, compileMatcher } from './routes.js';
 
 /** What a route's `key` and `cost` functions see of a request. */
-export interface RequestInfo {
+export interface RouteRequest {
   method: string;
   url: URL;
   headers: Headers;
@@ -24,9 +24,9 @@ export interface RouteOptions {
   /** The quota, all windows acquired together, e.g. `[{ limit: 20, per: '1m' }, { limit: 60, per: '1h' }]`. */
   windows: readonly WindowOptions[];
   /** The scope of the quota, e.g. the API token: `(r) => r.headers.get('authorization')`. Hashed before it is stored. @default one scope for the route */
-  key?: (request: RequestInfo) => string | null | undefined;
+  key?: (request: RouteRequest) => string | null | undefined;
   /** Units a request takes. @default 1 */
-  cost?: number | ((request: RequestInfo) => number);
+  cost?: number | ((request: RouteRequest) => number);
   /** Higher is admitted first. @default 0 */
   priority?: number;
   /** Add an `Idempotency-Key` (a UUID v4, the same on every retry) when the caller has not. @default true for POST and PATCH */
@@ -91,8 +91,8 @@ export interface NormalizedRoute {
   name: string;
   matcher: CompiledMatcher;
   windows: NormalizedWindow[];
-  key: ((request: RequestInfo) => string | null | undefined) | undefined;
-  cost: (request: RequestInfo) => number;
+  key: ((request: RouteRequest) => string | null | undefined) | undefined;
+  cost: (request: RouteRequest) => number;
   priority: number;
   idempotencyKey: boolean | undefined;
   pool: { keys: string[]; header: string; format: (key: string) => string } | undefined;

@@ -8,7 +8,7 @@ import { core, type CoreRetryPlanner } from './core.js';
 import { DeadlineError, RateLimitError, RetryError } from './errors.js';
 import { comeBackAt, readFeedback, reconcileWith } from './feedback.js';
 import {
-  type CallOptions, type NormalizedFetchOptions, type NormalizedRoute, type RateLimitedFetchOptions, type RequestInfo,
+  type CallOptions, type NormalizedFetchOptions, type NormalizedRoute, type RateLimitedFetchOptions, type RouteRequest,
   normalizeFetchOptions,
 } from './fetch-options.js';
 import { Limiter } from './limiter.js';
@@ -16,7 +16,8 @@ import { normalizePriority, parseDuration } from './options.js';
 import { hashKey } from './routes.js';
 import { sleepUntil, withDeadline } from './wait.js';
 
-type FetchLike = (input: any, init?: any) => Promise<Response>;
+/** Any fetch: the global one, undici's, a browser's, or a wrapper with the same shape. */
+export type FetchLike = (input: any, init?: any) => Promise<Response>;
 
 /** One quota: a route and a (hashed) key. */
 export interface Scope {
@@ -86,7 +87,7 @@ function urlOf(input: string | URL | Request): URL | undefined {
  * The scope of this attempt. With a key pool: the key whose quota admits
  * `cost` soonest (then the shortest queue), written into the request headers.
  */
-function pickScope(w: Wrapper, route: NormalizedRoute, info: RequestInfo, cost: number): Scope {
+function pickScope(w: Wrapper, route: NormalizedRoute, info: RouteRequest, cost: number): Scope {
   if (route.pool === undefined) return scopeFor(w, route, route.key?.(info));
   let best: Scope | undefined;
   let bestKey = '';
@@ -135,7 +136,7 @@ function isAsyncIterable(x: unknown): boolean {
 async function call(w: Wrapper, route: NormalizedRoute, method: string, url: URL, input: string | URL | Request, init: LimitedInit | undefined): Promise<Response> {
   const { clock } = w.o;
   const headers = new Headers(init?.headers ?? (input instanceof Request ? input.headers : undefined));
-  const info: RequestInfo = { method, url, headers };
+  const info: RouteRequest = { method, url, headers };
   const cost = route.cost(info);
   let scope = pickScope(w, route, info, cost);
   const priority = init?.tollgate?.priority === undefined ? route.priority : normalizePriority(init.tollgate.priority);

@@ -17,8 +17,9 @@ export {
   isTollgateError,
 } from './errors.js';
 export { rateLimitedFetch } from './fetch.js';
-export type { LimitedInit, RateLimitedFetch, Scope } from './fetch.js';
-export type { CallOptions, RateLimitedFetchOptions, RequestInfo, RetryOptions, RouteOptions } from './fetch-options.js';
+export type { FetchLike, LimitedInit, RateLimitedFetch, Scope } from './fetch.js';
+export type { UrlPattern } from './routes.js';
+export type { CallOptions, RateLimitedFetchOptions, RouteRequest, RetryOptions, RouteOptions } from './fetch-options.js';
 export type { Feedback, ServerWindow } from './core.js';
 export { parseRateLimitHeaders } from './feedback.js';
 export { DeadlineError, RateLimitError, RetryError, isDeadlineError, isRateLimitError, isRetryError } from './errors.js';

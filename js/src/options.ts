@@ -81,7 +81,7 @@ const MAX_LIMIT = 4_294_967_295;
 const MAX_PERIOD_MS = 2 ** 40;
 
 /** Reads a duration as whole milliseconds; `name` is the option's path for the error. */
-export function parseDuration(value: unknown, name: string): number {
+export function parseDuration(value: unknown, name = 'duration'): number {
   let ms = value;
   if (typeof value === 'string') {
     const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$/.exec(value);

@@ -38,7 +38,7 @@ import {
   type RateLimitedFetch,
   type RateLimitedFetchOptions,
   type ReconcileOptions,
-  type RequestInfo as RouteRequest,
+  type RouteRequest,
   type RestoreOptions,
   type RetryOptions,
   type RouteOptions,
