@@ -36,6 +36,12 @@ export interface RateLimitedFetch {
   readonly events: EventTarget;
   /** The scopes seen so far. */
   scopes(): Scope[];
+  /**
+   * The scope a request would go through (created if new), without sending it;
+   * `undefined` for a request no route limits. E.g. to `plan` a batch or to
+   * `checkHeadroom` before the first call.
+   */
+  scopeFor(input: string | URL | Request, init?: LimitedInit): Scope | undefined;
 }
 
 /** Codes of the core's give-up reasons (`src/retry.rs`). */
@@ -54,15 +60,29 @@ export function rateLimitedFetch(fetch: FetchLike, options: RateLimitedFetchOpti
   const events = new EventTarget();
   const scopes = new Map<string, Scope>();
 
-  const limited = ((input: string | URL | Request, init?: LimitedInit): Promise<Response> => {
+  const wrapper: Wrapper = { fetch, o, planner, events, scopes };
+  const routeOf = (input: string | URL | Request, init: LimitedInit | undefined) => {
     const method = (init?.method ?? (input instanceof Request ? input.method : 'GET')).toUpperCase();
     const url = urlOf(input);
     const route = url && o.routes.find((rt) => (rt.matcher.methods === undefined || rt.matcher.methods.has(method)) && rt.matcher.test(url));
-    if (!route) return fetch(input, init);
-    return call({ fetch, o, planner, events, scopes }, route, method, url!, input, init);
+    return route ? { route, method, url: url! } : undefined;
+  };
+  const limited = ((input: string | URL | Request, init?: LimitedInit): Promise<Response> => {
+    const found = routeOf(input, init);
+    if (!found) return fetch(input, init);
+    return call(wrapper, found.route, found.method, found.url, input, init);
   }) as RateLimitedFetch;
   Object.defineProperty(limited, 'events', { value: events });
   Object.defineProperty(limited, 'scopes', { value: () => [...scopes.values()] });
+  Object.defineProperty(limited, 'scopeFor', {
+    value: (input: string | URL | Request, init?: LimitedInit) => {
+      const found = routeOf(input, init);
+      if (!found) return undefined;
+      const headers = new Headers(init?.headers ?? (input instanceof Request ? input.headers : undefined));
+      const info: RouteRequest = { method: found.method, url: found.url, headers };
+      return pickScope(wrapper, found.route, info, found.route.cost(info));
+    },
+  });
   return limited;
 }
 

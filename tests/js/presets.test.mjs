@@ -75,3 +75,15 @@ test('presets.hexagraph(): REST and GraphQL share the quota; GET /rate-limit is 
   const counted = server.log.filter((r) => r.path !== '/rate-limit').map((r) => r.at);
   assert.equal(counted.filter((at) => at < T0 + 60_000).length, 10);
 });
+
+test('scopeFor: the limiter a request would use, before any request, for plans and headroom checks', () => {
+  const clock = fakeClock(T0);
+  const limited = rateLimitedFetch(fetch, { ...presets.hex(), clock });
+  assert.equal(limited.scopeFor('http://h/api/v1/projects'), undefined, 'reads are not limited');
+  const scope = limited.scopeFor('http://h/api/v1/run/p1', { method: 'POST', headers: { authorization: 'Bearer t' } });
+  assert.equal(scope.route, 'hex run');
+  const plan = scope.limiter.plan(61);
+  assert.equal(plan[60] - plan[0], 3_600_000);
+  assert.equal(limited.scopes().length, 1, 'the scope now exists, and the next call uses it');
+  assert.equal(limited.scopeFor('http://h/api/v1/run/p2', { method: 'POST', headers: { authorization: 'Bearer t' } }), scope);
+});

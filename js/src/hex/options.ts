@@ -5,7 +5,9 @@
 import type { RetryOptions } from '../fetch-options.js';
 import { type Clock, type Duration, normalizeClock, normalizeFlag, parseDuration } from '../options.js';
 
-export type FetchLike = (input: any, init?: any) => Promise<Response>;
+import type { FetchLike } from '../fetch.js';
+
+export type { FetchLike };
 
 export interface HexClientOptions {
   /**
