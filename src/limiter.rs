@@ -202,6 +202,20 @@ impl Limiter {
         self.policy.used(window)
     }
 
+    /// Moves the clock to `now_ms` (an earlier time changes nothing) so that
+    /// [`used`](Self::used) and the earliest times describe that moment.
+    pub fn advance(&mut self, now_ms: u64) -> Result<(), Error> {
+        self.policy.tick(now_ms).map(|_| ())
+    }
+
+    /// When `cost` would fit in window `window` alone (ignoring the other
+    /// windows, the gate and the queue); `u64::MAX` when only a completion can
+    /// make room, `None` for a window the policy does not have.
+    pub fn window_earliest(&self, window: usize, cost: u64) -> Option<u64> {
+        let w = self.policy.windows.get(window)?;
+        Some(w.earliest(self.policy.clock_ms, cost.min(w.spec.limit), self.policy.in_flight_total))
+    }
+
     /// Units admitted and not yet completed (always 0 without
     /// [`Options::count_in_flight`]).
     pub fn in_flight(&self) -> u64 {

@@ -132,6 +132,17 @@ impl LimiterCore {
         self.inner.next_wake_ms().map_or(-1.0, time_to_js)
     }
 
+    /// Moves the clock to `nowMs` (views then describe that moment).
+    pub fn advance(&mut self, now_ms: f64) -> Result<(), JsValue> {
+        self.inner.advance(ms_from_f64(now_ms, "now").map_err(js_error)?).map_err(js_error)
+    }
+
+    /// When one unit fits in window `window` alone (-1: no such window).
+    #[wasm_bindgen(js_name = windowEarliest)]
+    pub fn window_earliest(&self, window: f64) -> f64 {
+        self.inner.window_earliest(window as usize, 1).map_or(-1.0, time_to_js)
+    }
+
     /// Units admitted and not yet completed.
     #[wasm_bindgen(js_name = inFlight)]
     pub fn in_flight(&self) -> f64 {

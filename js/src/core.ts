@@ -15,6 +15,8 @@ export interface CoreLimiter {
   /** -1 when no one waits; Infinity when only a completion can make room. */
   nextWakeMs(): number;
   inFlight(): number;
+  advance(nowMs: number): void;
+  windowEarliest(window: number): number;
   cancel(id: number): boolean;
   waiters(): number;
   complete(permitAtMs: number, cost: number, atMs: number): void;

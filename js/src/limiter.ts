@@ -79,8 +79,11 @@ export interface WindowUsage {
   kind: WindowKind;
   limit: number;
   perMs: number;
+  /** Units counted now (requests in flight included). */
   used: number;
   remaining: number;
+  /** When this window alone has room for one more, ms since the epoch (now if it has; Infinity if only a completion can make room). */
+  nextFreeAt: number;
 }
 
 interface Waiter {
@@ -234,15 +237,20 @@ export class Limiter {
 
   /** Each window's configuration and current use. */
   usage(): WindowUsage[] {
+    const now = this.#clock.now();
+    call(() => this.#core.advance(now));
     return this.#windows.map((w, i) => {
       const used = this.#core.used(i);
-      return { kind: w.kind, limit: w.limit, perMs: w.perMs, used, remaining: Math.max(0, w.limit - used) };
+      const nextFreeAt = this.#core.windowEarliest(i);
+      return { kind: w.kind, limit: w.limit, perMs: w.perMs, used, remaining: Math.max(0, w.limit - used), nextFreeAt };
     });
   }
 
   /** When `cost` would fit under every window and the pause, ignoring the queue. */
   earliest(cost = 1): number {
     normalizeCost(cost);
+    const now = this.#clock.now();
+    call(() => this.#core.advance(now));
     return call(() => this.#core.earliest(cost));
   }
 

@@ -303,3 +303,14 @@ test('events: queued, admitted, aborted, paused and reconciled, with their detai
   assert.equal(seen[3][1].until, T0 + 90_000);
   assert.equal(seen[5][1].at, T0 + 120_000);
 });
+
+test('usage() and earliest() describe now, even on a limiter idle since its last decision', () => {
+  const clock = fakeClock(T0);
+  const limiter = new Limiter({ windows: [{ limit: 2, per: '1m' }, { limit: 5, per: '1h' }], clock });
+  limiter.tryAcquire(2);
+  clock.set(T0 + 10_000);
+  assert.deepEqual(limiter.usage().map((u) => [u.used, u.remaining, u.nextFreeAt]), [[2, 0, T0 + 60_000], [2, 3, T0 + 10_000]]);
+  clock.set(T0 + 61_000);
+  assert.deepEqual(limiter.usage().map((u) => [u.used, u.nextFreeAt]), [[0, T0 + 61_000], [2, T0 + 61_000]]);
+  assert.equal(limiter.earliest(2), T0 + 61_000);
+});

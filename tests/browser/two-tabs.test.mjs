@@ -1,0 +1,61 @@
+// Two tabs of the dashboard share one quota (Web Locks + localStorage +
+// BroadcastChannel, www/shared-limiter.js): both fire at once, and the mock
+// server, which judges each request when it arrives with a strict sliding log,
+// never sees more than the limit and refuses nothing.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { startDashboard } from '../../scripts/start.mjs';
+import { launch } from './chromium.mjs';
+
+const WINDOWS = '10/1m';
+
+function mostIn(times, perMs) {
+  let most = 0;
+  for (let i = 0, j = 0; j < times.length; j++) {
+    while (times[j] - times[i] >= perMs) i++;
+    most = Math.max(most, j - i + 1);
+  }
+  return most;
+}
+
+test('two tabs firing at once stay within one shared quota', { timeout: 60_000 }, async (t) => {
+  const dashboard = await startDashboard({ port: 0, speed: 600, pipeline: false });
+  const browser = await launch();
+  t.after(async () => {
+    await browser.close();
+    await dashboard.close();
+  });
+  const context = await browser.newContext();
+  const tabs = [await context.newPage(), await context.newPage()];
+  const errors = [];
+  for (const tab of tabs) {
+    tab.on('pageerror', (e) => errors.push(e.message));
+    await tab.goto(`${dashboard.url}/`);
+    await tab.waitForSelector('html[data-ready="true"]', { timeout: 15_000 });
+    await tab.fill('#pg-windows', WINDOWS);
+    await tab.fill('#pg-count', '15');
+    await tab.fill('#pg-interval', '0');
+  }
+  // The same quota in both: one epoch, one key at the server.
+  const quota = (tab) => tab.waitForFunction(() => /quota #(\w+)/.exec(document.querySelector('#pg-gate').textContent)?.[1])
+    .then((h) => h.jsonValue());
+  assert.equal(await quota(tabs[0]), await quota(tabs[1]));
+
+  await Promise.all(tabs.map((tab) => tab.click('#pg-fire')));
+  await Promise.all(tabs.map((tab) => tab.waitForSelector('#playground[data-state="done"]', { timeout: 45_000 })));
+
+  const seen = dashboard.mock.log.filter((e) => e.windows === WINDOWS && e.key.startsWith('tg-'));
+  assert.equal(seen.length, 30, 'both tabs sent all their requests');
+  assert.equal(new Set(seen.map((e) => e.key)).size, 1, 'under one key: one quota');
+  assert.deepEqual(seen.filter((e) => e.status !== 201).map((e) => e.status), [], 'the server refused none');
+  const most = mostIn(seen.map((e) => e.at), 60_000);
+  assert.ok(most <= 10, `at most 10 in any minute at the server; saw ${most}`);
+  assert.equal(most, 10, 'and the quota was used: 10 in the first minute');
+  for (const tab of tabs) {
+    assert.equal((await tab.textContent('#pg-tg-accepted')).trim(), '15');
+    assert.equal((await tab.textContent('#pg-tg-refused')).trim(), '0');
+  }
+  // Each tab's bar shows the quota the other spent too.
+  for (const tab of tabs) assert.equal(await tab.getAttribute('#pg-bars .bar', 'aria-valuemax'), '10');
+  assert.deepEqual(errors, []);
+});
