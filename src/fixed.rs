@@ -18,13 +18,29 @@ pub(crate) struct Fixed {
     /// before `carry_until_ms` (see [`Fixed::reconcile`]).
     pub(crate) carry_units: u64,
     pub(crate) carry_until_ms: u64,
+    /// Where buckets start, in `0..per_ms` ms after each multiple of `per_ms`:
+    /// the window's offset, moved by the server's clock offset (see [`Fixed::realign`]).
+    pub(crate) phase_ms: u64,
+    /// How uncertain the boundaries are (the server's clock is known to a
+    /// second): units admitted this close to the end of a bucket may reach the
+    /// server in the next one, so they count there too (`spill`).
+    pub(crate) guard_ms: u64,
+    pub(crate) spill: u64,
 }
 
 impl Fixed {
     /// A window whose current bucket is the one holding time 0: time never goes
     /// below 0 and the clock starts there, so no admission falls before it.
     pub(crate) fn new(per_ms: u64, phase_ms: u64) -> Self {
-        Fixed { start_ms: Self::bucket_start(0, per_ms, phase_ms), count: 0, carry_units: 0, carry_until_ms: 0 }
+        Fixed {
+            start_ms: Self::bucket_start(0, per_ms, phase_ms),
+            count: 0,
+            carry_units: 0,
+            carry_until_ms: 0,
+            phase_ms,
+            guard_ms: 0,
+            spill: 0,
+        }
     }
 
     /// The start of the bucket holding `at_ms`.
@@ -43,11 +59,13 @@ impl Fixed {
 
     /// Moves to the bucket holding `now_ms` (time never goes back here). Requests
     /// still in flight may reach the server in the new bucket: they count there.
-    pub(crate) fn advance(&mut self, now_ms: u64, per_ms: u64, phase_ms: u64, in_flight: u64) {
-        let start = Self::bucket_start(now_ms, per_ms, phase_ms);
+    pub(crate) fn advance(&mut self, now_ms: u64, per_ms: u64, in_flight: u64) {
+        let start = Self::bucket_start(now_ms, per_ms, self.phase_ms);
         if start > self.start_ms {
+            let spill = if start == self.start_ms + per_ms as i64 { self.spill } else { 0 };
             self.start_ms = start;
-            self.count = self.carried_into(start) + in_flight;
+            self.count = self.carried_into(start).max(spill) + in_flight;
+            self.spill = 0;
         }
     }
 
@@ -63,21 +81,29 @@ impl Fixed {
             return now_ms;
         }
         let next = self.start_ms + per_ms as i64;
-        if self.carried_into(next) + in_flight + cost <= limit {
+        // A carry already holds the units admitted while it lasts, spilled ones too.
+        if self.carried_into(next).max(self.spill) + in_flight + cost <= limit {
             return next as u64;
         }
         if in_flight + cost > limit {
             return crate::policy::NEVER;
         }
-        // Every bucket that starts before the carry ends is too full: the first
-        // bucket starting at or after `carry_until_ms` is empty.
-        let until = self.carry_until_ms as i64;
-        let steps = (until - next + per_ms as i64 - 1) / per_ms as i64;
-        (next + steps * per_ms as i64) as u64
+        // The spill reaches only the next bucket; after it, only a carry can
+        // still fill buckets, up to the first one starting at `carry_until_ms`.
+        let per = per_ms as i64;
+        let after = next + per;
+        if self.carried_into(after) + in_flight + cost <= limit {
+            return after as u64;
+        }
+        let steps = (self.carry_until_ms as i64 - after + per - 1).div_euclid(per).max(0);
+        (after + steps * per) as u64
     }
 
-    pub(crate) fn add(&mut self, at_ms: u64, cost: u64) {
+    pub(crate) fn add(&mut self, at_ms: u64, cost: u64, per_ms: u64) {
         self.count += cost;
+        if self.guard_ms > 0 && at_ms as i64 >= self.start_ms + per_ms as i64 - self.guard_ms as i64 {
+            self.spill += cost;
+        }
         // While a carry lasts, the server's window outlasts ours: what we send
         // now is still counted there when our next bucket starts.
         if at_ms < self.carry_until_ms {
@@ -88,7 +114,8 @@ impl Fixed {
     /// A request stamped at `from_ms` is now known to have been in flight until
     /// `to_ms`. If that crosses a boundary, the server may have counted it in the
     /// later bucket: count it there too (the earlier bucket is past already).
-    pub(crate) fn restamp(&mut self, from_ms: u64, to_ms: u64, cost: u64, per_ms: u64, phase_ms: u64) {
+    pub(crate) fn restamp(&mut self, from_ms: u64, to_ms: u64, cost: u64, per_ms: u64) {
+        let phase_ms = self.phase_ms;
         let to_start = Self::bucket_start(to_ms, per_ms, phase_ms);
         if Self::bucket_start(from_ms, per_ms, phase_ms) == to_start || to_start < self.start_ms {
             return;
@@ -98,6 +125,23 @@ impl Fixed {
             self.count = self.carried_into(to_start);
         }
         self.count += cost;
+    }
+
+    /// Moves the bucket boundaries to `phase_ms` (the server's calendar, on our
+    /// clock). The current count is kept in the bucket that now holds `now_ms`:
+    /// what was sent in the old bucket may fall in the new one at the server.
+    /// `guard_ms` is how far the boundaries may still be off (see `guard_ms`).
+    pub(crate) fn realign(&mut self, now_ms: u64, per_ms: u64, phase_ms: u64, guard_ms: u64) -> bool {
+        let guard_ms = guard_ms.min(per_ms / 2);
+        if phase_ms == self.phase_ms && guard_ms == self.guard_ms {
+            return false;
+        }
+        self.phase_ms = phase_ms;
+        self.guard_ms = guard_ms;
+        self.start_ms = Self::bucket_start(now_ms, per_ms, phase_ms);
+        // What was counted stays in the bucket now current, spill included.
+        self.spill = 0;
+        true
     }
 
     /// The server says `server_used` units are spent until `until_ms`. Adopt that
@@ -136,6 +180,32 @@ mod tests {
     }
 
     #[test]
+    fn realigning_to_the_server_keeps_the_count_in_the_bucket_now_current() {
+        // The server's clock is 30 s ahead: its minutes start at :30 on ours.
+        let mut w = Fixed::new(MINUTE, 0);
+        w.advance(30_000, MINUTE, 0);
+        w.add(30_000, 60, MINUTE);
+        assert!(w.realign(30_000, MINUTE, 30_000, 0));
+        assert_eq!(w.start_ms, 30_000);
+        assert_eq!(w.earliest(59_000, 1, 60, MINUTE, 0), 90_000);
+        assert!(!w.realign(31_000, MINUTE, 30_000, 0));
+    }
+
+    #[test]
+    fn units_admitted_within_the_guard_of_a_boundary_count_in_the_next_bucket_too() {
+        let mut w = Fixed::new(MINUTE, 0);
+        w.realign(0, MINUTE, 0, 1_000);
+        w.add(10_000, 30, MINUTE);
+        w.add(59_500, 20, MINUTE); // may reach the server after its boundary
+        assert_eq!(w.earliest(59_600, 41, 60, MINUTE, 0), 120_000);
+        assert_eq!(w.earliest(59_600, 40, 60, MINUTE, 0), 60_000);
+        w.advance(60_000, MINUTE, 0);
+        assert_eq!(w.used(), 20);
+        w.advance(120_000, MINUTE, 0);
+        assert_eq!(w.used(), 0);
+    }
+
+    #[test]
     fn an_offset_moves_the_boundaries() {
         assert_eq!(Fixed::bucket_start(10_000, MINUTE, 15_000), -45_000);
         assert_eq!(Fixed::bucket_start(15_000, MINUTE, 15_000), 15_000);
@@ -145,46 +215,46 @@ mod tests {
     fn a_full_bucket_reopens_at_the_next_boundary() {
         // SecureCodingHub: a request at 13:42:59 and one at 13:43:01 fall into different buckets.
         let mut w = Fixed::new(MINUTE, 0);
-        w.advance(T1342 + 1_000, MINUTE, 0, 0);
-        w.add(0, 60);
+        w.advance(T1342 + 1_000, MINUTE, 0);
+        w.add(0, 60, MINUTE);
         assert_eq!(w.earliest(T1342 + 59_000, 1, 60, MINUTE, 0), T1342 + MINUTE);
-        w.advance(T1342 + MINUTE + 1_000, MINUTE, 0, 0);
+        w.advance(T1342 + MINUTE + 1_000, MINUTE, 0);
         assert_eq!(w.used(), 0);
     }
 
     #[test]
     fn a_carry_keeps_later_buckets_full_until_it_ends() {
         let mut w = Fixed::new(MINUTE, 0);
-        w.advance(0, MINUTE, 0, 0);
+        w.advance(0, MINUTE, 0);
         w.reconcile(60, 150_000, MINUTE);
         assert_eq!(w.earliest(10, 1, 60, MINUTE, 0), 180_000);
-        w.advance(120_000, MINUTE, 0, 0);
+        w.advance(120_000, MINUTE, 0);
         assert_eq!(w.used(), 60);
-        w.advance(180_000, MINUTE, 0, 0);
+        w.advance(180_000, MINUTE, 0);
         assert_eq!(w.used(), 0);
     }
 
     #[test]
     fn requests_in_flight_at_a_boundary_count_in_the_new_bucket() {
         let mut w = Fixed::new(MINUTE, 0);
-        w.advance(59_000, MINUTE, 0, 0);
-        w.add(0, 60);
+        w.advance(59_000, MINUTE, 0);
+        w.add(0, 60, MINUTE);
         // 5 of them still in flight at 13:43:00 may arrive in the new minute.
-        w.advance(60_000, MINUTE, 0, 5);
+        w.advance(60_000, MINUTE, 5);
         assert_eq!(w.used(), 5);
         assert_eq!(w.earliest(60_000, 55, 60, MINUTE, 5), 60_000);
         // 56 more fit in no bucket while those 5 may still arrive.
         assert_eq!(w.earliest(60_000, 56, 60, MINUTE, 5), crate::policy::NEVER);
-        w.add(0, 55);
+        w.add(0, 55, MINUTE);
         assert_eq!(w.earliest(60_000, 1, 60, MINUTE, 5), 120_000);
     }
 
     #[test]
     fn restamp_across_a_boundary_counts_in_the_later_bucket() {
         let mut w = Fixed::new(MINUTE, 0);
-        w.advance(59_990, MINUTE, 0, 0);
-        w.add(59_990, 1);
-        w.restamp(59_990, 60_010, 1, MINUTE, 0);
+        w.advance(59_990, MINUTE, 0);
+        w.add(59_990, 1, MINUTE);
+        w.restamp(59_990, 60_010, 1, MINUTE);
         assert_eq!(w.start_ms, 60_000);
         assert_eq!(w.used(), 1);
     }

@@ -208,6 +208,21 @@ impl Limiter {
         self.policy.tick(now_ms).map(|_| ())
     }
 
+    /// The server's clock runs `offset_ms` ahead of ours (negative: behind), as
+    /// its `Date` header says, give or take `uncertainty_ms` (Date has whole
+    /// seconds): fixed windows move their buckets to its calendar, keeping what
+    /// they counted in the bucket now current, and count what they admit within
+    /// `uncertainty_ms` of a boundary in both buckets. Returns whether any
+    /// window moved.
+    pub fn align_to_server(&mut self, offset_ms: i64, uncertainty_ms: u64) -> bool {
+        let now = self.policy.clock_ms;
+        let mut moved = false;
+        for w in &mut self.policy.windows {
+            moved |= w.realign(now, offset_ms, uncertainty_ms);
+        }
+        moved
+    }
+
     /// When `cost` would fit in window `window` alone (ignoring the other
     /// windows, the gate and the queue); `u64::MAX` when only a completion can
     /// make room, `None` for a window the policy does not have.

@@ -91,6 +91,16 @@ pub enum WindowState {
         carry_units: u64,
         /// See `carry_units`.
         carry_until_ms: u64,
+        /// Where buckets start after each multiple of the period, moved to the
+        /// server's clock (absent: the window's own offset).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        phase_ms: Option<u64>,
+        /// How far those boundaries may be off, ms (absent: 0).
+        #[serde(default, skip_serializing_if = "is_zero")]
+        guard_ms: u64,
+        /// Units admitted within `guardMs` of the bucket's end, counted in the next bucket too.
+        #[serde(default, skip_serializing_if = "is_zero")]
+        spill: u64,
     },
     /// A [`Kind::Bucket`] window's GCRA state.
     #[serde(rename_all = "camelCase")]
@@ -114,6 +124,10 @@ impl WindowSnapshot {
     fn spec(&self) -> WindowSpec {
         WindowSpec { kind: self.kind(), limit: self.limit, per_ms: self.per_ms, offset_ms: self.offset_ms }
     }
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 fn corrupt(why: &'static str) -> Error {
@@ -146,7 +160,7 @@ fn window_of(i: usize, s: &WindowSnapshot) -> Result<Window, Error> {
             }
             State::Sliding(Sliding::from_log(log.iter().map(|&(at_ms, cost)| Entry { at_ms, cost }).collect()))
         }
-        &WindowState::Fixed { start_ms, count, carry_units, carry_until_ms } => {
+        &WindowState::Fixed { start_ms, count, carry_units, carry_until_ms, phase_ms, guard_ms, spill } => {
             if count > MAX_TIME_MS || carry_units > MAX_TIME_MS || carry_until_ms > MAX_TIME_MS {
                 return Err(corrupt("a fixed window's counts and times must be at most 2^53 - 1"));
             }
@@ -154,7 +168,11 @@ fn window_of(i: usize, s: &WindowSnapshot) -> Result<Window, Error> {
                 return Err(corrupt("a fixed window's `startMs` is out of range"));
             }
             let start_ms = start_ms.unwrap_or_else(|| Fixed::bucket_start(0, spec.per_ms, spec.offset_ms % spec.per_ms));
-            State::Fixed(Fixed { start_ms, count, carry_units, carry_until_ms })
+            let phase_ms = phase_ms.unwrap_or(spec.offset_ms % spec.per_ms);
+            if phase_ms >= spec.per_ms || guard_ms > spec.per_ms / 2 || spill > count {
+                return Err(corrupt("a fixed window's `phaseMs` must be below its period, `guardMs` at most half of it, `spill` at most `count`"));
+            }
+            State::Fixed(Fixed { start_ms, count, carry_units, carry_until_ms, phase_ms, guard_ms, spill })
         }
         &WindowState::Bucket { tat_ms, tat_rem } => {
             if tat_ms > MAX_TIME_MS + MAX_PERIOD_MS || tat_rem >= s.limit {
@@ -190,6 +208,9 @@ impl Limiter {
                         count: f.count,
                         carry_units: f.carry_units,
                         carry_until_ms: f.carry_until_ms,
+                        phase_ms: (f.phase_ms != s.offset_ms % s.per_ms).then_some(f.phase_ms),
+                        guard_ms: f.guard_ms,
+                        spill: f.spill,
                     },
                     State::Bucket(b) => WindowState::Bucket {
                         tat_ms: (b.tat / s.limit as u128) as u64,

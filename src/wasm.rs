@@ -137,6 +137,17 @@ impl LimiterCore {
         self.inner.advance(ms_from_f64(now_ms, "now").map_err(js_error)?).map_err(js_error)
     }
 
+    /// The server's clock runs `offsetMs` ahead of ours: align fixed windows.
+    #[wasm_bindgen(js_name = alignToServer)]
+    pub fn align_to_server(&mut self, offset_ms: f64, uncertainty_ms: f64) -> bool {
+        // Finite values within the time range; anything else changes nothing.
+        let bound = crate::MAX_TIME_MS as f64;
+        if offset_ms.is_nan() || offset_ms.abs() > bound || uncertainty_ms.is_nan() || !(0.0..=bound).contains(&uncertainty_ms) {
+            return false;
+        }
+        self.inner.align_to_server(offset_ms as i64, uncertainty_ms as u64)
+    }
+
     /// When one unit fits in window `window` alone (-1: no such window).
     #[wasm_bindgen(js_name = windowEarliest)]
     pub fn window_earliest(&self, window: f64) -> f64 {

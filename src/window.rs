@@ -64,7 +64,7 @@ impl WindowSpec {
         Ok(())
     }
 
-    fn phase_ms(&self) -> u64 {
+    pub(crate) fn phase_ms(&self) -> u64 {
         self.offset_ms % self.per_ms
     }
 }
@@ -98,7 +98,7 @@ impl Window {
         let s = &self.spec;
         match &mut self.state {
             State::Sliding(w) => w.advance(now_ms, s.per_ms),
-            State::Fixed(w) => w.advance(now_ms, s.per_ms, s.phase_ms(), in_flight),
+            State::Fixed(w) => w.advance(now_ms, s.per_ms, in_flight),
             State::Bucket(_) => {}
         }
     }
@@ -131,8 +131,21 @@ impl Window {
         match &mut self.state {
             State::Sliding(_) if tracked => {}
             State::Sliding(w) => w.add(now_ms, cost),
-            State::Fixed(w) => w.add(now_ms, cost),
+            State::Fixed(w) => w.add(now_ms, cost, s.per_ms),
             State::Bucket(w) => w.add(now_ms, cost, s.limit, s.per_ms),
+        }
+    }
+
+    /// Aligns a fixed window's buckets to a server clock running `offset_ms`
+    /// ahead of ours. Other kinds have no boundaries to align.
+    pub(crate) fn realign(&mut self, now_ms: u64, offset_ms: i64, uncertainty_ms: u64) -> bool {
+        let s = &self.spec;
+        match &mut self.state {
+            State::Fixed(w) => {
+                let phase = (s.offset_ms as i128 - offset_ms as i128).rem_euclid(s.per_ms as i128) as u64;
+                w.realign(now_ms, s.per_ms, phase, uncertainty_ms)
+            }
+            _ => false,
         }
     }
 
@@ -151,7 +164,7 @@ impl Window {
         let s = &self.spec;
         match &mut self.state {
             State::Sliding(w) => w.restamp(from_ms, to_ms, cost),
-            State::Fixed(w) => w.restamp(from_ms, to_ms, cost, s.per_ms, s.phase_ms()),
+            State::Fixed(w) => w.restamp(from_ms, to_ms, cost, s.per_ms),
             State::Bucket(w) => w.restamp(to_ms, cost, s.limit, s.per_ms),
         }
     }

@@ -16,6 +16,7 @@ export interface CoreLimiter {
   nextWakeMs(): number;
   inFlight(): number;
   advance(nowMs: number): void;
+  alignToServer(offsetMs: number, uncertaintyMs: number): boolean;
   windowEarliest(window: number): number;
   cancel(id: number): boolean;
   waiters(): number;

@@ -41,6 +41,48 @@ export function parseRateLimitHeaders(headers: Headers, nowMs: number = Date.now
   return core().parseFeedback(text, nowMs) ?? { windows: [] };
 }
 
+/** `Date` minus our clock when the response arrived, ms; undefined without a valid Date. */
+function dateOffset(headers: Headers, nowMs: number, feedback: Feedback | null): number | undefined {
+  if (feedback?.serverOffsetMs !== undefined) return feedback.serverOffsetMs;
+  const date = headers.get('date');
+  if (date === null) return undefined;
+  return core().parseFeedback(`date: ${date.replace(/[\r\n]/g, ' ')}\n`, nowMs)?.serverOffsetMs ?? undefined;
+}
+
+/**
+ * What the `Date` headers of a scope's responses say about the server's clock.
+ * Date has whole seconds and is stamped before the response travels, so each
+ * response bounds the offset: `date - arrival <= offset <= date + 1 s + trip -
+ * arrival`. The bounds only narrow; the offset used is the one in them closest
+ * to 0 (clocks in step unless shown otherwise), and the bounds' width is how far
+ * a fixed window's boundaries may still be off.
+ */
+export class ServerClock {
+  #lo = Number.NEGATIVE_INFINITY;
+  #hi = Number.POSITIVE_INFINITY;
+  #applied: [number, number] | undefined;
+
+  /** The offset and its uncertainty to apply now, or undefined when nothing changed enough. */
+  observe(headers: Headers, sentAt: number, arrivedAt: number, feedback: Feedback | null): [number, number] | undefined {
+    const offset = dateOffset(headers, arrivedAt, feedback);
+    if (offset === undefined) return undefined;
+    const hi = offset + 1_000 + Math.max(0, arrivedAt - sentAt);
+    if (offset > this.#hi || hi < this.#lo) {
+      // Inconsistent with what we knew: a clock was set. Start again.
+      this.#lo = Number.NEGATIVE_INFINITY;
+      this.#hi = Number.POSITIVE_INFINITY;
+    }
+    this.#lo = Math.max(this.#lo, offset);
+    this.#hi = Math.min(this.#hi, hi);
+    const use = Math.min(Math.max(0, this.#lo), this.#hi);
+    const uncertainty = Math.min(2_000, this.#hi - this.#lo);
+    const last = this.#applied;
+    if (last !== undefined && last[0] === use && Math.abs(last[1] - uncertainty) < 250) return undefined;
+    this.#applied = [use, uncertainty];
+    return this.#applied;
+  }
+}
+
 /**
  * Adopts the server's remaining counts: each server window is matched to the
  * limiter window of the same period, else of the same limit, else to the only

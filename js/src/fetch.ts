@@ -6,7 +6,7 @@
  */
 import { core, type CoreRetryPlanner } from './core.js';
 import { DeadlineError, RateLimitError, RetryError } from './errors.js';
-import { comeBackAt, readFeedback, reconcileWith } from './feedback.js';
+import { ServerClock, comeBackAt, readFeedback, reconcileWith } from './feedback.js';
 import {
   type CallOptions, type NormalizedFetchOptions, type NormalizedRoute, type RateLimitedFetchOptions, type RouteRequest,
   normalizeFetchOptions,
@@ -43,6 +43,9 @@ export interface RateLimitedFetch {
    */
   scopeFor(input: string | URL | Request, init?: LimitedInit): Scope | undefined;
 }
+
+/** Per scope: what its responses' Date headers say about the server's clock. */
+const serverClocks = new WeakMap<Limiter, ServerClock>();
 
 /** Codes of the core's give-up reasons (`src/retry.rs`). */
 const NOT_RETRYABLE = -1;
@@ -202,6 +205,15 @@ async function call(w: Wrapper, route: NormalizedRoute, method: string, url: URL
       if (feedback) {
         const changed = reconcileWith(scope.limiter, feedback);
         if (changed.length > 0) emit(w, 'reconciled', scope, { windows: changed, feedback });
+      }
+      // Calendar windows count on the server's clock: follow its Date.
+      if (response && route.windows.some((x) => x.kind === 'fixed')) {
+        let server = serverClocks.get(scope.limiter);
+        if (server === undefined) serverClocks.set(scope.limiter, (server = new ServerClock()));
+        const align = server.observe(response.headers, permit.at, now, feedback);
+        if (align && scope.limiter.alignToServer(align[0], align[1])) {
+          emit(w, 'aligned', scope, { serverOffsetMs: align[0], uncertaintyMs: align[1] });
+        }
       }
       const status = response ? response.status : 0;
       const refused = status === 429 || (status === 503 && comeBackAt(feedback) !== undefined);

@@ -225,6 +225,22 @@ export class Limiter {
     return changed;
   }
 
+  /**
+   * The server's clock runs `offsetMs` ahead of ours (negative: behind), give
+   * or take `uncertaintyMs`: fixed windows move their buckets to its calendar
+   * (what they counted stays in the bucket now current) and count what they
+   * admit within `uncertaintyMs` of a boundary in both buckets.
+   * `rateLimitedFetch` calls this from the servers' `Date` headers.
+   * Returns whether any window moved.
+   */
+  alignToServer(offsetMs: number, uncertaintyMs = 0): boolean {
+    if (!Number.isFinite(offsetMs)) throw new TypeError(`\`offsetMs\` must be a finite number of ms; got ${String(offsetMs)}`);
+    if (!(uncertaintyMs >= 0 && uncertaintyMs <= 3_600_000)) {
+      throw new TypeError(`\`uncertaintyMs\` must be from 0 to 3600000; got ${String(uncertaintyMs)}`);
+    }
+    return this.#core.alignToServer(Math.round(offsetMs), Math.round(uncertaintyMs));
+  }
+
   /** How many requests wait. */
   get waiting(): number {
     return this.#waiters.size;

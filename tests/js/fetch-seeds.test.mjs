@@ -153,3 +153,28 @@ test('random latency: virtual time runs on while requests are in flight, and sti
   assert.equal(hex.log.filter((r) => r.status === 201).length, 90);
   assert.equal(sch.log.filter((r) => r.status === 200).length, 180);
 });
+
+test('SecureCodingHub with its clock 30 s ahead of ours: calendar minutes follow its Date header, no 429', async (t) => {
+  const clock = fakeClock(T0);
+  const serverClock = { now: () => clock.now() + 30_000 };
+  const server = await startSecureCodingHubServer({ clock: serverClock });
+  t.after(() => server.close());
+  const limited = rateLimitedFetch(fetch, {
+    clock,
+    routes: [{ url: '/*', windows: [{ limit: 60, per: '1m', kind: 'fixed' }, { limit: 1000, per: '1h' }] }],
+  });
+  const aligned = [];
+  limited.events.addEventListener('aligned', (e) => aligned.push([e.detail.serverOffsetMs, e.detail.uncertaintyMs]));
+  // One call first, so the Date header is known before the burst.
+  const auth = { headers: { authorization: 'Bearer sch' } };
+  assert.equal((await limited(`${server.url}/first`, auth)).status, 200);
+  // Date said 13:42:47 at our 13:42:17.250: the offset is 29.75 s to 30.75 s.
+  assert.deepEqual(aligned, [[29_750, 1_000]]);
+  const calls = Array.from({ length: 250 }, (_, i) => limited(`${server.url}/x/${i}`, auth).then((r) => r.status));
+  const statuses = await drive(clock, Promise.all(calls), inFlight(limited));
+  assert.ok(statuses.every((s) => s === 200));
+  assert.equal(server.stats().refused, 0, 'without following Date, each client minute spans two server minutes');
+  const perServerMinute = new Map();
+  for (const r of server.log) perServerMinute.set(Math.floor(r.at / 60_000), (perServerMinute.get(Math.floor(r.at / 60_000)) ?? 0) + 1);
+  assert.equal(Math.max(...perServerMinute.values()), 60);
+});

@@ -56,7 +56,8 @@ export async function serve({
         if (r.respond) {
           r.respond(res, req);
         } else {
-          res.writeHead(r.status, { 'content-type': 'application/json', ...r.headers });
+          // Date from the server's own (injected) clock, as a real server's would be.
+          res.writeHead(r.status, { 'content-type': 'application/json', date: new Date(clock.now()).toUTCString(), ...r.headers });
           res.end(JSON.stringify(r.body));
         }
       } catch (err) {
