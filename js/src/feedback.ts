@@ -62,6 +62,11 @@ export class ServerClock {
   #hi = Number.POSITIVE_INFINITY;
   #applied: [number, number] | undefined;
 
+  /** The offset applied last (0 before any). */
+  get offset(): number {
+    return this.#applied?.[0] ?? 0;
+  }
+
   /** The offset and its uncertainty to apply now, or undefined when nothing changed enough. */
   observe(headers: Headers, sentAt: number, arrivedAt: number, feedback: Feedback | null): [number, number] | undefined {
     const offset = dateOffset(headers, arrivedAt, feedback);

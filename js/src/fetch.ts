@@ -34,7 +34,7 @@ export interface RateLimitedFetch {
   (input: string | URL | Request, init?: LimitedInit): Promise<Response>;
   /** `queued`, `admitted`, `throttled`, `retry`, `paused`, `reconciled`, `gave-up`: CustomEvents whose `detail` has `route`, `key`, `at` and more. */
   readonly events: EventTarget;
-  /** The scopes seen so far. */
+  /** The scopes in use. Idle ones (empty windows, no one waiting or in flight) are dropped as new ones come. */
   scopes(): Scope[];
   /**
    * The scope a request would go through (created if new), without sending it;
@@ -63,7 +63,7 @@ export function rateLimitedFetch(fetch: FetchLike, options: RateLimitedFetchOpti
   const events = new EventTarget();
   const scopes = new Map<string, Scope>();
 
-  const wrapper: Wrapper = { fetch, o, planner, events, scopes };
+  const wrapper: Wrapper = { fetch, o, planner, events, scopes, sweepAt: SWEEP_FROM };
   const routeOf = (input: string | URL | Request, init: LimitedInit | undefined) => {
     const method = (init?.method ?? (input instanceof Request ? input.method : 'GET')).toUpperCase();
     const url = urlOf(input);
@@ -95,6 +95,8 @@ interface Wrapper {
   planner: CoreRetryPlanner;
   events: EventTarget;
   scopes: Map<string, Scope>;
+  /** The map size at which idle scopes are next swept out. */
+  sweepAt: number;
 }
 
 function urlOf(input: string | URL | Request): URL | undefined {
@@ -133,6 +135,7 @@ function scopeFor(w: Wrapper, route: NormalizedRoute, raw: string | null | undef
   const id = `${route.name}\u0000${key}`;
   let scope = w.scopes.get(id);
   if (scope === undefined) {
+    if (w.scopes.size >= w.sweepAt) sweep(w);
     // Every permit is completed below, so requests in flight can be counted.
     const limiter = new Limiter({ windows: route.windows.map((x) => ({ limit: x.limit, per: x.perMs, kind: x.kind, ...(x.kind === 'fixed' ? { offset: x.offsetMs } : {}) })), clock: w.o.clock, maxWaiters: w.o.maxWaiters, countInFlight: true });
     scope = { route: route.name, key, limiter };
@@ -140,6 +143,24 @@ function scopeFor(w: Wrapper, route: NormalizedRoute, raw: string | null | undef
   }
   return scope;
 }
+
+/**
+ * Drops idle scopes: no one waiting or in flight, no pause, every window empty
+ * (and no server clock learned). Such a limiter decides exactly as a new one
+ * would, so nothing is forgotten. Runs when the map doubles: O(1) a scope.
+ */
+function sweep(w: Wrapper): void {
+  const now = w.o.clock.now();
+  for (const [id, { limiter }] of w.scopes) {
+    if (limiter.waiting > 0 || limiter.inFlight > 0 || limiter.pausedUntil > now) continue;
+    if ((serverClocks.get(limiter)?.offset ?? 0) !== 0) continue;
+    if (limiter.usage().every((u) => u.used === 0)) w.scopes.delete(id);
+  }
+  w.sweepAt = Math.max(SWEEP_FROM, 2 * w.scopes.size);
+}
+
+/** Scopes kept before the first sweep. */
+const SWEEP_FROM = 1_024;
 
 function emit(w: Wrapper, type: string, scope: Scope, detail: Record<string, unknown>): void {
   w.events.dispatchEvent(new CustomEvent(type, { detail: { route: scope.route, key: scope.key, at: w.o.clock.now(), ...detail } }));

@@ -87,3 +87,19 @@ test('scopeFor: the limiter a request would use, before any request, for plans a
   assert.equal(limited.scopes().length, 1, 'the scope now exists, and the next call uses it');
   assert.equal(limited.scopeFor('http://h/api/v1/run/p2', { method: 'POST', headers: { authorization: 'Bearer t' } }), scope);
 });
+
+test('idle scopes are dropped as new keys come; busy ones are kept', async () => {
+  const clock = fakeClock(T0);
+  const ok = async () => new Response('{}');
+  const limited = rateLimitedFetch(ok, { clock, routes: [{ url: '/*', windows: [{ limit: 5, per: '1m' }], key: (r) => r.headers.get('x-key') }] });
+  const call = (key) => limited('http://h/x', { headers: { 'x-key': key } });
+  for (let i = 0; i < 1_500; i++) await call(`k${i}`);
+  assert.equal(limited.scopes().length, 1_500, 'their windows still count the calls: none is idle');
+  clock.set(T0 + 61_000); // a minute later all 1,500 are empty
+  for (let i = 0; i < 5; i++) await call('busy');
+  for (let i = 0; i < 600; i++) await call(`n${i}`); // the map reaches 2,048: a sweep
+  const kept = limited.scopes();
+  assert.ok(kept.length <= 602 && kept.length > 500, `kept ${kept.length}`);
+  assert.ok(kept.some((s) => s.limiter.usage()[0].used === 5), 'the full scope is kept');
+  assert.ok(!kept.some((s) => s.limiter.usage()[0].used === 0), 'only idle ones went');
+});
