@@ -44,6 +44,19 @@ export interface RateLimitedFetch {
   scopeFor(input: string | URL | Request, init?: LimitedInit): Scope | undefined;
 }
 
+/**
+ * An EventTarget that knows whether anyone ever listened, so that calls nobody
+ * observes build no events. (It never forgets a listener: being observed once
+ * is enough to keep dispatching.)
+ */
+class Events extends EventTarget {
+  observed = false;
+  override addEventListener(type: string, listener: EventListenerOrEventListenerObject | null, options?: AddEventListenerOptions | boolean): void {
+    if (listener !== null) this.observed = true;
+    super.addEventListener(type, listener, options);
+  }
+}
+
 /** Per scope: what its responses' Date headers say about the server's clock. */
 const serverClocks = new WeakMap<Limiter, ServerClock>();
 
@@ -60,7 +73,7 @@ export function rateLimitedFetch(fetch: FetchLike, options: RateLimitedFetchOpti
   const r = o.retry;
   const planner = new (core().RetryPlanner)(r.limit, r.backoffMs, r.maxBackoffMs, r.maxTotalMs, r.retryAfterJitterMs,
     r.maxRetryAfterMs, r.budgetMaxTokens, r.budgetTokenRatio);
-  const events = new EventTarget();
+  const events = new Events();
   const scopes = new Map<string, Scope>();
 
   const wrapper: Wrapper = { fetch, o, planner, events, scopes, sweepAt: SWEEP_FROM };
@@ -93,7 +106,7 @@ interface Wrapper {
   fetch: FetchLike;
   o: NormalizedFetchOptions;
   planner: CoreRetryPlanner;
-  events: EventTarget;
+  events: Events;
   scopes: Map<string, Scope>;
   /** The map size at which idle scopes are next swept out. */
   sweepAt: number;
@@ -163,6 +176,7 @@ function sweep(w: Wrapper): void {
 const SWEEP_FROM = 1_024;
 
 function emit(w: Wrapper, type: string, scope: Scope, detail: Record<string, unknown>): void {
+  if (!w.events.observed) return;
   w.events.dispatchEvent(new CustomEvent(type, { detail: { route: scope.route, key: scope.key, at: w.o.clock.now(), ...detail } }));
 }
 
