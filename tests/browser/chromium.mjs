@@ -6,7 +6,7 @@ export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
 export async function launch() {
   if (!existsSync(CHROMIUM)) {
-    throw new Error(`Chromium not found at ${CHROMIUM}: run \`TOLLGATE_BROWSER=1 bash scripts/setup.sh\` (apt-get install chromium)`);
+    throw new Error(`Chromium not found at ${CHROMIUM}: run \`TOLLGATE_BROWSER=1 bash .ci/setup.sh\` (apt-get install chromium)`);
   }
   return chromium.launch({
     executablePath: CHROMIUM,

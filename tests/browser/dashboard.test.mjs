@@ -1,5 +1,5 @@
 // The dashboard as a person sees it, in Debian's Chromium: served by
-// scripts/start.mjs's own server (in-process, quota clock x60), the live bars
+// www/serve.mjs's own server (in-process, quota clock x60), the live bars
 // move while the servers refuse nothing, and the playground run keeps tollgate
 // at 0 refusals while the Hex document's limiter, on the same load, draws 429s.
 // Saves tests/artifacts/dashboard.png for review.
@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { startDashboard } from '../../scripts/start.mjs';
+import { startDashboard } from '../../www/serve.mjs';
 import { launch } from './chromium.mjs';
 
 const artifacts = fileURLToPath(new URL('../artifacts/', import.meta.url));

@@ -3,7 +3,7 @@
 // reaching the server.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { startDashboard } from '../../scripts/start.mjs';
+import { startDashboard } from '../../www/serve.mjs';
 import { launch } from './chromium.mjs';
 
 const WINDOWS = '5/1d';

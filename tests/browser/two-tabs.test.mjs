@@ -4,7 +4,7 @@
 // never sees more than the limit and refuses nothing.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { startDashboard } from '../../scripts/start.mjs';
+import { startDashboard } from '../../www/serve.mjs';
 import { launch } from './chromium.mjs';
 
 const WINDOWS = '10/1m';

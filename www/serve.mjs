@@ -6,7 +6,7 @@
 // servers, the pipeline and the mock share one accelerated clock: at --speed 60 an hour of
 // quota time passes in a real minute.
 //
-//   node scripts/start.mjs [--port 8080] [--speed 60]
+//   node www/serve.mjs [--port 8080] [--speed 60]
 //
 // Tests start it in-process: `const d = await startDashboard({ port: 0, speed: 600 })`.
 import { randomUUID } from 'node:crypto';
@@ -28,6 +28,7 @@ const repo = fileURLToPath(new URL('..', import.meta.url));
 
 /** URL prefix -> directory. Nothing else of the repo is served. */
 const MOUNTS = [['/js/dist/', join(repo, 'js/dist')], ['/pkg/web/', join(repo, 'pkg/web')], ['/', join(repo, 'www')]];
+const NODE_ONLY = new Set(['serve.mjs', 'screenshot.mjs'].map((f) => join(repo, 'www', f)));
 const TYPES = {
   '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.mjs': 'text/javascript; charset=utf-8',
   '.css': 'text/css; charset=utf-8', '.wasm': 'application/wasm', '.json': 'application/json', '.png': 'image/png',
@@ -132,6 +133,8 @@ function serveStatic(req, res, path) {
   }
   const file = resolve(dir, rel.endsWith('/') ? `${rel}index.html` : rel);
   if (file !== dir && !file.startsWith(dir + sep)) return res.writeHead(403).end();
+  // The Node scripts beside the page are not part of it.
+  if (NODE_ONLY.has(file)) return res.writeHead(404).end();
   let size;
   try {
     const st = statSync(file);
@@ -420,7 +423,7 @@ async function main() {
     options: { port: { type: 'string', default: '8080' }, speed: { type: 'string', default: '60' }, help: { type: 'boolean', short: 'h' } },
   });
   if (values.help) {
-    console.log('usage: node scripts/start.mjs [--port 8080] [--speed 60]\n  --speed: how many times faster than real time the quota clock runs (60: an hour in a minute)');
+    console.log('usage: node www/serve.mjs [--port 8080] [--speed 60]\n  --speed: how many times faster than real time the quota clock runs (60: an hour in a minute)');
     return;
   }
   const port = Number(values.port);

@@ -2,20 +2,20 @@
 // dashboard started in-process (as `npm start` runs it), its live view after the
 // pipeline has run for a while, at 1280x800 in Debian's Chromium.
 //
-//   node scripts/screenshot.mjs [--speed 300] [--wait 15] [--out www/screenshot.png]
+//   node www/screenshot.mjs [--speed 300] [--wait 15] [--out www/screenshot.png]
 //
 // At --speed 300 and --wait 15, the pipeline has run 75 minutes of quota time:
 // the hour windows have filled and the timelines show a full hour.
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { launch } from '../tests/browser/chromium.mjs';
-import { startDashboard } from './start.mjs';
+import { startDashboard } from './serve.mjs';
 
 const { values } = parseArgs({
   options: {
     speed: { type: 'string', default: '300' },
     wait: { type: 'string', default: '15' },
-    out: { type: 'string', default: fileURLToPath(new URL('../www/screenshot.png', import.meta.url)) },
+    out: { type: 'string', default: fileURLToPath(new URL('./screenshot.png', import.meta.url)) },
   },
 });
 const speed = Number(values.speed);
