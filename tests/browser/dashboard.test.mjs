@@ -9,19 +9,10 @@ import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { startDashboard } from '../../www/serve.mjs';
 import { launch } from './chromium.mjs';
+import { mostInAnyWindow } from '../js/windows.mjs';
 
 const artifacts = fileURLToPath(new URL('../artifacts/', import.meta.url));
 const HEX = '20/1m, 60/1h';
-
-/** The most requests of `times` (ascending) in any span of `perMs`, a strict sliding log's count. */
-function mostIn(times, perMs) {
-  let most = 0;
-  for (let i = 0, j = 0; j < times.length; j++) {
-    while (times[j] - times[i] >= perMs) i++;
-    most = Math.max(most, j - i + 1);
-  }
-  return most;
-}
 
 test('the dashboard: live bars move, no server refuses, the playground beats the Hex document’s limiter', { timeout: 60_000 }, async (t) => {
   // x60, npm start's own speed: faster, and the page's timers (a real millisecond
@@ -81,7 +72,7 @@ test('the dashboard: live bars move, no server refuses, the playground beats the
   const seen = dashboard.mock.log.filter((e) => e.windows === HEX && e.key.startsWith('tg-'));
   assert.equal(seen.length, 45);
   assert.deepEqual(seen.filter((e) => e.status !== 201), []);
-  assert.ok(mostIn(seen.map((e) => e.at), 60_000) <= 20);
+  assert.ok(mostInAnyWindow(seen.map((e) => e.at), 60_000) <= 20);
 
   // After all that, still no refusal by any pipeline server.
   const refused = await page.$$eval('#apis [data-count="refused"], #apis .server-refused', (els) => els.map((e) => e.textContent));

@@ -6,17 +6,9 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { startDashboard } from '../../www/serve.mjs';
 import { launch } from './chromium.mjs';
+import { mostInAnyWindow } from '../js/windows.mjs';
 
 const WINDOWS = '10/1m';
-
-function mostIn(times, perMs) {
-  let most = 0;
-  for (let i = 0, j = 0; j < times.length; j++) {
-    while (times[j] - times[i] >= perMs) i++;
-    most = Math.max(most, j - i + 1);
-  }
-  return most;
-}
 
 test('two tabs firing at once stay within one shared quota', { timeout: 60_000 }, async (t) => {
   const dashboard = await startDashboard({ port: 0, speed: 600, pipeline: false });
@@ -48,7 +40,7 @@ test('two tabs firing at once stay within one shared quota', { timeout: 60_000 }
   assert.equal(seen.length, 30, 'both tabs sent all their requests');
   assert.equal(new Set(seen.map((e) => e.key)).size, 1, 'under one key: one quota');
   assert.deepEqual(seen.filter((e) => e.status !== 201).map((e) => e.status), [], 'the server refused none');
-  const most = mostIn(seen.map((e) => e.at), 60_000);
+  const most = mostInAnyWindow(seen.map((e) => e.at), 60_000);
   assert.ok(most <= 10, `at most 10 in any minute at the server; saw ${most}`);
   assert.equal(most, 10, 'and the quota was used: 10 in the first minute');
   for (const tab of tabs) {

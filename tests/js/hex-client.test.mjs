@@ -7,6 +7,7 @@ import { test } from 'node:test';
 import { isTollgateError } from 'tollgate'; // loads the wasm core the CJS modules below share
 import { startHexServer } from '../servers/index.mjs';
 import { drive, fakeClock } from './drive.mjs';
+import { mostInAnyWindow } from './windows.mjs';
 
 const require = createRequire(import.meta.url);
 const { hexClient } = require('../../js/cjs/hex/client.js');
@@ -43,12 +44,6 @@ async function setup(t, serverOptions = {}, { wrap, ...clientOptions } = {}) {
   const hex = hexClient({ baseUrl: server.url, token: 'tok-1', fetch: net.fetch, clock, ...clientOptions });
   const run = (promise) => drive(clock, promise, { busy: net.busy });
   return { clock, server, hex, run };
-}
-
-function maxInAnyWindow(times, ms) {
-  let most = 0;
-  for (const t of times) most = Math.max(most, times.filter((u) => u >= t && u < t + ms).length);
-  return most;
 }
 
 const posts = (server) => server.log.filter((r) => r.method === 'POST' && /^\/api\/v1\/run\/[^/]+$/.test(r.path));
@@ -221,8 +216,8 @@ test('runBatch: 70 projects, over the hourly quota: no 429, every result kept, p
   assert.equal(log.filter((r) => r.status === 429).length, 0, 'no 429');
   assert.equal(log.length, 70);
   const times = log.map((r) => r.at);
-  assert.equal(maxInAnyWindow(times, MIN), 20);
-  assert.equal(maxInAnyWindow(times, HOUR), 60);
+  assert.equal(mostInAnyWindow(times, MIN), 20);
+  assert.equal(mostInAnyWindow(times, HOUR), 60);
   assert.equal(times[60], times[0] + HOUR, 'the 61st trigger goes the moment the first leaves the hour');
 
   assert.deepEqual(events[0], { started: 0, finished: 0, failed: 0, total: 70, etaAt: events[0].etaAt, late: false, now: T0 });
