@@ -12,12 +12,8 @@ export interface HexErrorContext extends CallContext {
   traceId?: string;
 }
 
-/**
- * Hex answered 401: the token was rejected or rotated. Never retried: the same
- * token will not start working by itself. The message never contains the token.
- */
-export class HexAuthError extends TollgateError {
-  override name = 'HexAuthError' as const;
+/** What both of Hex's HTTP errors keep: the status and Hex's error body. */
+abstract class HexResponseError extends TollgateError {
   readonly status: number;
   /** Hex's `reason`, if it gave one. */
   readonly reason: string | undefined;
@@ -30,18 +26,17 @@ export class HexAuthError extends TollgateError {
   }
 }
 
+/**
+ * Hex answered 401: the token was rejected or rotated. Never retried: the same
+ * token will not start working by itself. The message never contains the token.
+ */
+export class HexAuthError extends HexResponseError {
+  override name = 'HexAuthError' as const;
+}
+
 /** Hex answered with a status the client cannot act on (a 404 for an unknown run, a 500). */
-export class HexApiError extends TollgateError {
+export class HexApiError extends HexResponseError {
   override name = 'HexApiError' as const;
-  readonly status: number;
-  readonly reason: string | undefined;
-  readonly traceId: string | undefined;
-  constructor(message: string, context: HexErrorContext) {
-    super(message, context);
-    this.status = context.status;
-    this.reason = context.reason;
-    this.traceId = context.traceId;
-  }
 }
 
 /** `waitForRun`'s timeout passed: the run was cancelled (if Hex let us) and this is the rejection. */
