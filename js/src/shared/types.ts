@@ -1,0 +1,80 @@
+/**
+ * The contract between `Limiter.shared(options)` and the stores that hold a
+ * quota shared by many limiters: `redisStore(client)` (processes and machines)
+ * and `tabStore()` (the tabs of one origin). `Limiter.shared` validates the
+ * options once (see `normalizeSharedOptions`) and hands them to `store.open`;
+ * each store returns a `SharedLimiter`, the `Limiter` API made asynchronous
+ * where a decision needs the store.
+ */
+import type { AcquireOptions, ReconcileOptions, WindowUsage } from '../limiter.js';
+import type { Clock, Duration, NormalizedWindow, WindowOptions } from '../options.js';
+
+export interface SharedLimiterOptions {
+  /** Identifies the quota, e.g. `'hex:' + token`. Hashed before it is stored or shown. */
+  name: string;
+  /** The windows, all acquired together, as for `new Limiter`. */
+  windows: readonly WindowOptions[];
+  /** Where the quota lives: `redisStore(client)` or `tabStore()`. */
+  store: SharedStore;
+  /** Count admitted requests as in flight until `permit.complete()`. @default false */
+  countInFlight?: boolean;
+  /**
+   * The longest a request may stay in flight: a permit of a process (or tab)
+   * that died is counted as sent at `at + leaseMs`, the latest moment it can
+   * have reached the server, and no longer held. @default '1m'
+   */
+  leaseMs?: Duration;
+  /** The most requests that may wait in this process. @default Infinity */
+  maxWaiters?: number;
+  /** @default systemClock */
+  clock?: Clock;
+}
+
+/** What a store's `open` receives: every field validated and defaulted. */
+export interface NormalizedSharedOptions {
+  /** The name as given (for messages only; never stored). */
+  name: string;
+  /** The hashed name: the only form that reaches the store. */
+  key: string;
+  windows: NormalizedWindow[];
+  countInFlight: boolean;
+  leaseMs: number;
+  maxWaiters: number;
+  clock: Clock;
+}
+
+export interface SharedStore {
+  /** `'redis'`, `'tab'`, ... (for messages and events). */
+  readonly kind: string;
+  /** Called by `Limiter.shared` with validated options. */
+  open(options: NormalizedSharedOptions): SharedLimiter;
+}
+
+/** An admitted request's hold on a shared quota. */
+export interface SharedPermit {
+  /** When the windows counted it, ms since the Unix epoch (the store's clock, mapped onto ours). */
+  readonly at: number;
+  readonly cost: number;
+  /** The response arrived (at `at`, default now): count it then; with countInFlight, leave the in-flight set. */
+  complete(at?: number): Promise<void>;
+}
+
+export type SharedTryAcquireResult =
+  | { ok: true; permit: SharedPermit }
+  | { ok: false; retryAt: number; waitMs: number };
+
+/** The `Limiter` API over a shared quota. */
+export interface SharedLimiter {
+  /** The hashed name. */
+  readonly key: string;
+  /** `queued`, `admitted`, `aborted`, `paused`, `reconciled`, plus store-specific ones (e.g. `fallback`). */
+  readonly events: EventTarget;
+  tryAcquire(cost?: number): Promise<SharedTryAcquireResult>;
+  acquire(options?: AcquireOptions): Promise<SharedPermit>;
+  pauseUntil(at: number): Promise<void>;
+  reconcile(window: number, options: ReconcileOptions): Promise<boolean>;
+  usage(): Promise<WindowUsage[]>;
+  plan(n: number, options?: { cost?: number }): Promise<number[]>;
+  /** Rejects this process's waiters and releases the store's resources (subscriptions, timers). */
+  close(): Promise<void>;
+}
