@@ -1,0 +1,133 @@
+// esbuild, webpack 5, Rollup and Vite each bundle a tiny app that imports
+// 'tollgate' (tests/bundlers/app), with no configuration beyond naming the entry
+// (Rollup: its node-resolve plugin, without which it resolves no npm package).
+// Each bundle then runs in Chromium and decides: a Limiter admits, refuses with
+// the exact wait and names an error, and rateLimitedFetch sends three requests to
+// a local server and holds the fourth.
+//
+// The package's `browser`/`default` export is the inline entry (js/src/inline.ts),
+// so no bundler has to emit a .wasm file or keep a top-level await; the pages
+// must not request one either. The four builds run at once, in this process.
+import assert from 'node:assert/strict';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { launch } from '../browser/chromium.mjs';
+import { startStaticServer } from '../browser/static.mjs';
+
+const repo = fileURLToPath(new URL('../..', import.meta.url));
+const app = fileURLToPath(new URL('./app', import.meta.url));
+
+/** Each bundler as its users call it; returns the directory to serve. */
+const BUNDLERS = {
+  // `esbuild main.js --bundle`: the browser platform, an IIFE (no top-level await allowed).
+  async esbuild(dir) {
+    const esbuild = await import('esbuild');
+    await esbuild.build({ entryPoints: [join(dir, 'main.js')], bundle: true, outfile: join(dir, 'out/app.js'), logLevel: 'silent' });
+    return page(dir, '<script src="app.js"></script>');
+  },
+  // webpack's defaults: `webpack` with ./src/index.js renamed; production mode.
+  async webpack(dir) {
+    const { default: webpack } = await import('webpack');
+    const stats = await new Promise((ok, fail) => webpack({
+      mode: 'production', context: dir, entry: './main.js', output: { path: join(dir, 'out'), filename: 'app.js' },
+    }, (err, s) => (err ? fail(err) : ok(s))));
+    assert.ok(!stats.hasErrors(), `webpack: ${stats.toString('errors-only')}`);
+    return page(dir, '<script src="app.js"></script>');
+  },
+  // `rollup -p node-resolve main.js -d out`: ES module output.
+  async rollup(dir) {
+    const { rollup } = await import('rollup');
+    const { nodeResolve } = await import('@rollup/plugin-node-resolve');
+    const bundle = await rollup({ input: join(dir, 'main.js'), plugins: [nodeResolve()], onwarn: (w) => { throw new Error(`rollup: ${w.message}`); } });
+    await bundle.write({ dir: join(dir, 'out'), format: 'es', entryFileNames: 'app.js' });
+    await bundle.close();
+    return page(dir, '<script type="module" src="app.js"></script>');
+  },
+  // `vite build` of index.html.
+  async vite(dir) {
+    const { build } = await import('vite');
+    await build({ root: dir, configFile: false, logLevel: 'silent', build: { outDir: join(dir, 'out') } });
+    return join(dir, 'out');
+  },
+};
+
+/** An index.html beside the bundle; returns the directory to serve. */
+function page(dir, script) {
+  writeFileSync(join(dir, 'out/index.html'), `<!doctype html><meta charset="utf-8"><title>bundle</title>${script}\n`);
+  return join(dir, 'out');
+}
+
+/** Every file under dir, relative. */
+function files(dir, prefix = '') {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory()
+    ? files(join(dir, e.name), `${prefix}${e.name}/`) : [`${prefix}${e.name}`]));
+}
+
+let browser;
+const temps = [];
+before(async () => { browser = await launch(); });
+after(async () => {
+  await browser?.close();
+  for (const t of temps) rmSync(t, { recursive: true, force: true });
+});
+
+describe('bundlers: an app importing tollgate, bundled with no configuration, decides in Chromium', { concurrency: true }, () => {
+  for (const [name, bundle] of Object.entries(BUNDLERS)) {
+    test(name, { timeout: 90_000 }, async (t) => {
+      // The app in a fresh directory, with node_modules/tollgate linked to this
+      // repo, as an npm `file:` dependency would be.
+      const dir = mkdtempSync(join(tmpdir(), `tollgate-${name}-`));
+      temps.push(dir);
+      cpSync(app, dir, { recursive: true });
+      mkdirSync(join(dir, 'node_modules'));
+      symlinkSync(repo, join(dir, 'node_modules/tollgate'), 'dir');
+      mkdirSync(join(dir, 'out'));
+
+      const out = await bundle(dir);
+      const built = files(out);
+      t.diagnostic(`${name}: ${built.join(', ')}`);
+      assert.deepEqual(built.filter((f) => f.endsWith('.wasm')), [], `${name} emitted a .wasm file: the inline entry's glue still names one`);
+      const js = built.filter((f) => f.endsWith('.js')).map((f) => readFileSync(join(out, f), 'utf8')).join('\n');
+      // The Node glue reads its wasm from disk beside itself; a browser bundle must not carry it.
+      assert.ok(!/readFileSync|__dirname/.test(js), `${name}: the Node entry (pkg/node) slipped into the browser bundle`);
+
+      let served = 0;
+      const site = await startStaticServer({
+        root: out,
+        routes: {
+          '/api/ping': (req, res) => { served++; res.writeHead(200, { 'content-type': 'text/plain' }).end(`pong ${served}`); },
+          '/favicon.ico': (req, res) => res.writeHead(204).end(), // else a 404 in the console
+        },
+      });
+      t.after(() => site.close());
+      const tab = await browser.newPage();
+      t.after(() => tab.close());
+      const errors = [];
+      const wasmRequests = [];
+      tab.on('pageerror', (e) => errors.push(e.message));
+      tab.on('console', (m) => { if (m.type() === 'error' || m.type() === 'warning') errors.push(m.text()); });
+      tab.on('request', (r) => { if (/\.wasm(\?|$)/.test(r.url())) wasmRequests.push(r.url()); });
+      await tab.goto(`${site.url}/`);
+      // The app's result, or the first page error (a bundle that fails before the app runs sets no result).
+      const result = await Promise.race([
+        tab.waitForFunction(() => window.result, null, { timeout: 20_000 }).then((h) => h.jsonValue()),
+        tab.waitForEvent('pageerror', { timeout: 20_000 }).then((e) => ({ error: e.message })),
+      ]);
+
+      assert.equal(result.error, undefined, `the bundle failed in the page: ${result.error}`);
+      assert.deepEqual(errors, [], 'no page errors or console errors/warnings');
+      assert.deepEqual(wasmRequests, [], 'the wasm comes inside the bundle, not as a request');
+      assert.deepEqual(result.admitted, [true, true, false]);
+      assert.ok(result.waitMs > 59_000 && result.waitMs <= 60_000, `the third waits for the minute window: ${result.waitMs} ms`);
+      assert.equal(result.named, 'InsufficientCapacityError');
+      assert.deepEqual(result.statuses, [200, 200, 200]);
+      assert.deepEqual(result.bodies, ['pong 1', 'pong 2', 'pong 3']);
+      assert.equal(result.nextOk, false, 'the route’s hour window is full after three requests');
+      assert.ok(result.nextWaitMs > 3_500_000 && result.nextWaitMs <= 3_600_000, `next in about an hour: ${result.nextWaitMs} ms`);
+      assert.equal(served, 3);
+    });
+  }
+});
