@@ -45,6 +45,6 @@ for (const file of wasms) {
 const defaultUrl = /new URL\((['"])[\w.-]+\.wasm\1, import\.meta\.url\)/g;
 for (const file of readdirSync(from).filter((f) => f.endsWith('.js'))) {
   const glue = readFileSync(join(from, file), 'utf8');
-  if (!defaultUrl.test(glue)) throw new Error(`inline-wasm: pkg/web/${file} has no default wasm URL to drop; has wasm-bindgen's web glue changed?`);
+  if (!glue.match(defaultUrl)) throw new Error(`inline-wasm: pkg/web/${file} has no default wasm URL to drop; has wasm-bindgen's web glue changed?`);
   writeFileSync(join(to, file), glue.replace(defaultUrl, 'undefined /* .ci/inline-wasm.mjs: no wasm file, the bytes are inlined */'));
 }
