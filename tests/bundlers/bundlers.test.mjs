@@ -1,4 +1,4 @@
-// esbuild, webpack 5, Rollup and Vite each bundle a tiny app that imports
+// esbuild, webpack 5, Rollup, Vite and `bun build` each bundle a tiny app that imports
 // 'tollgate' (tests/bundlers/app), with no configuration beyond naming the entry
 // (Rollup: its node-resolve plugin, without which it resolves no npm package).
 // Each bundle then runs in Chromium and decides: a Limiter admits, refuses with
@@ -9,6 +9,7 @@
 // so no bundler has to emit a .wasm file or keep a top-level await; the pages
 // must not request one either. The four builds run at once, in this process.
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -44,6 +45,13 @@ const BUNDLERS = {
     const bundle = await rollup({ input: join(dir, 'main.js'), plugins: [nodeResolve()], onwarn: (w) => { throw new Error(`rollup: ${w.message}`); } });
     await bundle.write({ dir: join(dir, 'out'), format: 'es', entryFileNames: 'app.js' });
     await bundle.close();
+    return page(dir, '<script type="module" src="app.js"></script>');
+  },
+  // `bun build main.js --target=browser` (Bun from its npm package).
+  async 'bun build'(dir) {
+    const r = await new Promise((ok) => execFile(join(repo, 'node_modules/.bin/bun'), ['build', 'main.js', '--target=browser', '--outfile=out/app.js'],
+      { cwd: dir, timeout: 60_000 }, (error, stdout, stderr) => ok({ error, output: `${stdout}${stderr}` })));
+    assert.equal(r.error, null, `bun build failed: ${r.output}`);
     return page(dir, '<script type="module" src="app.js"></script>');
   },
   // No bundler: the browser loads the ES modules as they are installed, with an
