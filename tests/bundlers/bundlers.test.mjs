@@ -10,12 +10,14 @@
 // must not request one either. The four builds run at once, in this process.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import http from 'node:http';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { launch } from '../browser/chromium.mjs';
+import { checkScenario } from './check.mjs';
 import { startStaticServer } from '../browser/static.mjs';
 
 const repo = fileURLToPath(new URL('../..', import.meta.url));
@@ -90,7 +92,9 @@ after(async () => {
   for (const t of temps) rmSync(t, { recursive: true, force: true });
 });
 
-describe('bundlers: an app importing tollgate, bundled with no configuration, decides in Chromium', { concurrency: true }, () => {
+// The browser and the Node bundles at once: bundling is mostly waiting on one core each.
+describe('bundlers', { concurrency: true }, () => {
+describe('an app importing tollgate, bundled with no configuration, decides in Chromium', { concurrency: true }, () => {
   for (const [name, bundle] of Object.entries(BUNDLERS)) {
     test(name, { timeout: 90_000 }, async (t) => {
       // The app in a fresh directory, with node_modules/tollgate linked to this
@@ -136,14 +140,55 @@ describe('bundlers: an app importing tollgate, bundled with no configuration, de
       assert.equal(result.error, undefined, `the bundle failed in the page: ${result.error}`);
       assert.deepEqual(errors, [], 'no page errors or console errors/warnings');
       assert.deepEqual(wasmRequests, [], 'the wasm comes inside the bundle, not as a request');
-      assert.deepEqual(result.admitted, [true, true, false]);
-      assert.ok(result.waitMs > 59_000 && result.waitMs <= 60_000, `the third waits for the minute window: ${result.waitMs} ms`);
-      assert.equal(result.named, 'InsufficientCapacityError');
-      assert.deepEqual(result.statuses, [200, 200, 200]);
-      assert.deepEqual(result.bodies, ['pong 1', 'pong 2', 'pong 3']);
-      assert.equal(result.nextOk, false, 'the route’s hour window is full after three requests');
-      assert.ok(result.nextWaitMs > 3_500_000 && result.nextWaitMs <= 3_600_000, `next in about an hour: ${result.nextWaitMs} ms`);
-      assert.equal(served, 3);
+      checkScenario(result, served);
     });
   }
+});
+
+/** Bundles for Node (a server or a function): the wasm must come inside, not be read from beside the package. */
+const NODE_BUNDLERS = {
+  // `esbuild server.js --bundle --platform=node`: CommonJS.
+  async esbuild(dir) {
+    const esbuild = await import('esbuild');
+    await esbuild.build({ entryPoints: [join(dir, 'server.js')], bundle: true, platform: 'node', outfile: join(dir, 'out/app.cjs'), logLevel: 'silent' });
+  },
+  // webpack's defaults with `target: 'node'`.
+  async webpack(dir) {
+    const { default: webpack } = await import('webpack');
+    const stats = await new Promise((ok, fail) => webpack({
+      mode: 'production', target: 'node', context: dir, entry: './server.js', output: { path: join(dir, 'out'), filename: 'app.cjs' },
+    }, (err, s) => (err ? fail(err) : ok(s))));
+    assert.ok(!stats.hasErrors(), `webpack: ${stats.toString('errors-only')}`);
+  },
+};
+
+describe('bundlers for Node: the bundle runs on its own, away from node_modules', { concurrency: true }, () => {
+  for (const [name, bundle] of Object.entries(NODE_BUNDLERS)) {
+    test(`${name} (platform node)`, { timeout: 90_000 }, async (t) => {
+      const dir = mkdtempSync(join(tmpdir(), `tollgate-${name}-node-`));
+      temps.push(dir);
+      cpSync(app, dir, { recursive: true });
+      mkdirSync(join(dir, 'node_modules'));
+      symlinkSync(repo, join(dir, 'node_modules/tollgate'), 'dir');
+      await bundle(dir);
+      // Deployed alone, as a function or a container would have it.
+      const deployed = join(dir, 'deployed');
+      mkdirSync(deployed);
+      copyFileSync(join(dir, 'out/app.cjs'), join(deployed, 'app.cjs'));
+
+      let served = 0;
+      const server = http.createServer((req, res) => {
+        if (req.url !== '/api/ping') return res.writeHead(404).end();
+        served++;
+        res.writeHead(200, { 'content-type': 'text/plain' }).end(`pong ${served}`);
+      });
+      await new Promise((ok) => server.listen(0, '127.0.0.1', ok));
+      t.after(() => new Promise((ok) => { server.closeAllConnections(); server.close(ok); }));
+      const run = await new Promise((ok) => execFile(process.execPath, ['app.cjs', `http://127.0.0.1:${server.address().port}`],
+        { cwd: deployed, timeout: 30_000 }, (error, stdout, stderr) => ok({ error, stdout, stderr })));
+      assert.equal(run.error, null, `the ${name} bundle failed on its own:\n${run.stderr}`);
+      checkScenario(JSON.parse(run.stdout.trim().split('\n').at(-1)), served);
+    });
+  }
+});
 });

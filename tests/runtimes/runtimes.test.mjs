@@ -17,6 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { checkScenario } from '../bundlers/check.mjs';
 
 const repo = fileURLToPath(new URL('../..', import.meta.url));
 const here = fileURLToPath(new URL('.', import.meta.url));
@@ -65,18 +66,6 @@ function parse(name, r) {
   }
 }
 
-function checkScenario(result, server) {
-  assert.equal(result.error, undefined, `the scenario threw: ${result.error}`);
-  assert.deepEqual(result.admitted, [true, true, false]);
-  assert.ok(result.waitMs > 59_000 && result.waitMs <= 60_000, `the third waits for the minute window: ${result.waitMs} ms`);
-  assert.equal(result.named, 'InsufficientCapacityError');
-  assert.deepEqual(result.statuses, [200, 200, 200]);
-  assert.deepEqual(result.bodies, ['pong 1', 'pong 2', 'pong 3']);
-  assert.equal(result.nextOk, false, 'the route’s hour window is full after three requests');
-  assert.ok(result.nextWaitMs > 3_500_000 && result.nextWaitMs <= 3_600_000, `next in about an hour: ${result.nextWaitMs} ms`);
-  assert.equal(server.hits, 3);
-}
-
 describe('runtimes: Limiter and rateLimitedFetch against a local server', { concurrency: true }, () => {
   test('Deno: the `deno` condition (the inline entry), with no read permission', { timeout: 90_000 }, async (t) => {
     const server = await pingServer(t);
@@ -84,7 +73,7 @@ describe('runtimes: Limiter and rateLimitedFetch against a local server', { conc
       { env: { ...process.env, NO_COLOR: '1', DENO_NO_UPDATE_CHECK: '1' } });
     const result = parse('deno', r);
     assert.match(result.resolved, /\/js\/dist\/inline\.js$/, 'Deno resolves tollgate to the inline entry');
-    checkScenario(result, server);
+    checkScenario(result, server.hits);
   });
 
   test('Bun: the `bun` condition (the inline entry), import and require sharing one instance', { timeout: 90_000 }, async (t) => {
@@ -92,7 +81,7 @@ describe('runtimes: Limiter and rateLimitedFetch against a local server', { conc
     const result = parse('bun', await run(bin('bun'), ['app.mjs', server.base]));
     assert.match(result.resolved, /\/js\/dist\/inline\.js$/, 'Bun resolves tollgate to the inline entry');
     assert.equal(result.sameForRequire, true, 'require("tollgate") in Bun is the same module as the import');
-    checkScenario(result, server);
+    checkScenario(result, server.hits);
   });
 
   test('Cloudflare Workers (workerd via miniflare): the `workerd` condition, the wasm as a compiled module', { timeout: 90_000 }, async (t) => {
@@ -117,6 +106,6 @@ describe('runtimes: Limiter and rateLimitedFetch against a local server', { conc
     });
     t.after(() => mf.dispose());
     const res = await mf.dispatchFetch('http://worker.test/');
-    checkScenario(await res.json(), server);
+    checkScenario(await res.json(), server.hits);
   });
 });
