@@ -5,20 +5,22 @@
 // the exact wait and names an error, and rateLimitedFetch sends three requests to
 // a local server and holds the fourth.
 //
-// The package's `browser`/`default` export is the inline entry (js/src/inline.ts),
-// so no bundler has to emit a .wasm file or keep a top-level await; the pages
-// must not request one either. The four builds run at once, in this process.
+// The package's `module`/`browser`/`default` export is the inline entry
+// (js/src/inline.ts), so no bundler has to emit a .wasm file or keep a top-level
+// await; the pages must not request one either. Also bundles made for Node
+// (esbuild --platform=node, webpack target node) must run with no node_modules
+// beside them. The builds run at once, in this process.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { copyFileSync, cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import http from 'node:http';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { launch } from '../browser/chromium.mjs';
-import { checkScenario } from './check.mjs';
 import { startStaticServer } from '../browser/static.mjs';
+import { checkScenario } from './check.mjs';
 
 const repo = fileURLToPath(new URL('../..', import.meta.url));
 const app = fileURLToPath(new URL('./app', import.meta.url));
