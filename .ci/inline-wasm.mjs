@@ -39,7 +39,7 @@ for (const file of wasms) {
     'export default bytes;',
     '',
   ].join('\n'));
-  writeFileSync(join(to, `${name}.d.ts`), `/** The bytes of pkg/web/${file}. */\ndeclare const bytes: Uint8Array;\nexport default bytes;\n`);
+  writeFileSync(join(to, `${name}.d.ts`), `/** The bytes of pkg/web/${file}. */\ndeclare const bytes: Uint8Array<ArrayBuffer>;\nexport default bytes;\n`);
 }
 
 const defaultUrl = /new URL\((['"])[\w.-]+\.wasm\1, import\.meta\.url\)/g;

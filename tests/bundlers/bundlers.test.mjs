@@ -125,7 +125,7 @@ describe('an app importing tollgate, bundled with no configuration, decides in C
       const built = files(out).filter((f) => f !== 'tollgate'); // the no-bundler case's link to the package
       t.diagnostic(`${name}: ${built.join(', ')}`);
       const wasmFiles = built.filter((f) => f.endsWith('.wasm'));
-      if (WASM_AS_FILE.has(name)) assert.equal(wasmFiles.length, 1, `${name}: the wasm is emitted as an asset: ${built}`);
+      if (WASM_AS_FILE.has(name)) assert.ok(wasmFiles.length > 0, `${name}: the wasm is emitted as an asset: ${built}`);
       else assert.deepEqual(wasmFiles, [], `${name} emitted a .wasm file: the inline entry's glue still names one`);
       const js = built.filter((f) => f.endsWith('.js')).map((f) => readFileSync(join(out, f), 'utf8')).join('\n');
       // The Node glue reads its wasm from disk beside itself; a browser bundle must not carry it.
@@ -156,7 +156,7 @@ describe('an app importing tollgate, bundled with no configuration, decides in C
 
       assert.equal(result.error, undefined, `the bundle failed in the page: ${result.error}`);
       assert.deepEqual(errors, [], 'no page errors or console errors/warnings');
-      if (WASM_AS_FILE.has(name)) assert.equal(wasmRequests.length, 1, `${name}: the page fetches the wasm asset once: ${wasmRequests}`);
+      if (WASM_AS_FILE.has(name)) assert.equal(wasmRequests.length, wasmFiles.length, `${name}: the page fetches each wasm asset once: ${wasmRequests}`);
       else assert.deepEqual(wasmRequests, [], 'the wasm comes inside the bundle, not as a request');
       checkScenario(result, served);
     });
