@@ -6,6 +6,7 @@ import {
   normalizeClock, normalizeCost, normalizeMaxWaiters, normalizePriority, normalizeWindows, parseDuration,
 } from './options.js';
 import { type CompiledMatcher, type UrlPattern, compileMatcher } from './routes.js';
+import { normalizeMaxConcurrent } from './concurrency.js';
 
 /** What a route's `key` and `cost` functions see of a request. */
 export interface RouteRequest {
@@ -37,6 +38,8 @@ export interface RouteOptions {
    * into `header` as `format(key)`. Replaces `key`.
    */
   keyPool?: KeyPoolOptions;
+  /** The most requests of one scope (one key) in flight at once, from admission until the response headers arrive. @default Infinity */
+  maxConcurrent?: number;
 }
 
 export interface KeyPoolOptions {
@@ -96,6 +99,7 @@ export interface NormalizedRoute {
   priority: number;
   idempotencyKey: boolean | undefined;
   pool: { keys: string[]; header: string; format: (key: string) => string } | undefined;
+  maxConcurrent: number;
 }
 
 export interface NormalizedRetry {
@@ -142,6 +146,7 @@ function normalizeRoute(r: RouteOptions, i: number): NormalizedRoute {
     priority: normalizePriority(r.priority ?? 0),
     idempotencyKey: r.idempotencyKey,
     pool: r.keyPool === undefined ? undefined : normalizePool(r.keyPool, `${at}.keyPool`),
+    maxConcurrent: normalizeMaxConcurrent(r.maxConcurrent, `${at}.maxConcurrent`),
   };
 }
 

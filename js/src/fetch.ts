@@ -150,7 +150,7 @@ function scopeFor(w: Wrapper, route: NormalizedRoute, raw: string | null | undef
   if (scope === undefined) {
     if (w.scopes.size >= w.sweepAt) sweep(w);
     // Every permit is completed below, so requests in flight can be counted.
-    const limiter = new Limiter({ windows: route.windows.map((x) => ({ limit: x.limit, per: x.perMs, kind: x.kind, ...(x.kind === 'fixed' ? { offset: x.offsetMs } : {}) })), clock: w.o.clock, maxWaiters: w.o.maxWaiters, countInFlight: true });
+    const limiter = new Limiter({ windows: route.windows.map((x) => ({ limit: x.limit, per: x.perMs, kind: x.kind, ...(x.kind === 'fixed' ? { offset: x.offsetMs } : {}) })), clock: w.o.clock, maxWaiters: w.o.maxWaiters, countInFlight: true, maxConcurrent: route.maxConcurrent });
     scope = { route: route.name, key, limiter };
     w.scopes.set(id, scope);
   }

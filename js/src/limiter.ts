@@ -4,6 +4,7 @@
  * this class only keeps the promises and arms the timer for that time.
  */
 
+import { Slots, normalizeMaxConcurrent } from './concurrency.js';
 import { core, type CoreLimiter } from './core.js';
 import { fromCore } from './errors.js';
 import {
@@ -21,6 +22,7 @@ import {
   normalizeWindows,
   parseDuration,
 } from './options.js';
+import { type ScheduleOptions, type WrapOptions, scheduleWith, wrapWith } from './schedule.js';
 
 /** An admitted request's hold on the windows. */
 export class Permit {
@@ -117,6 +119,8 @@ export class Limiter {
   #timer: unknown = undefined;
   #timerAt = -1;
   #events: EventTarget | undefined;
+  /** `maxConcurrent`'s slots; undefined when unlimited. */
+  #slots: Slots | undefined;
 
   /**
    * `queued`, `admitted` (from the queue), `aborted`, `paused`, `reconciled`:
@@ -141,6 +145,7 @@ export class Limiter {
     this.#clock = o.clock;
     this.#windows = o.windows;
     this.#core = call(() => new (core().LimiterCore)(o.flat, o.maxWaiters, o.countInFlight));
+    this.#slots = slotsFor(options.maxConcurrent, o.maxWaiters);
   }
 
   /** A limiter in the state of `snapshot`. `options.windows`, if given, must be the snapshot's. */
@@ -152,21 +157,59 @@ export class Limiter {
     const flat = windows ? flatten(windows) : new Float64Array(0);
     const restored = call(() => core().LimiterCore.restore(snapshot, flat, maxWaiters, countInFlight));
     restoring = { core: restored, clock, windows: windows ?? windowsOf(snapshot) };
-    return new Limiter(undefined as unknown as LimiterOptions);
+    const limiter = new Limiter(undefined as unknown as LimiterOptions);
+    limiter.#slots = slotsFor(options.maxConcurrent, maxWaiters);
+    return limiter;
   }
 
   /** Admits now if every window allows it and no one waits ahead; never waits. */
   tryAcquire(cost = 1): TryAcquireResult {
     if (cost !== 1) normalizeCost(cost);
+    // Every slot taken: only a completion can make room.
+    if (this.#slots?.tryTake() === false) return { ok: false, retryAt: Number.POSITIVE_INFINITY, waitMs: Number.POSITIVE_INFINITY };
     const now = this.#clock.now();
     const r = this.#core.tryAcquire(now, cost);
     if (r <= 0) return { ok: true, permit: new Permit(this, -r, cost) };
+    this.#slots?.release();
     if (r !== r) throw fromCore(this.#core.takeError()); // NaN
     return { ok: false, retryAt: r, waitMs: r - now };
   }
 
-  /** Resolves with a permit exactly when the request is admitted. */
+  /**
+   * Resolves with a permit exactly when the request is admitted. With
+   * `maxConcurrent`, the permit holds a slot until `complete()`.
+   */
   acquire(options: AcquireOptions = {}): Promise<Permit> {
+    const slots = this.#slots;
+    if (slots === undefined) return this.#acquire(options);
+    let priority: number;
+    try {
+      normalizeCost(options.cost ?? 1);
+      priority = normalizePriority(options.priority ?? 0);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return slots.take(priority, options.signal, this.#waiters.size).then(() => this.#acquire(options).catch((error: unknown) => {
+      slots.release(); // refused or aborted while queued for the windows: the slot was never used
+      throw error;
+    }));
+  }
+
+  /**
+   * Runs `fn` once admitted (`cost`, `priority` and `signal` as for `acquire`)
+   * and completes the permit when `fn`'s promise settles; resolves or rejects
+   * as `fn` does.
+   */
+  schedule<T>(fn: () => T | PromiseLike<T>, options?: ScheduleOptions): Promise<Awaited<T>> {
+    return scheduleWith(this, fn, options);
+  }
+
+  /** `fn` limited: every call is `schedule`d; `this`, arguments and result pass through. */
+  wrap<A extends unknown[], R, This = unknown>(fn: (this: This, ...args: A) => R, options?: WrapOptions): (this: This, ...args: A) => Promise<Awaited<R>> {
+    return wrapWith(this, fn, options);
+  }
+
+  #acquire(options: AcquireOptions): Promise<Permit> {
     const { signal } = options;
     if (signal?.aborted) return Promise.reject(signal.reason);
     let cost: number;
@@ -241,9 +284,9 @@ export class Limiter {
     return this.#core.alignToServer(Math.round(offsetMs), Math.round(uncertaintyMs));
   }
 
-  /** How many requests wait. */
+  /** How many requests wait (for the windows or for a `maxConcurrent` slot). */
   get waiting(): number {
-    return this.#waiters.size;
+    return this.#waiters.size + (this.#slots?.waiting ?? 0);
   }
 
   /** Units admitted and not yet completed (0 unless `countInFlight`). */
@@ -293,6 +336,7 @@ export class Limiter {
   _complete(permit: Permit, at: number | undefined): void {
     const when = at ?? this.#clock.now();
     call(() => this.#core.complete(permit.at, permit.cost, when));
+    this.#slots?.release();
     // A request that left the in-flight set may make room at once.
     if (this.#waiters.size > 0) this.#pump();
   }
@@ -352,6 +396,11 @@ export class Limiter {
     this.#timer = undefined;
     this.#timerAt = -1;
   }
+}
+
+function slotsFor(maxConcurrent: unknown, maxWaiters: number): Slots | undefined {
+  const max = normalizeMaxConcurrent(maxConcurrent);
+  return max === Number.POSITIVE_INFINITY ? undefined : new Slots(max, maxWaiters);
 }
 
 function call<T>(f: () => T): T {

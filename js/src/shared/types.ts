@@ -7,6 +7,7 @@
  * where a decision needs the store.
  */
 import type { AcquireOptions, ReconcileOptions, WindowUsage } from '../limiter.js';
+import type { ScheduleOptions, WrapOptions } from '../schedule.js';
 import type { Clock, Duration, NormalizedWindow, WindowOptions } from '../options.js';
 
 export interface SharedLimiterOptions {
@@ -71,6 +72,13 @@ export interface SharedLimiter {
   readonly events: EventTarget;
   tryAcquire(cost?: number): Promise<SharedTryAcquireResult>;
   acquire(options?: AcquireOptions): Promise<SharedPermit>;
+  /**
+   * Runs `fn` once admitted and completes the permit when it settles.
+   * Implement as `scheduleWith(this, fn, options)` (js/src/schedule.ts).
+   */
+  schedule<T>(fn: () => T | PromiseLike<T>, options?: ScheduleOptions): Promise<Awaited<T>>;
+  /** `fn` limited. Implement as `wrapWith(this, fn, options)` (js/src/schedule.ts). */
+  wrap<A extends unknown[], R, This = unknown>(fn: (this: This, ...args: A) => R, options?: WrapOptions): (this: This, ...args: A) => Promise<Awaited<R>>;
   pauseUntil(at: number): Promise<void>;
   reconcile(window: number, options: ReconcileOptions): Promise<boolean>;
   usage(): Promise<WindowUsage[]>;
