@@ -6,6 +6,7 @@
  */
 import { core, type CoreRetryPlanner } from './core.js';
 import { DeadlineError, RateLimitError, RetryError } from './errors.js';
+import { type FetchEventBase, type FetchEventMap, type FetchEvents, subscribedChannel } from './events.js';
 import { ServerClock, comeBackAt, readFeedback, reconcileWith } from './feedback.js';
 import {
   type CallOptions, type NormalizedFetchOptions, type NormalizedRoute, type RateLimitedFetchOptions, type RouteRequest,
@@ -32,8 +33,12 @@ export type LimitedInit = RequestInit & { tollgate?: CallOptions };
 
 export interface RateLimitedFetch {
   (input: string | URL | Request, init?: LimitedInit): Promise<Response>;
-  /** `queued`, `admitted`, `throttled`, `retry`, `paused`, `reconciled`, `gave-up`: CustomEvents whose `detail` has `route`, `key`, `at` and more. */
-  readonly events: EventTarget;
+  /**
+   * `queued`, `admitted`, `throttled`, `retry`, `paused`, `reconciled`, `aligned`, `gave-up`:
+   * CustomEvents whose `detail` has `route`, `key`, `at` and more (`FetchEventMap`), also
+   * published on Node's diagnostics channels `tollgate:fetch:<type>`.
+   */
+  readonly events: FetchEvents;
   /** The scopes in use. Idle ones (empty windows, no one waiting or in flight) are dropped as new ones come. */
   scopes(): Scope[];
   /**
@@ -175,9 +180,12 @@ function sweep(w: Wrapper): void {
 /** Scopes kept before the first sweep. */
 const SWEEP_FROM = 1_024;
 
-function emit(w: Wrapper, type: string, scope: Scope, detail: Record<string, unknown>): void {
-  if (!w.events.observed) return;
-  w.events.dispatchEvent(new CustomEvent(type, { detail: { route: scope.route, key: scope.key, at: w.o.clock.now(), ...detail } }));
+function emit<K extends keyof FetchEventMap>(w: Wrapper, type: K, scope: Scope, detail: Omit<FetchEventMap[K], keyof FetchEventBase>): void {
+  const channel = subscribedChannel('fetch', type);
+  if (!w.events.observed && channel === undefined) return;
+  const full = { route: scope.route, key: scope.key, at: w.o.clock.now(), ...detail };
+  if (w.events.observed) w.events.dispatchEvent(new CustomEvent(type, { detail: full }));
+  channel?.publish(full);
 }
 
 /** A body fetch can send again on a retry; a stream can be read only once. */

@@ -7,6 +7,7 @@
 import { Slots, normalizeMaxConcurrent } from './concurrency.js';
 import { core, type CoreLimiter } from './core.js';
 import { fromCore } from './errors.js';
+import { type LimiterEventMap, type LimiterEvents, subscribedChannel } from './events.js';
 import {
   type Clock,
   type LimiterOptions,
@@ -124,15 +125,20 @@ export class Limiter {
 
   /**
    * `queued`, `admitted` (from the queue), `aborted`, `paused`, `reconciled`:
-   * CustomEvents whose `detail` has `at` and more. Created on first use, and
-   * nothing is dispatched before, so an unobserved limiter pays nothing.
+   * CustomEvents whose `detail` has `at` and more (`LimiterEventMap`), also
+   * published on Node's diagnostics channels `tollgate:limiter:<type>`. Created
+   * on first use, and nothing is built unobserved, so an unobserved limiter pays nothing.
    */
-  get events(): EventTarget {
-    return (this.#events ??= new EventTarget());
+  get events(): LimiterEvents {
+    return (this.#events ??= new EventTarget()) as LimiterEvents;
   }
 
-  #emit(type: string, detail: Record<string, unknown>): void {
-    this.#events?.dispatchEvent(new CustomEvent(type, { detail: { at: this.#clock.now(), ...detail } }));
+  #emit<K extends keyof LimiterEventMap>(type: K, detail: Omit<LimiterEventMap[K], 'at'>): void {
+    const channel = subscribedChannel('limiter', type);
+    if (this.#events === undefined && channel === undefined) return;
+    const full = { at: this.#clock.now(), ...detail };
+    this.#events?.dispatchEvent(new CustomEvent(type, { detail: full }));
+    channel?.publish(full);
   }
 
   constructor(options: LimiterOptions) {
