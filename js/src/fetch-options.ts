@@ -80,6 +80,13 @@ export interface RateLimitedFetchOptions {
   clock?: Clock;
   /** Random numbers in [0, 1) for jitter. @default Math.random */
   random?: () => number;
+  /**
+   * The secret under which scope keys (tokens, IPs) are hashed (HMAC-SHA-256)
+   * into the labels that snapshots, events and stores see. Give the same one
+   * to every process that must agree on a scope's label. At least 16 bytes.
+   * @default 32 random bytes per wrapper
+   */
+  keySecret?: string | Uint8Array;
 }
 
 /** Per-call options, as `init.tollgate`. */

@@ -14,7 +14,7 @@ import {
 } from './fetch-options.js';
 import { Limiter } from './limiter.js';
 import { normalizePriority, parseDuration } from './options.js';
-import { hashKey } from './routes.js';
+import { keyHasher } from './routes.js';
 import { sleepUntil, withDeadline } from './wait.js';
 
 /** Any fetch: the global one, undici's, a browser's, or a wrapper with the same shape. */
@@ -81,7 +81,7 @@ export function rateLimitedFetch(fetch: FetchLike, options: RateLimitedFetchOpti
   const events = new Events();
   const scopes = new Map<string, Scope>();
 
-  const wrapper: Wrapper = { fetch, o, planner, events, scopes, sweepAt: SWEEP_FROM };
+  const wrapper: Wrapper = { fetch, o, planner, events, scopes, sweepAt: SWEEP_FROM, hashKey: keyHasher(options.keySecret) };
   const routeOf = (input: string | URL | Request, init: LimitedInit | undefined) => {
     const method = (init?.method ?? (input instanceof Request ? input.method : 'GET')).toUpperCase();
     const url = urlOf(input);
@@ -115,6 +115,8 @@ interface Wrapper {
   scopes: Map<string, Scope>;
   /** The map size at which idle scopes are next swept out. */
   sweepAt: number;
+  /** Scope key to its label (HMAC under the wrapper's secret). */
+  hashKey: (key: string) => string;
 }
 
 function urlOf(input: string | URL | Request): URL | undefined {
@@ -149,7 +151,7 @@ function pickScope(w: Wrapper, route: NormalizedRoute, info: RouteRequest, cost:
 }
 
 function scopeFor(w: Wrapper, route: NormalizedRoute, raw: string | null | undefined): Scope {
-  const key = raw == null || raw === '' ? '' : hashKey(String(raw));
+  const key = raw == null || raw === '' ? '' : w.hashKey(String(raw));
   const id = `${route.name}\u0000${key}`;
   let scope = w.scopes.get(id);
   if (scope === undefined) {
