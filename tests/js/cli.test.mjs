@@ -246,3 +246,25 @@ test('on a terminal the progress line fits its width and is redrawn at most a fe
   // 4 a second at most, plus the first and the last.
   assert.ok(draws.length <= Math.ceil(real * 4) + 2, `${draws.length} redraws in ${real} s`);
 });
+
+test('www/serve.mjs: a bad flag is one line in our words, not a stack trace', async () => {
+  const serve = fileURLToPath(new URL('../../www/serve.mjs', import.meta.url));
+  const run = (...args) => new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [serve, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (d) => { stderr += d; });
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stderr }));
+  });
+  const cases = [
+    [['--bogus'], /^tollgate: unknown option '--bogus'; it takes --port, --speed, --help \(see 'node www\/serve\.mjs --help'\)\n$/],
+    [['--port'], /^tollgate: --port needs a value/],
+    [['extra'], /^tollgate: unexpected argument 'extra'/],
+  ];
+  const runs = await Promise.all(cases.map(([args]) => run(...args)));
+  for (const [i, [args, message]] of cases.entries()) {
+    assert.notEqual(runs[i].code, 0, args.join(' '));
+    assert.match(runs[i].stderr, message);
+    assert.doesNotMatch(runs[i].stderr, /\n\s+at /, 'no stack trace');
+  }
+});
