@@ -36,8 +36,8 @@ export interface FetchEventBase {
 export interface FetchEventMap {
   /** The request waits; `retryAt` is Infinity while only a completion can make room. */
   queued: FetchEventBase & { retryAt: number; waiting: number };
-  /** Attempt `attempt` was admitted after `waitedMs` in the queue. */
-  admitted: FetchEventBase & { attempt: number; waitedMs: number };
+  /** Attempt `attempt` was admitted after `waitedMs`; `queued`: it had to wait (a `queued` event preceded it). */
+  admitted: FetchEventBase & { attempt: number; waitedMs: number; queued: boolean };
   /** The server refused (429, or 503 with a retry time); `retryAt` when it said to come back. */
   throttled: FetchEventBase & { status: number; attempt: number; retryAt: number | undefined };
   /** Attempt `attempt + 1` will go at `retryAt`. */

@@ -230,7 +230,7 @@ async function call(w: Wrapper, route: NormalizedRoute, method: string, url: URL
       const quick = scope.limiter.tryAcquire(cost);
       if (!quick.ok) emit(w, 'queued', scope, { retryAt: quick.retryAt, waiting: scope.limiter.waiting + 1 });
       const permit = quick.ok ? quick.permit : await scope.limiter.acquire({ cost, priority, signal: waits.signal });
-      emit(w, 'admitted', scope, { attempt, waitedMs: clock.now() - queuedAt });
+      emit(w, 'admitted', scope, { attempt, waitedMs: clock.now() - queuedAt, queued: !quick.ok });
 
       let response: Response | undefined;
       let failure: unknown;

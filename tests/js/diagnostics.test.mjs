@@ -55,7 +55,8 @@ test('rateLimitedFetch publishes throttled, retry and admitted on tollgate:fetch
   assert.equal(message, events[0], 'the same detail object as the event');
   assert.ok(!JSON.stringify(message).includes('secret-token'), 'the key is hashed');
   assert.deepEqual(got['tollgate:fetch:retry'].map((m) => [m.message.attempt, m.message.retryAt]), [[1, T0 + 7_000]]);
-  assert.deepEqual(got['tollgate:fetch:admitted'].map((m) => m.message.attempt), [1, 2]);
+  // The retry waited in a sleep, not in the queue.
+  assert.deepEqual(got['tollgate:fetch:admitted'].map((m) => [m.message.attempt, m.message.queued]), [[1, false], [2, false]]);
   assert.equal(got['tollgate:fetch:paused'][0].message.until, T0 + 7_000);
 });
 
@@ -91,4 +92,18 @@ test('nothing is built when no one listens and no channel has subscribers', asyn
   assert.equal((await drive(clock, limited(`${server.url}/run/3`))).status, 200);
   assert.equal(got['tollgate:fetch:throttled'].length, 1);
   assert.equal(built, 0);
+});
+
+test('a call that waited for its quota: queued, then admitted with queued: true and its wait', async (t) => {
+  const server = await startServer(t);
+  const got = subscribe(t, ['tollgate:fetch:queued', 'tollgate:fetch:admitted']);
+  const clock = fakeClock(T0);
+  const limited = rateLimitedFetch(fetch, { clock, routes: [{ url: '/ok/*', windows: [{ limit: 1, per: '1m' }] }] });
+  server.seen.set('/ok/1', 1); // answered 200 from the start
+  const both = Promise.all([limited(`${server.url}/ok/1`), limited(`${server.url}/ok/1`)]);
+  const [a, b] = await drive(clock, both);
+  assert.deepEqual([a.status, b.status], [200, 200]);
+  // Infinity: the first is still in flight, and only its completion can tell when the next fits.
+  assert.deepEqual(got['tollgate:fetch:queued'].map((m) => m.message.retryAt), [Infinity]);
+  assert.deepEqual(got['tollgate:fetch:admitted'].map((m) => [m.message.queued, m.message.waitedMs]), [[false, 0], [true, 60_000]]);
 });
