@@ -5,6 +5,8 @@
  * admitted calls never wait for a slot (their `at` stays when they go).
  */
 import { QueueFullError } from './errors.js';
+import type { AcquireOptions } from './limiter.js';
+import { normalizePriority } from './options.js';
 
 interface SlotWaiter {
   priority: number;
@@ -86,4 +88,41 @@ export class Slots {
     if (next.onAbort) next.signal!.removeEventListener('abort', next.onAbort);
     next.resolve(); // the slot passes on: `used` is unchanged
   }
+}
+
+/** What `acquireInSlot` needs of a permit: a shared store's or the local one's. */
+interface CompletablePermit {
+  readonly at: number;
+  readonly cost: number;
+  complete(at?: number): unknown;
+}
+
+/**
+ * `maxConcurrent` for any limiter (the shared stores use it; the count is per
+ * process): takes a slot, then acquires; the permit it resolves with gives
+ * the slot back on its first `complete()`, and a failed acquire gives it back at once.
+ */
+export async function acquireInSlot<P extends CompletablePermit>(
+  slots: Slots,
+  options: AcquireOptions,
+  acquire: (options: AcquireOptions) => Promise<P>,
+  queuedElsewhere = 0,
+): Promise<P> {
+  await slots.take(normalizePriority(options.priority ?? 0), options.signal, queuedElsewhere);
+  let permit: P;
+  try {
+    permit = await acquire(options);
+  } catch (error) {
+    slots.release();
+    throw error;
+  }
+  let held = true;
+  const complete = (at?: number) => {
+    if (held) {
+      held = false;
+      slots.release();
+    }
+    return permit.complete(at);
+  };
+  return Object.assign(Object.create(permit) as P, { complete });
 }

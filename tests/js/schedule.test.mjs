@@ -179,3 +179,47 @@ test('maxConcurrent on a route: a real server never holds more than that many at
   await Promise.all(Array.from({ length: 12 }, (_, i) => free(`${base}/work/${i}`).then((r) => r.text())));
   assert.ok(most > 3, `uncapped: ${most} at once`);
 });
+
+test('shared limiters: schedule and maxConcurrent written once over acquire + an async complete', async () => {
+  // The helpers shared stores call (js/src/schedule.ts, js/src/concurrency.ts), over a store-like
+  // limiter: a real Limiter behind asynchronous calls, as a Redis or tab store answers.
+  const { scheduleWith, wrapWith } = await import('../../js/dist/schedule.js');
+  const { Slots, acquireInSlot } = await import('../../js/dist/concurrency.js');
+  const clock = fakeClock(T0);
+  const local = new Limiter({ windows: [{ limit: 100, per: '1s' }], clock, countInFlight: true });
+  const completed = [];
+  const slots = new Slots(2);
+  const store = {
+    acquire: (options) => acquireInSlot(slots, options, async (o) => {
+      const permit = await local.acquire(o);
+      return { at: permit.at, cost: permit.cost, complete: async (at) => { await flush(); permit.complete(at); completed.push(permit.cost); } };
+    }),
+  };
+  const gates = [deferred(), deferred(), deferred()];
+  let running = 0;
+  let most = 0;
+  const runs = gates.map((g, i) => scheduleWith(store, async () => {
+    running += 1;
+    most = Math.max(most, running);
+    await g.promise;
+    running -= 1;
+    if (i === 1) throw new Error('second failed');
+    return i;
+  }));
+  await flush();
+  assert.equal(running, 2, 'the third waits for a slot');
+  assert.equal(slots.waiting, 1);
+  gates[1].resolve();
+  await assert.rejects(runs[1], /second failed/);
+  await flush();
+  assert.equal(running, 2, 'the failed call gave its slot to the third');
+  gates[0].resolve();
+  gates[2].resolve();
+  assert.deepEqual(await Promise.all([runs[0], runs[2]]), [0, 2]);
+  assert.equal(most, 2);
+  assert.equal(completed.length, 3, 'every permit completed, the rejected one too');
+  assert.equal(local.inFlight, 0);
+  assert.equal(slots.used, 0);
+  const double = wrapWith(store, async (x) => x * 2);
+  assert.equal(await double(21), 42);
+});

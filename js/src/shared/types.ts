@@ -27,6 +27,12 @@ export interface SharedLimiterOptions {
   leaseMs?: Duration;
   /** The most requests that may wait in this process. @default Infinity */
   maxWaiters?: number;
+  /**
+   * The most calls of this process in flight at once (a per-process cap, not a
+   * shared one). Stores apply it with `acquireInSlot` (js/src/concurrency.ts).
+   * @default Infinity
+   */
+  maxConcurrent?: number;
   /** @default systemClock */
   clock?: Clock;
 }
@@ -41,6 +47,8 @@ export interface NormalizedSharedOptions {
   countInFlight: boolean;
   leaseMs: number;
   maxWaiters: number;
+  /** Optional until every normalizer sets it (`normalizeMaxConcurrent`); absent means Infinity. */
+  maxConcurrent?: number;
   clock: Clock;
 }
 
