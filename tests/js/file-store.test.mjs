@@ -77,3 +77,30 @@ test('a lock held for longer than any write (a stalled owner) is broken; a fresh
   await write;
   assert.equal(await fileStore(file).get('k2'), 'v2');
 });
+
+test('a write reaches the disk before it replaces the file: fsync the temp file, rename, fsync the directory', async (t) => {
+  // The system calls of a real child process, as strace (installed by .ci/setup.sh) records them.
+  const dir = await tempDir(t);
+  const file = join(dir, 'cache.json');
+  const trace = join(dir, 'trace');
+  const script = `import { fileStore } from 'tollgate'; await fileStore(${JSON.stringify(file)}).set('k', 'v');`;
+  const code = await new Promise((resolve, reject) => {
+    const child = spawn('strace', ['-f', '-qq', '-e', 'trace=openat,fsync,fdatasync,rename,renameat,renameat2,close', '-o', trace,
+      process.execPath, '--input-type=module', '-e', script], { cwd: root, stdio: 'ignore' });
+    child.on('error', reject);
+    child.on('close', resolve);
+  });
+  assert.equal(code, 0);
+  const calls = (await readFile(trace, 'utf8')).split('\n').map((line) => line.replace(/^\d+\s+/, ''));
+  const fdOf = (i) => Number(/= (\d+)$/.exec(calls[i])[1]);
+  const openTemp = calls.findIndex((c) => c.startsWith('openat(') && c.includes(`${file}.`) && c.includes('.tmp"') && c.includes('O_CREAT'));
+  const rename = calls.findIndex((c) => /^rename(at2?)?\(/.test(c) && c.includes('.tmp"') && c.includes(`"${file}"`));
+  assert.ok(openTemp >= 0 && rename > openTemp, calls.join('\n'));
+  const tempFd = fdOf(openTemp);
+  const synced = calls.slice(openTemp, rename).some((c) => new RegExp(`^f(data)?sync\\(${tempFd}\\)`).test(c));
+  assert.ok(synced, 'the temporary file is fsynced before the rename');
+  const openDir = calls.findIndex((c, i) => i > rename && c.startsWith('openat(') && c.includes(`"${dir}"`));
+  assert.ok(openDir > rename, 'the directory is opened after the rename');
+  const dirFd = fdOf(openDir);
+  assert.ok(calls.slice(openDir).some((c) => new RegExp(`^fsync\\(${dirFd}\\)`).test(c)), 'and fsynced');
+});
