@@ -71,3 +71,12 @@ test('`keySecret` must be a string or bytes of at least 16 bytes', () => {
     assert.throws(() => rateLimitedFetch(fetch, { routes, keySecret: bad }), { name: 'TypeError', message: /`keySecret` must be a string or a Uint8Array of at least 16 bytes/ });
   }
 });
+
+test('hexClient passes keySecret on: the token\'s scope label is the HMAC under it', async () => {
+  const { hexClient } = await import('tollgate');
+  const secret = 'another secret, 32 characters ok';
+  const hex = hexClient({ baseUrl: 'http://127.0.0.1:9', token: 'tok-123', keySecret: secret });
+  const scope = hex.fetch.scopeFor('http://127.0.0.1:9/api/v1/run/p1', { method: 'POST', headers: { authorization: 'Bearer tok-123' } });
+  assert.equal(scope.key, createHmac('sha256', secret).update('Bearer tok-123').digest('hex').slice(0, 32));
+  assert.throws(() => hexClient({ baseUrl: 'http://127.0.0.1:9', token: 't', keySecret: 'short' }), /`keySecret`/);
+});
