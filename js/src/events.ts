@@ -53,11 +53,21 @@ export interface FetchEventMap {
 }
 
 type Listener<D> = ((event: CustomEvent<D>) => void) | { handleEvent(event: CustomEvent<D>): void };
+type AnyListener = ((event: Event) => void) | { handleEvent(event: Event): void };
+/** As the DOM's, spelt out: Node's types without the DOM lib lack `AddEventListenerOptions`. */
+type AddOptions = boolean | { capture?: boolean; once?: boolean; passive?: boolean; signal?: AbortSignal };
+type RemoveOptions = boolean | { capture?: boolean };
 
-/** An `EventTarget` whose event names and `detail`s are known to TypeScript. */
+/**
+ * An `EventTarget` whose event names and `detail`s are known to TypeScript. As
+ * with the DOM's own targets, a name that is only known to be a `string` (e.g.
+ * from a loop over names) falls back to a plain `Event` listener.
+ */
 export interface TypedEventTarget<M> {
-  addEventListener<K extends keyof M & string>(type: K, listener: Listener<M[K]> | null, options?: boolean | AddEventListenerOptions): void;
-  removeEventListener<K extends keyof M & string>(type: K, listener: Listener<M[K]> | null, options?: boolean | EventListenerOptions): void;
+  addEventListener<K extends keyof M & string>(type: K, listener: Listener<M[K]> | null, options?: AddOptions): void;
+  addEventListener(type: string, listener: AnyListener | null, options?: AddOptions): void;
+  removeEventListener<K extends keyof M & string>(type: K, listener: Listener<M[K]> | null, options?: RemoveOptions): void;
+  removeEventListener(type: string, listener: AnyListener | null, options?: RemoveOptions): void;
   dispatchEvent(event: Event): boolean;
 }
 

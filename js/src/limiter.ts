@@ -340,9 +340,10 @@ export class Limiter {
 
   /** @internal */
   _complete(permit: Permit, at: number | undefined): void {
+    // The slot first: a completion the core refuses (a bad `at`) must not hold it for good.
+    this.#slots?.release();
     const when = at ?? this.#clock.now();
     call(() => this.#core.complete(permit.at, permit.cost, when));
-    this.#slots?.release();
     // A request that left the in-flight set may make room at once.
     if (this.#waiters.size > 0) this.#pump();
   }

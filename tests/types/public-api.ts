@@ -335,6 +335,8 @@ export async function scheduling(limiter: Limiter, limited: RateLimitedFetch): P
   limited.events.removeEventListener('retry', onRetry);
   const detail: LimiterEventMap['admitted'] = { at: 0, cost: 1, waiting: 0 };
   void detail;
+  // A name known only as a string (a loop over names) gets a plain Event, as with the DOM's targets.
+  for (const type of ['queued', 'admitted'] as string[]) limited.events.addEventListener(type, (e) => expectType<Event>(e));
   // Still an EventTarget where one is expected.
   const target: EventTarget = limited.events;
   void target;
@@ -501,14 +503,14 @@ export async function mistakes(limiter: Limiter, limited: RateLimitedFetch, perm
   new Limiter({ windows: [{ limit: 1, per: '1s' }], maxConcurrent: '3' });
   // @ts-expect-error a route's `maxConcurrent` is a number
   void ({ ...route, maxConcurrent: true } satisfies RouteOptions);
-  // @ts-expect-error no such event
-  limited.events.addEventListener('throttle', () => {});
+  // @ts-expect-error a misspelt event gets a plain Event, which has no `detail`
+  limited.events.addEventListener('throttle', (e) => e.detail.retryAt);
   // @ts-expect-error a limiter's `paused` has `until`, not `retryAt`
   limiter.events.addEventListener('paused', (e) => e.detail.retryAt);
   // @ts-expect-error `throttled`'s `retryAt` may be undefined
   limited.events.addEventListener('throttled', (e) => { const at: number = e.detail.retryAt; void at; });
-  // @ts-expect-error a Limiter has no `throttled` event (rateLimitedFetch has)
-  limiter.events.addEventListener('throttled', () => {});
+  // @ts-expect-error a Limiter has no `throttled` event (rateLimitedFetch has): no typed `detail`
+  limiter.events.addEventListener('throttled', (e) => e.detail.retryAt);
 
   // -- errors: nothing is known of `unknown` until a guard narrows it --
   // @ts-expect-error `caught` is unknown
