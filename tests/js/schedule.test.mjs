@@ -223,3 +223,15 @@ test('shared limiters: schedule and maxConcurrent written once over acquire + an
   const double = wrapWith(store, async (x) => x * 2);
   assert.equal(await double(21), 42);
 });
+
+test('Limiter.restore keeps maxConcurrent; a refused completion still gives its slot back', async () => {
+  const clock = fakeClock(T0);
+  const saved = new Limiter({ windows: [{ limit: 10, per: '1s' }], clock }).snapshot();
+  const restored = Limiter.restore(saved, { clock, maxConcurrent: 1 });
+  const first = restored.tryAcquire();
+  assert.equal(first.ok, true);
+  assert.deepEqual(restored.tryAcquire(), { ok: false, retryAt: Infinity, waitMs: Infinity });
+  assert.throws(() => first.permit.complete(Number.NaN));
+  assert.equal(restored.tryAcquire().ok, true, 'the slot came back');
+  assert.throws(() => Limiter.restore(saved, { clock, maxConcurrent: 0 }), { name: 'TypeError', message: /`maxConcurrent`/ });
+});
