@@ -105,7 +105,9 @@ describe('runtimes: Limiter and rateLimitedFetch against a local server', { conc
       bindings: { BASE: server.base },
     });
     t.after(() => mf.dispose());
-    const res = await mf.dispatchFetch('http://worker.test/');
-    checkScenario(await res.json(), server.hits);
+    const result = await (await mf.dispatchFetch('http://worker.test/')).json();
+    checkScenario(result, server.hits);
+    // The isolate's wrapper, made on the first request, sent its own request (the server answers 404 to it).
+    assert.deepEqual([result.sharedStatus, result.sharedScopes], [404, 1]);
   });
 });
