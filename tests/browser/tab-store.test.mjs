@@ -1,0 +1,207 @@
+// tabStore() in a real Chromium: tabs of one origin share one quota through
+// Web Locks + localStorage + BroadcastChannel. A strict server on 127.0.0.1
+// counts each request when it arrives (sliding log, real time) and refuses
+// what is over: tabs firing at once must never make it refuse. One browser for
+// the whole file (Chromium starts are expensive).
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { launch } from './chromium.mjs';
+import { startStaticServer } from './static.mjs';
+import { mostInAnyWindow } from '../js/windows.mjs';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+const LIMIT = 4;
+const PER_MS = 1_000;
+
+let site;
+let browser;
+const arrivals = new Map(); // quota name -> arrival times at the server
+const refused = [];
+
+// A page with the package loaded and a helper that opens a shared limiter.
+const PAGE = `<!doctype html><title>tabs</title><script type="module">
+  import * as tg from '/js/dist/browser.js';
+  window.tg = tg;
+  window.open_ = (name, extra = {}) => tg.openShared({ name, windows: [{ limit: ${LIMIT}, per: ${PER_MS} }], store: tg.tabStore(), countInFlight: true, ...extra });
+  window.ready = true;
+</script>`;
+
+before(async () => {
+  site = await startStaticServer({
+    root,
+    routes: {
+      '/tabs.html': (req, res) => res.writeHead(200, { 'content-type': 'text/html' }).end(PAGE),
+      '/api': (req, res) => {
+        const name = new URL(req.url, 'http://x').searchParams.get('q');
+        const log = arrivals.get(name) ?? [];
+        arrivals.set(name, log);
+        const now = Date.now();
+        const recent = log.filter((t) => t > now - PER_MS).length;
+        log.push(now);
+        if (recent >= LIMIT) refused.push(name);
+        // Answers take a while, so requests overlap and are in flight together.
+        setTimeout(() => res.writeHead(recent >= LIMIT ? 429 : 200).end(), 30);
+      },
+    },
+  });
+  browser = await launch();
+});
+after(async () => {
+  await browser?.close();
+  await site?.close();
+});
+
+async function openTabs(context, n) {
+  const tabs = [];
+  for (let i = 0; i < n; i++) {
+    const tab = await context.newPage();
+    tab.on('pageerror', (e) => assert.fail(`page error: ${e.message}`));
+    await tab.goto(`${site.url}/tabs.html`);
+    await tab.waitForFunction(() => window.ready === true);
+    tabs.push(tab);
+  }
+  return tabs;
+}
+
+test('three tabs firing at once never exceed the quota together', { timeout: 60_000 }, async () => {
+  const context = await browser.newContext();
+  const tabs = await openTabs(context, 3);
+  const name = 'fire-at-once';
+  const results = await Promise.all(tabs.map((tab, k) => tab.evaluate(async ({ name, k }) => {
+    const limiter = window.open_(name);
+    const statuses = await Promise.all(Array.from({ length: 6 }, async () => {
+      const permit = await limiter.acquire({});
+      try {
+        return (await fetch(`/api?q=${name}&tab=${k}`)).status;
+      } finally {
+        await permit.complete();
+      }
+    }));
+    await limiter.close();
+    return statuses;
+  }, { name, k })));
+  assert.deepEqual(results.flat().filter((s) => s !== 200), [], 'the server refused none');
+  const seen = arrivals.get(name);
+  assert.equal(seen.length, 18);
+  assert.equal(mostInAnyWindow(seen, PER_MS), LIMIT, `at most ${LIMIT} in any ${PER_MS} ms at the server, and the quota was used`);
+  await context.close();
+});
+
+test('waiters of every tab are served by priority, then arrival', { timeout: 30_000 }, async () => {
+  const context = await browser.newContext();
+  const [a, b] = await openTabs(context, 2);
+  const name = 'turns';
+  // Tab A spends the quota, then queues two low-priority waiters; tab B then queues a high-priority one.
+  await a.evaluate(async (name) => {
+    window.limiter = window.open_(name, { windows: [{ limit: 1, per: 400 }], countInFlight: false });
+    await (await window.limiter.acquire()).complete();
+    window.order = [];
+    for (const k of ['a1', 'a2']) window.limiter.acquire({ priority: 0 }).then(() => window.order.push([k, Date.now()]));
+    await new Promise((r) => setTimeout(r, 20));
+  }, name);
+  const bAt = await b.evaluate(async (name) => {
+    const limiter = window.open_(name, { windows: [{ limit: 1, per: 400 }], countInFlight: false });
+    await limiter.acquire({ priority: 5 });
+    return Date.now();
+  }, name);
+  await a.waitForFunction(() => window.order.length === 2);
+  const order = await a.evaluate(() => window.order);
+  const times = [['b', bAt], ...order].sort((x, y) => x[1] - y[1]).map((x) => x[0]);
+  assert.deepEqual(times, ['b', 'a1', 'a2'], 'the higher priority in another tab went first, then arrival order');
+  await context.close();
+});
+
+test('a reload keeps the spent quota', { timeout: 30_000 }, async () => {
+  const context = await browser.newContext();
+  const [tab] = await openTabs(context, 1);
+  const windows = [{ limit: 3, per: '1h' }];
+  const spent = await tab.evaluate(async (windows) => {
+    const limiter = window.open_('reload', { windows });
+    const ats = [];
+    for (let i = 0; i < 3; i++) {
+      const p = await limiter.acquire();
+      ats.push(p.at);
+      await p.complete();
+    }
+    return ats;
+  }, windows);
+  await tab.reload();
+  await tab.waitForFunction(() => window.ready === true);
+  const after = await tab.evaluate(async (windows) => {
+    const limiter = window.open_('reload', { windows });
+    const r = await limiter.tryAcquire();
+    const usage = await limiter.usage();
+    return { ok: r.ok, retryAt: r.retryAt, used: usage[0].used };
+  }, windows);
+  assert.equal(after.ok, false, 'the quota spent before the reload still counts');
+  assert.equal(after.used, 3);
+  assert.ok(after.retryAt >= spent[0] + 3_600_000 && after.retryAt <= spent[0] + 3_600_000 + 5_000, `retryAt an hour after the first: ${after.retryAt - spent[0]}`);
+  await context.close();
+});
+
+test('a tab closed mid-request holds its units only until the lease ends; its waiters are dropped at once', { timeout: 30_000 }, async () => {
+  const context = await browser.newContext();
+  const [gone, waiterGone, stays] = await openTabs(context, 3);
+  const LEASE = 1_500;
+  const opts = { windows: [{ limit: 1, per: 300 }], leaseMs: LEASE };
+  const grantedAt = await gone.evaluate(async (opts) => {
+    window.limiter = window.open_('lease', opts);
+    const p = await window.limiter.acquire();
+    fetch('/api?q=lease-never-answered-here'); // sent, never completed: the tab closes
+    return p.at;
+  }, opts);
+  // Another tab queues behind it and closes while waiting: its entry must not block the queue.
+  await waiterGone.evaluate(async (opts) => {
+    window.limiter = window.open_('lease', opts);
+    window.limiter.acquire({ priority: 9 });
+    await new Promise((r) => setTimeout(r, 50));
+  }, opts);
+  await gone.close();
+  await waiterGone.close();
+  // The browser releases a closed tab's locks shortly after the tab is gone.
+  await stays.waitForFunction(async () => (await navigator.locks.query()).held.length === 0);
+  const r = await stays.evaluate(async (opts) => {
+    const limiter = window.open_('lease', opts);
+    const early = await limiter.tryAcquire();
+    const p = await limiter.acquire();
+    const usage = await limiter.usage();
+    return { early: early.ok, retryAt: early.retryAt, at: p.at, usage };
+  }, opts);
+  assert.equal(r.early, false, 'the closed tab still holds its unit within the lease');
+  assert.equal(r.retryAt, grantedAt + LEASE + 300, 'exact: counted as sent at at + leaseMs, free one window later');
+  assert.ok(r.at >= grantedAt + LEASE + 300, `admitted after the lease and one window: ${r.at - grantedAt}`);
+  assert.ok(r.at < grantedAt + LEASE + 300 + 1_000, `and not much later (the closed waiter did not block it): ${r.at - grantedAt}`);
+  await context.close();
+});
+
+test('the Node entry imports tabStore, and calling it there is a named StoreError', async () => {
+  const tg = await import('../../js/node.mjs');
+  assert.throws(() => tg.tabStore(), (e) => tg.isStoreError(e) && e.location === 'navigator.locks' && /Web Locks/.test(e.message));
+  assert.throws(() => tg.tabStore({ prefix: 'a:b' }), /`prefix`/);
+});
+
+test('the shared limiter validates its options with named TypeErrors', { timeout: 30_000 }, async () => {
+  const context = await browser.newContext();
+  const [tab] = await openTabs(context, 1);
+  const messages = await tab.evaluate(async () => {
+    const out = [];
+    const bad = [
+      { name: '', windows: [{ limit: 1, per: '1s' }] },
+      { name: 'x', windows: [] },
+      { name: 'x', windows: [{ limit: 1, per: '1s' }], leaseMs: 'soon' },
+    ];
+    for (const o of bad) {
+      try { window.tg.openShared({ store: window.tg.tabStore(), ...o }); out.push('no error'); } catch (e) { out.push(`${e.name}: ${e.message}`); }
+    }
+    const limiter = window.open_('validate');
+    try { await limiter.acquire({ cost: 99 }); out.push('no error'); } catch (e) { out.push(e.name); }
+    await limiter.close();
+    return out;
+  });
+  assert.match(messages[0], /^TypeError: `name`/);
+  assert.match(messages[1], /^TypeError: `windows`/);
+  assert.match(messages[2], /^TypeError: `leaseMs`/);
+  assert.equal(messages[3], 'InsufficientCapacityError', 'a cost over the limit is refused at once, not queued forever');
+  await context.close();
+});
