@@ -12,7 +12,7 @@ import { mostInAnyWindow } from '../js/windows.mjs';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const LIMIT = 4;
-const PER_MS = 1_000;
+const PER_MS = 500;
 
 let site;
 let browser;
@@ -143,7 +143,7 @@ test('a reload keeps the spent quota', { timeout: 30_000 }, async () => {
 test('a tab closed mid-request holds its units only until the lease ends; its waiters are dropped at once', { timeout: 30_000 }, async () => {
   const context = await browser.newContext();
   const [gone, waiterGone, stays] = await openTabs(context, 3);
-  const LEASE = 1_500;
+  const LEASE = 800;
   const opts = { windows: [{ limit: 1, per: 300 }], leaseMs: LEASE };
   const grantedAt = await gone.evaluate(async (opts) => {
     window.limiter = window.open_('lease', opts);
