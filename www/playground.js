@@ -1,12 +1,13 @@
 // The playground: tollgate in this tab against the dashboard's strict mock API,
 // on the dashboard's quota clock. N requests arrive one every `interval`; the
-// tollgate side sends each through the quota shared by the tabs (shared-limiter.js)
+// tollgate side sends each through the quota shared by the tabs (the package's
+// tabStore, see shared-quota.js)
 // and is compared with its plan; the Hex document's limiter (naive-limiter.js)
 // gets the same load against a fresh quota of the same server.
 import { renderWindows } from './bars.js';
 import { formatClock, formatDuration, formatOffset, h, s, throttled } from './format.js';
 import { HexRateLimiter, hexRunWithRetry } from './naive-limiter.js';
-import { SharedLimiter } from './shared-limiter.js';
+import { openQuota } from './shared-quota.js';
 import { formatWindows, parseWindows, toLimiterWindows } from './windows.js';
 
 const FORM_KEY = 'tollgate:playground-form';
@@ -67,13 +68,13 @@ export function startPlayground({ clock, tollgate }) {
     saveForm();
     const c = config();
     if (!c) return;
-    const name = formatWindows(c.client);
+    const name = `dashboard:${clock.bootId}:${formatWindows(c.client)}`;
     el.mock.textContent = `The mock server enforces ${formatWindows(c.server)} strictly${c.server === c.client ? '' : ' (the preset leaves headroom below it)'}.`;
     if (shared?.name === name) return;
     shared?.close();
-    shared = new SharedLimiter({ name, windows: toLimiterWindows(c.client), clock });
+    shared = openQuota(tollgate, { name, windows: toLimiterWindows(c.client), clock, leaseMs: TIMEOUT_MS * clock.speed });
     shared.name = name;
-    shared.addEventListener('change', throttled(showQuota));
+    shared.events.addEventListener('change', throttled(showQuota));
     shared.epoch().then(showQuota, showError); // the first tab to ask names the quota for all
     showQuota();
   }
@@ -95,7 +96,7 @@ export function startPlayground({ clock, tollgate }) {
     const t0 = clock.now();
     const arrivals = Array.from({ length: c.count }, (_, i) => t0 + i * c.intervalMs);
     run = {
-      running: true, t0, arrivals, eta: limiter.plan(arrivals), windows: formatWindows(c.server),
+      running: true, t0, arrivals, eta: await limiter.planArrivals(arrivals), windows: formatWindows(c.server),
       tg: { sent: [], status: [], accepted: 0, refused: 0, retried: 0, done: 0 },
       naive: { sends: [], attempts: new Array(c.count).fill(0), accepted: 0, refused: 0, retried: 0, settled: 0, stuck: 0 },
     };
@@ -124,9 +125,12 @@ export function startPlayground({ clock, tollgate }) {
 
   async function send(key, windows, i) {
     try {
-      return await fetch(`/mock/run/${i}`, {
+      const res = await fetch(`/mock/run/${i}`, {
         method: 'POST', headers: { authorization: `Bearer ${key}`, 'x-mock-windows': windows }, signal: AbortSignal.timeout(TIMEOUT_MS),
       });
+      // Read the body: one left unread stays open until the timeout cancels it (net::ERR_ABORTED).
+      await res.arrayBuffer();
+      return res;
     } catch {
       return { ok: false, status: 0, headers: new Headers() };
     }

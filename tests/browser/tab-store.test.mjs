@@ -160,7 +160,9 @@ test('a tab closed mid-request holds its units only until the lease ends; its wa
   await gone.close();
   await waiterGone.close();
   // The browser releases a closed tab's locks shortly after the tab is gone.
-  await stays.waitForFunction(async () => (await navigator.locks.query()).held.length === 0);
+  await stays.evaluate(async () => {
+    while ((await navigator.locks.query()).held.length > 0) await new Promise((r) => setTimeout(r, 20));
+  });
   const r = await stays.evaluate(async (opts) => {
     const limiter = window.open_('lease', opts);
     const early = await limiter.tryAcquire();

@@ -12,7 +12,12 @@ const STORE = 'quotas';
 
 export interface QuotaDatabase {
   get(key: string): Promise<string | undefined>;
-  put(key: string, value: string): Promise<void>;
+  /**
+   * Reads `key` and writes what `change` returns (nothing when it returns
+   * undefined) in one transaction: one round trip to the browser's database
+   * per decision. `change` must be synchronous.
+   */
+  update<T>(key: string, change: (text: string | undefined) => { text: string | undefined; result: T }): Promise<T>;
   close(): void;
 }
 
@@ -31,14 +36,25 @@ export async function openDatabase(name: string): Promise<QuotaDatabase> {
   db.onversionchange = () => db.close();
   return {
     get: (key) => request(db.transaction(STORE, 'readonly').objectStore(STORE).get(key), 'read') as Promise<string | undefined>,
-    put: async (key, value) => {
-      const tx = db.transaction(STORE, 'readwrite', { durability: 'strict' });
-      tx.objectStore(STORE).put(value, key);
-      await new Promise<void>((resolve, reject) => {
-        tx.oncomplete = () => resolve();
-        tx.onerror = tx.onabort = () => reject(new StoreError(`tabStore: IndexedDB write failed: ${tx.error?.message ?? 'aborted'}`, 'indexedDB', tx.error));
-      });
-    },
+    update: (key, change) => new Promise((resolve, reject) => {
+      const tx = db.transaction(STORE, 'readwrite');
+      const store = tx.objectStore(STORE);
+      let result: unknown;
+      let failure: unknown;
+      const get = store.get(key);
+      get.onsuccess = () => {
+        try {
+          const out = change(get.result as string | undefined);
+          result = out.result;
+          if (out.text !== undefined) store.put(out.text, key);
+        } catch (error) {
+          failure = error;
+          tx.abort();
+        }
+      };
+      tx.oncomplete = () => resolve(result as never);
+      tx.onerror = tx.onabort = () => reject(failure ?? new StoreError(`tabStore: IndexedDB write failed: ${tx.error?.message ?? 'aborted'}`, 'indexedDB', tx.error));
+    }),
     close: () => db.close(),
   };
 }

@@ -56,6 +56,16 @@ export class TabLimiter implements SharedLimiter {
   #timer: unknown = undefined;
   #graves = new Map<string, AbortController>();
   #stepping = false;
+  /** Waiters not yet in the shared queue, in arrival order. */
+  #arrivals: string[] = [];
+  /** Answers not yet recorded (id -> when), recorded together under one lock. */
+  #answers = new Map<string, number | undefined>();
+  #recording: Promise<void> | undefined;
+  /** The life locks held when this step began, on the first step only (see `#liveTabs`). */
+  #alive: Set<string> | undefined;
+  #queried = false;
+  /** Limiters whose tab closed: their life lock came free (a name is never reused). */
+  readonly #dead = new Set<string>();
   #again = false;
   #closed = false;
 
@@ -88,8 +98,8 @@ export class TabLimiter implements SharedLimiter {
     normalizeCost(cost);
     this.#open();
     const id = newId();
-    const r = await this.#locked(async (state, now) => {
-      await this.#housekeep(state, now);
+    const r = await this.#locked((state, now) => {
+      this.#housekeep(state, now);
       if (state.queue.length > 0 || earliest(state, this.#o.windows, now, cost) > now) {
         const retryAt = timeline(state, this.#o.windows, now, [...state.queue.map((q) => q.cost), cost]);
         return { ok: false as const, retryAt, waitMs: retryAt - now };
@@ -127,12 +137,8 @@ export class TabLimiter implements SharedLimiter {
         signal.addEventListener('abort', waiter.onAbort, { once: true });
       }
       this.#waiters.set(id, waiter);
-      this.#step((state) => {
-        // Validates the cost against the windows before it waits (never fits: rejected now).
-        earliest({ ...state, inFlight: [], pausedUntil: 0 }, this.#o.windows, state.pausedUntil, cost);
-        state.queue.push({ id, owner: this.#owner, cost, priority, seq: state.seq++ });
-        this.#emit('queued', { cost, priority, waiting: this.#waiters.size });
-      }, id);
+      this.#arrivals.push(id); // joins the shared queue in the next step, with every other arrival since
+      this.#step();
     });
   }
 
@@ -229,12 +235,19 @@ export class TabLimiter implements SharedLimiter {
   async _complete(id: string, at: number | undefined): Promise<void> {
     if (at !== undefined) parseDuration(at, 'at');
     if (this.#closed) return;
-    await this.#locked((state, now) => {
-      const i = state.inFlight.findIndex((p) => p.id === id);
-      if (i < 0) return; // its lease ended (already counted), or a reset forgot it
-      const [p] = state.inFlight.splice(i, 1);
-      if (!p!.counted) record(state, this.#o.windows, p!.cost, Math.min(at ?? now, now));
-    });
+    this.#answers.set(id, at);
+    this.#recording ??= Promise.resolve().then(() => this.#locked((state, now) => {
+      const answers = new Map(this.#answers);
+      this.#answers.clear();
+      this.#recording = undefined;
+      for (const [id, at] of answers) {
+        const i = state.inFlight.findIndex((p) => p.id === id);
+        if (i < 0) continue; // its lease ended (already counted), or a reset forgot it
+        const [p] = state.inFlight.splice(i, 1);
+        if (!p!.counted) record(state, this.#o.windows, p!.cost, Math.min(at ?? now, now));
+      }
+    }));
+    return this.#recording;
   }
 
   #open(): void {
@@ -256,7 +269,7 @@ export class TabLimiter implements SharedLimiter {
   }
 
   /** Runs `decide` under the quota's lock on the stored state; stores it and tells every tab if it changed. */
-  async #locked<T>(decide: (state: TabState, now: number) => T | Promise<T>): Promise<T> {
+  async #locked<T>(decide: (state: TabState, now: number) => T): Promise<T> {
     const { result, changed } = await navigator.locks.request(this.#stateKey, () => this.#write(decide));
     if (changed) {
       this.#channel.postMessage(this.#seen);
@@ -265,27 +278,39 @@ export class TabLimiter implements SharedLimiter {
     return result;
   }
 
-  async #write<T>(decide: (state: TabState, now: number) => T | Promise<T>): Promise<{ result: T; changed: boolean }> {
+  async #write<T>(decide: (state: TabState, now: number) => T): Promise<{ result: T; changed: boolean }> {
     const db = await this.#db;
-    const before = await db.get(this.#stateKey);
-    const { state } = parseState(before);
-    const result = await decide(state, this.#o.clock.now());
-    const after = JSON.stringify(state);
-    this.#seen = after;
-    if (after === before) return { result, changed: false };
-    await db.put(this.#stateKey, after);
-    return { result, changed: true };
+    this.#alive = await this.#liveTabs();
+    return db.update(this.#stateKey, (before) => {
+      const { state } = parseState(before);
+      const result = decide(state, this.#o.clock.now());
+      const after = JSON.stringify(state);
+      this.#seen = after;
+      const changed = after !== before;
+      return { text: changed ? after : undefined, result: { result, changed } };
+    });
+  }
+
+  /**
+   * The life locks held now, asked once, on this limiter's first step: tabs
+   * that closed before it came are dropped then. Later, a closed tab is known
+   * from its grave (see `#watchGraves`), so a step costs no query.
+   */
+  async #liveTabs(): Promise<Set<string> | undefined> {
+    if (this.#queried) return undefined;
+    this.#queried = true;
+    const { held = [], pending = [] } = await navigator.locks.query();
+    return new Set([...held, ...pending].map((l) => l.name!));
   }
 
   /** Lease ends, closed tabs' waiters, then the queue's heads that fit now. */
-  async #housekeep(state: TabState, now: number): Promise<number | undefined> {
+  #housekeep(state: TabState, now: number): number | undefined {
     settleLeases(state, this.#o.windows, now);
     const others = new Set([...state.queue, ...state.inFlight.filter((p) => !p.picked)].map((e) => e.owner));
     others.delete(this.#owner);
+    const alive = this.#alive;
     if (others.size > 0) {
-      const { held = [], pending = [] } = await navigator.locks.query();
-      const alive = new Set([...held, ...pending].map((l) => l.name));
-      const dead = new Set([...others].filter((o) => !alive.has(this.#lifeLock(o))));
+      const dead = new Set([...others].filter((o) => this.#dead.has(o) || (alive !== undefined && !alive.has(this.#lifeLock(o)))));
       if (dead.size > 0) {
         state.queue = state.queue.filter((q) => !dead.has(q.owner));
         // A grant its tab never saw was never sent.
@@ -320,27 +345,32 @@ export class TabLimiter implements SharedLimiter {
   /**
    * One step for this tab's waiters: housekeeping, pick up grants, then sleep
    * until the head's time (or a lease end), a message, or a tab ahead closing.
-   * `first`, if given, runs before (enqueueing `failId`'s waiter; a throw rejects it).
+   * New arrivals join the shared queue first.
    */
-  #step(first?: (state: TabState) => void, failId?: string): void {
+  #step(): void {
     if (this.#closed) return;
-    if (this.#stepping && !first) {
+    if (this.#stepping) {
       this.#again = true;
       return;
     }
     this.#stepping = true;
     this.#disarm();
-    const run = this.#locked(async (state, now) => {
-      if (first) {
+    const run = this.#locked((state, now) => {
+      for (const id of this.#arrivals.splice(0)) {
+        const w = this.#waiters.get(id);
+        if (w === undefined) continue; // aborted before it joined
         try {
-          first(state);
+          // A cost that can never fit is refused now, not queued forever.
+          earliest({ ...state, inFlight: [], pausedUntil: 0 }, this.#o.windows, state.pausedUntil, w.cost);
         } catch (error) {
-          const w = this.#waiters.get(failId!);
-          this.#waiters.delete(failId!);
-          w?.reject(error);
+          this.#waiters.delete(id);
+          w.reject(error);
+          continue;
         }
+        state.queue.push({ id, owner: this.#owner, cost: w.cost, priority: w.priority, seq: state.seq++ });
+        this.#emit('queued', { cost: w.cost, priority: w.priority, waiting: this.#waiters.size });
       }
-      const wake = await this.#housekeep(state, now);
+      const wake = this.#housekeep(state, now);
       const grants: Array<[string, number]> = [];
       for (const id of this.#waiters.keys()) {
         const at = this.#pick(state, id);
@@ -360,11 +390,12 @@ export class TabLimiter implements SharedLimiter {
         this.#emit('admitted', { cost: w.cost, waiting: this.#waiters.size });
       }
       this.#stepping = false;
-      if (this.#waiters.size === 0 || this.#closed) return;
+      if (this.#closed) return;
       if (this.#again) {
         this.#again = false;
         return this.#step();
       }
+      if (this.#waiters.size === 0) return;
       if (Number.isFinite(wake)) this.#timer = this.#o.clock.setTimeout(() => this.#step(), Math.max(0, wake - now));
       this.#watchGraves(ahead);
     }, (error) => {
@@ -388,6 +419,7 @@ export class TabLimiter implements SharedLimiter {
       this.#graves.set(owner, ac);
       navigator.locks.request(this.#lifeLock(owner), { signal: ac.signal }, () => undefined).then(() => {
         this.#graves.delete(owner);
+        this.#dead.add(owner);
         this.#step();
       }, () => {});
     }
