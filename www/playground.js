@@ -5,7 +5,7 @@
 // and is compared with its plan; the Hex document's limiter (naive-limiter.js)
 // gets the same load against a fresh quota of the same server.
 import { renderWindows } from './bars.js';
-import { formatClock, formatDuration, formatOffset, h, s, throttled } from './format.js';
+import { drawWidth, formatClock, formatDuration, formatOffset, h, s, throttled } from './format.js';
 import { HexRateLimiter, hexRunWithRetry } from './naive-limiter.js';
 import { openQuota } from './shared-quota.js';
 import { formatWindows, parseWindows, toLimiterWindows } from './windows.js';
@@ -18,7 +18,7 @@ export function startPlayground({ clock, tollgate }) {
   const el = {
     root: $('playground'), form: $('pg-form'), preset: $('pg-preset'), windows: $('pg-windows'), count: $('pg-count'),
     interval: $('pg-interval'), fire: $('pg-fire'), reset: $('pg-reset'), error: $('pg-error'), bars: $('pg-bars'),
-    gate: $('pg-gate'), schedule: $('pg-schedule'), summary: $('pg-summary'), table: $('pg-table'), status: $('pg-status'),
+    gate: $('pg-gate'), schedule: $('pg-schedule'), scheduleEmpty: $('pg-schedule-empty'), summary: $('pg-summary'), table: $('pg-table'), status: $('pg-status'),
     mock: $('pg-mock'),
   };
   const presets = presetWindows(tollgate);
@@ -106,6 +106,8 @@ export function startPlayground({ clock, tollgate }) {
     el.fire.disabled = true;
     el.reset.disabled = true;
     el.summary.textContent = '';
+    el.scheduleEmpty.hidden = true;
+    el.schedule.hidden = false;
     const update = throttled(() => draw(thisRun));
     await Promise.all([
       runTollgate(thisRun, limiter, `tg-${epoch}`, update),
@@ -170,7 +172,9 @@ export function startPlayground({ clock, tollgate }) {
    */
   function runNaive(r, windows, key, update) {
     const nv = r.naive;
-    const limiter = new HexRateLimiter({ windows, now: clock.now });
+    // The seed's limiter knows two windows, a minute's and an hour's: it gets the first two (one window: twice the same).
+    const [w0, w1 = w0] = windows;
+    const limiter = new HexRateLimiter({ minuteLimit: w0.limit, minuteMs: w0.perMs, hourLimit: w1.limit, hourMs: w1.perMs, now: clock.now });
     let arrived = 0;
     let inFlight = 0;
     let sleeping = 0;
@@ -207,7 +211,7 @@ export function startPlayground({ clock, tollgate }) {
           return res;
         };
         try {
-          await hexRunWithRetry(attempt, { limiter, sleep });
+          await hexRunWithRetry(limiter, attempt, 3, Math.random, sleep);
           nv.accepted++;
         } catch {
           // gave up: "Max retries exceeded" or another status
@@ -237,7 +241,7 @@ export function startPlayground({ clock, tollgate }) {
 
   /** Three rows on the quota clock from the first arrival: the plan, tollgate's sends, the document's sends. */
   function drawSchedule(r) {
-    const W = 1000;
+    const W = drawWidth(el.schedule, 1000);
     const rows = [['planned (plan)', 30], ['tollgate sent', 62], ['Hex document sent', 94]];
     const sentTg = r.tg.sent.filter((t) => t !== undefined);
     const end = Math.max(1_000, ...r.eta.map((t) => t - r.t0), ...sentTg.map((t) => t - r.t0), ...r.naive.sends.map((x) => x.at - r.t0));
@@ -263,8 +267,7 @@ export function startPlayground({ clock, tollgate }) {
     const late = Math.max(0, ...tg.sent.map((t, i) => t - r.eta[i]));
     el.summary.textContent = `tollgate: ${tg.accepted} accepted, ${tg.refused} refused by the server; the last sent at ${formatOffset(last - r.t0)}, `
       + `planned ${formatOffset(planned - r.t0)}, at most ${formatDuration(late)} behind the plan (a request is counted when its answer arrives; `
-      + `its latency and this page's own work run ×${clock.speed} on the quota clock; other tabs may share the quota). The Hex document's limiter: ${nv.sends.length} sent, ${nv.refused} refused (429), ${nv.accepted} accepted`
-      + `${nv.stuck > 0 ? `, ${nv.stuck} never sent (its queue drains only when another request arrives)` : ''}.`;
+      + `its latency and this page's own work run ×${clock.speed} on the quota clock; other tabs may share the quota). ${naiveOutcome(nv, r.arrivals.length)}`;
   }
 
   function fillTable(r) {
@@ -304,6 +307,21 @@ export function startPlayground({ clock, tollgate }) {
       el.windows.value = formatWindows(presets[el.preset.value].client);
     }
   }
+}
+
+/**
+ * What the Hex document's limiter did with this load, in words: it depends on
+ * the arrival rate. All at once, it sends one full bucket and stalls (no 429:
+ * the rest are never sent); faster than the limit but spread out, its buckets
+ * refill as requests come, it sends up to about twice the limit in the first
+ * period and the server refuses the excess; slower than the limit, all go through.
+ */
+function naiveOutcome(nv, count) {
+  const parts = [`The Hex document's limiter sent ${nv.sends.length} (${nv.refused} refused with a 429), ${nv.accepted} of ${count} accepted`];
+  if (nv.stuck > 0) parts.push(`${nv.stuck} never sent: its queue moves only when another request arrives, and none did`);
+  if (nv.refused > 0) parts.push('its full, continuously refilling buckets sent more than the server allows in a period');
+  if (nv.refused === 0 && nv.stuck === 0) parts.push('at this arrival rate it stayed within the quota');
+  return `${parts.join('; ')}.`;
 }
 
 /** The playground's presets, from tollgate's own: the windows tollgate keeps, and the server's where they differ. */
