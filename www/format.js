@@ -77,5 +77,5 @@ export function throttled(render) {
  */
 export function drawWidth(svg, fallback) {
   const width = Math.round(svg.getBoundingClientRect().width);
-  return width >= 200 ? width : fallback;
+  return width > 0 ? width : fallback;
 }

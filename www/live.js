@@ -146,9 +146,11 @@ export function startLive({ root, span, status, onState }) {
     c.counts.querySelector('[data-count="refused"]').dataset.zero = String(scope.counts.refused === 0);
     const spanMs = Number(span.value);
     if (c.el.dataset.visible === 'false') return;
-    if (performance.now() - c.drawnAt < CHART_EVERY_MS && c.spanMs === spanMs) return;
+    const width = Math.round(c.svg.getBoundingClientRect().width); // drawn at its on-screen width: redraw when it changes
+    if (performance.now() - c.drawnAt < CHART_EVERY_MS && c.spanMs === spanMs && c.width === width) return;
     c.drawnAt = performance.now();
     c.spanMs = spanMs;
+    c.width = width;
     drawTimeline(c.svg, c.legend, { now, spanMs, windows: scope.windows, ...historyOf(scope.id) });
   }
 

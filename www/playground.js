@@ -128,11 +128,13 @@ export function startPlayground({ clock, tollgate }) {
   async function send(key, windows, i) {
     try {
       const res = await fetch(`/mock/run/${i}`, {
-        method: 'POST', headers: { authorization: `Bearer ${key}`, 'x-mock-windows': windows }, signal: AbortSignal.timeout(TIMEOUT_MS),
+        method: 'POST', headers: { authorization: `Bearer ${key}`, 'x-mock-windows': windows, 'x-mock-envelope': '1' },
+        signal: AbortSignal.timeout(TIMEOUT_MS),
       });
-      // Read the body: one left unread stays open until the timeout cancels it (net::ERR_ABORTED).
-      await res.arrayBuffer();
-      return res;
+      // The body is always read: one left unread stays open until the timeout cancels it (net::ERR_ABORTED).
+      // The mock's own answer is inside (see www/server/mock.mjs: a 429 fetched by a page is a console error in Chromium).
+      const { status, headers, body } = await res.json();
+      return new Response(JSON.stringify(body), { status, headers });
     } catch {
       return { ok: false, status: 0, headers: new Headers() };
     }
