@@ -61,7 +61,9 @@ test('a playground run: no console errors, no aborted requests, and the comparis
   await page.fill('#pg-count', '12');
   await page.fill('#pg-interval', '0');
   await page.click('#pg-fire');
-  await page.waitForSelector('#playground[data-state="done"]', { timeout: 45_000 });
+  // The first run left the state at "done": wait for this run's summary.
+  await page.waitForFunction(() => document.querySelector('#playground').dataset.state === 'done'
+    && /tollgate: 12 accepted/.test(document.querySelector('#pg-summary').textContent), null, { timeout: 45_000 });
   assert.match(await page.textContent('#pg-summary'), /sent 5 \(0 refused with a 429\).*7 never sent: its queue moves only when another request arrives/);
   // The schedule is drawn, at its on-screen width.
   assert.equal(await page.isVisible('#pg-schedule-empty'), false);
