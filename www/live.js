@@ -115,8 +115,8 @@ export function startLive({ root, span, status, onState }) {
       h('h4', {}, scope.route, ' ', h('span', { class: 'key', text: key, title: keyHelp })),
       h('p', { class: 'help', text: keyHelp }),
       c.windows, c.gate, c.queue, c.counts,
-      h('p', { class: 'help', text: 'Held back: waited in tollgate’s queue until every window had room, instead of being sent and refused. '
-        + 'Refused by the server: 429 answers from the API (tollgate aims for 0). Retried: sent again after a 429 or a 5xx.' }),
+      h('p', { class: 'help', text: 'Held back: waited in tollgate’s queue for room instead of being refused. '
+        + 'Refused by the server: 429 answers (aim: 0). Retried: sent again after a 429 or a 5xx.' }),
       h('figure', { class: 'timeline' }, c.svg, c.legend));
     group.scopes.append(c.el);
     seen.observe(c.el);
