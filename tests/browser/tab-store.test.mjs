@@ -177,6 +177,44 @@ test('a tab closed mid-request holds its units only until the lease ends; its wa
   await context.close();
 });
 
+test('a pause, a reconcile and a reset in one tab hold in the other; events say what happened', { timeout: 30_000 }, async () => {
+  const context = await browser.newContext();
+  const [a, b] = await openTabs(context, 2);
+  const opts = { windows: [{ limit: 5, per: '1h' }] };
+  const until = await a.evaluate(async (opts) => {
+    window.limiter = window.open_('gate', opts);
+    const until = Date.now() + 60_000;
+    await window.limiter.pauseUntil(until, 'a 429 said so');
+    await window.limiter.reconcile(0, { remaining: 2 }); // the server has seen 3 of 5 from elsewhere
+    return until;
+  }, opts);
+  const seen = await b.evaluate(async (opts) => {
+    const limiter = window.open_('gate', opts);
+    const events = [];
+    for (const type of ['queued', 'admitted', 'aborted']) limiter.events.addEventListener(type, (e) => events.push(type));
+    const r = await limiter.tryAcquire();
+    const used = (await limiter.usage())[0].used;
+    const view = limiter.peek();
+    const ac = new AbortController();
+    const waiting = limiter.acquire({ signal: ac.signal }).catch((e) => e.name);
+    await new Promise((r) => setTimeout(r, 50));
+    ac.abort(new DOMException('stop', 'AbortError'));
+    const aborted = await waiting;
+    await limiter.reset();
+    const after = await limiter.tryAcquire();
+    return { ok: r.ok, retryAt: r.retryAt, used, reason: view.pauseReason, aborted, events, afterOk: after.ok, usedAfter: (await limiter.usage())[0].used };
+  }, opts);
+  assert.equal(seen.ok, false);
+  assert.equal(seen.retryAt, until, 'the pause of the other tab, exactly');
+  assert.equal(seen.used, 3, 'the reconcile of the other tab');
+  assert.equal(seen.reason, 'a 429 said so');
+  assert.equal(seen.aborted, 'AbortError');
+  assert.deepEqual(seen.events, ['queued', 'aborted']);
+  assert.equal(seen.afterOk, true, 'a reset forgets the pause and what was spent, for every tab');
+  assert.equal(seen.usedAfter, 1);
+  await context.close();
+});
+
 test('the Node entry imports tabStore, and calling it there is a named StoreError', async () => {
   const tg = await import('../../js/node.mjs');
   assert.throws(() => tg.tabStore(), (e) => tg.isStoreError(e) && e.location === 'navigator.locks' && /Web Locks/.test(e.message));
