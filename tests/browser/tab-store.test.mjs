@@ -245,3 +245,35 @@ test('the shared limiter validates its options with named TypeErrors', { timeout
   assert.equal(messages[3], 'InsufficientCapacityError', 'a cost over the limit is refused at once, not queued forever');
   await context.close();
 });
+
+test('the decisions, as pure functions: exact retryAt with leases, turns, lease ends in order', async () => {
+  await import('../../js/node.mjs'); // loads the wasm core
+  const { createRequire } = await import('node:module');
+  const w = createRequire(import.meta.url)('../../js/cjs/tabs/windows.js');
+  const windows = [{ kind: 'sliding', limit: 2, perMs: 300, offsetMs: 0 }];
+  const state = (inFlight, queue = []) => ({ version: 1, epoch: 'e', snapshot: null, inFlight, queue, seq: queue.length, pausedUntil: 0, pauseReason: '' });
+  const flight = (id, at, leaseEnd, cost = 1) => ({ id, owner: 'o', at, cost, leaseEnd, picked: true, counted: false });
+  // Two units in flight (limit 2), leases ending at 1000 and 2000: at 1000 the first counts as sent then
+  // (1 used + 1 in flight = 2), so one more fits when it ages out, at 1300.
+  const s = state([flight('a', 0, 1000), flight('b', 0, 2000)]);
+  assert.equal(w.timeline(s, windows, 100, [1]), 1300);
+  assert.equal(w.timeline(s, windows, 100, [1, 1]), 1600, 'the second of two waits for the first and one more window');
+  assert.equal(w.timeline(state([]), windows, 100, [1, 1, 1]), 400, 'nothing in flight: two now, the third one window later');
+  assert.equal(s.inFlight.length, 2, 'timeline works on a copy');
+  w.settleLeases(s, windows, 1100);
+  assert.deepEqual(s.inFlight.map((p) => p.id), ['b'], 'only the ended lease is settled');
+  assert.deepEqual(s.snapshot.windows[0].state.sliding.log, [[1000, 1]], 'counted at its lease end, not at the settling time');
+  w.settleLeases(s, windows, 2500);
+  assert.deepEqual(s.inFlight, []);
+  assert.deepEqual(s.snapshot.windows[0].state.sliding.log, [[2000, 1]]);
+  // Turns: priority, then arrival; a head that does not fit is not overtaken.
+  const q = state([], [
+    { id: 'low', owner: 'x', cost: 1, priority: 0, seq: 0 },
+    { id: 'big', owner: 'y', cost: 2, priority: 5, seq: 2 },
+    { id: 'high', owner: 'z', cost: 1, priority: 5, seq: 1 },
+  ]);
+  const opts = { leaseMs: 1000, countInFlight: true };
+  assert.equal(w.grantQueue(q, windows, 0, opts), 1000 + 300, 'after "high", "big" (2) needs both slots: when the lease of "high" ends, one window on');
+  assert.deepEqual(q.inFlight.map((p) => p.id), ['high']);
+  assert.deepEqual(q.queue.map((e) => e.id), ['big', 'low'], '"low" fits now but does not overtake "big"');
+});

@@ -15,7 +15,7 @@ import { normalizeCost, normalizePriority, parseDuration } from '../options.js';
 import type { NormalizedSharedOptions, SharedLimiter, SharedPermit, SharedTryAcquireResult } from '../shared/types.js';
 import type { QuotaDatabase } from './database.js';
 import { type TabState, freshState, newId, parseState, unitsInFlight } from './state.js';
-import { admit, earliest, grantQueue, nextLeaseEnd, planAt, record, restoreAt, pinnedClock, settleLeases, timeline, usageAt } from './windows.js';
+import { admit, earliest, grantQueue, planAt, record, restoreAt, pinnedClock, settleLeases, timeline, usageAt } from './windows.js';
 
 interface Waiter {
   cost: number;
@@ -378,7 +378,7 @@ export class TabLimiter implements SharedLimiter {
       }
       const ahead = new Set(state.queue.concat().filter((q) => q.owner !== this.#owner).map((q) => q.owner));
       for (const p of state.inFlight) if (!p.picked && p.owner !== this.#owner) ahead.add(p.owner);
-      return { grants, wake: Math.min(wake ?? Number.POSITIVE_INFINITY, nextLeaseEnd(state, now)), now, ahead };
+      return { grants, wake: wake ?? Number.POSITIVE_INFINITY, now, ahead };
     });
     run.then(({ grants, wake, now, ahead }) => {
       for (const [id, at] of grants) {

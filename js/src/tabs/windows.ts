@@ -74,7 +74,8 @@ export function earliest(state: TabState, windows: readonly NormalizedWindow[], 
 /**
  * Grants the queue's head while it fits now, in turn (priority, then arrival,
  * across tabs; a head that does not fit is not overtaken). Returns when the
- * head that is left fits, or undefined when the queue is empty.
+ * head that is left fits if no answer arrives (leases ending included), or
+ * undefined when the queue is empty.
  */
 export function grantQueue(
   state: TabState, windows: readonly NormalizedWindow[], now: number,
@@ -83,8 +84,7 @@ export function grantQueue(
   state.queue.sort(byTurn);
   while (state.queue.length > 0) {
     const head = state.queue[0]!;
-    const at = earliest(state, windows, now, head.cost);
-    if (at > now) return at;
+    if (earliest(state, windows, now, head.cost) > now) return timeline(state, windows, now, [head.cost]);
     state.queue.shift();
     admit(state, windows, now, { id: head.id, owner: head.owner, cost: head.cost }, { leaseMs, countInFlight });
   }
