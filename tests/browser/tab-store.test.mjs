@@ -215,9 +215,44 @@ test('a pause, a reconcile and a reset in one tab hold in the other; events say 
   await context.close();
 });
 
+test('close() rejects this tab\'s waiters and frees their turn for the other tabs; maxWaiters caps a tab\'s queue', { timeout: 30_000 }, async () => {
+  const context = await browser.newContext();
+  const [a, b] = await openTabs(context, 2);
+  const opts = { windows: [{ limit: 1, per: 300 }], countInFlight: false, maxWaiters: 2 };
+  const first = await a.evaluate(async (opts) => {
+    window.limiter = window.open_('closing', opts);
+    await window.limiter.acquire(); // spends the window
+    window.rejected = Promise.all([window.limiter.acquire({ priority: 9 }), window.limiter.acquire()].map((p) => p.catch((e) => e.name)));
+    const full = await window.limiter.acquire().catch((e) => e.name);
+    await new Promise((r) => setTimeout(r, 50));
+    return full;
+  }, opts);
+  assert.equal(first, 'QueueFullError');
+  const bAcquire = b.evaluate(async (opts) => {
+    const limiter = window.open_('closing', opts);
+    const t0 = Date.now();
+    const p = await limiter.acquire();
+    return { at: p.at, waited: Date.now() - t0 };
+  }, opts);
+  await new Promise((r) => setTimeout(r, 100));
+  const rejected = await a.evaluate(async () => {
+    await window.limiter.close();
+    const names = await window.rejected;
+    let after = '';
+    try { await window.limiter.tryAcquire(); } catch (e) { after = e.message; }
+    return { names, after };
+  });
+  assert.deepEqual(rejected.names, ['TollgateError', 'TollgateError']);
+  assert.match(rejected.after, /closed/);
+  const got = await bAcquire;
+  assert.ok(got.waited < 1_000, `the other tab was not stuck behind the closed limiter's waiters: ${got.waited} ms`);
+  await context.close();
+});
+
 test('the Node entry imports tabStore, and calling it there is a named StoreError', async () => {
   const tg = await import('../../js/node.mjs');
-  assert.throws(() => tg.tabStore(), (e) => tg.isStoreError(e) && e.location === 'navigator.locks' && /Web Locks/.test(e.message));
+  // Node 20 has no navigator; a Node with Web Locks still has no IndexedDB.
+  assert.throws(() => tg.tabStore(), (e) => tg.isStoreError(e) && ['navigator.locks', 'indexedDB'].includes(e.location) && /^tabStore\(\) needs/.test(e.message));
   assert.throws(() => tg.tabStore({ prefix: 'a:b' }), /`prefix`/);
 });
 
