@@ -15,12 +15,12 @@ test('flags: defaults, and each mistake named in one line', () => {
   assert.deepEqual(parseFlags(['--port', '0', '--speed', '600']), { port: 0, speed: 600 });
   assert.match(parseFlags(['--help']).help, /--speed {2}how many times faster/);
   const cases = [
-    [['--bogus'], /^unknown flag --bogus: the flags are --port, --speed and --help \(see --help\)$/],
-    [['--port'], /^--port needs a value, e.g. --port 8081 \(see --help\)$/],
+    [['--bogus'], /^unknown option '--bogus'; it takes --port, --speed, --help \(see 'node www\/serve\.mjs --help'\)$/],
+    [['--port'], /^--port needs a value, e.g. --port 8081 \(see 'node www\/serve\.mjs --help'\)$/],
     [['--port', 'abc'], /^--port must be a whole number from 0 to 65535; got 'abc'$/],
     [['--port', '70000'], /^--port must be/],
     [['--speed', '0'], /^--speed must be a number from 1 to 100000; got '0'$/],
-    [['8080'], /^unexpected argument 8080: flags only/],
+    [['8080'], /^unexpected argument '8080': flags only/],
   ];
   for (const [args, message] of cases) assert.match(parseFlags(args).error, message, args.join(' '));
 });

@@ -272,13 +272,29 @@ test('the shared limiter validates its options with named TypeErrors', { timeout
     }
     const limiter = window.open_('validate');
     try { await limiter.acquire({ cost: 99 }); out.push('no error'); } catch (e) { out.push(e.name); }
+    // schedule/wrap and a per-tab maxConcurrent: the second call starts only when the first settled.
+    out.push(await limiter.schedule(async () => 42));
     await limiter.close();
+    const one = window.open_('concurrent', { maxConcurrent: 1 });
+    const log = [];
+    const job = one.wrap(async (k) => { log.push(`start ${k}`); await new Promise((r) => setTimeout(r, 30)); log.push(`end ${k}`); return k; });
+    out.push((await Promise.all([job('a'), job('b')])).join(''), log.join(', '));
+    const busy = one.acquire();
+    const full = await one.tryAcquire();
+    out.push(String(full.ok), String(full.retryAt));
+    await (await busy).complete();
+    out.push(String((await one.tryAcquire()).ok));
+    await one.close();
     return out;
   });
   assert.match(messages[0], /^TypeError: `name`/);
   assert.match(messages[1], /^TypeError: `windows`/);
   assert.match(messages[2], /^TypeError: `leaseMs`/);
   assert.equal(messages[3], 'InsufficientCapacityError', 'a cost over the limit is refused at once, not queued forever');
+  assert.equal(messages[4], 42);
+  assert.equal(messages[5], 'ab');
+  assert.equal(messages[6], 'start a, end a, start b, end b', 'maxConcurrent 1: one call in flight at a time');
+  assert.deepEqual(messages.slice(7), ['false', 'Infinity', 'true'], 'tryAcquire with every slot busy: only a completion frees one');
   await context.close();
 });
 

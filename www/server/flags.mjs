@@ -18,7 +18,7 @@ export function parseFlags(args) {
       allowPositionals: false,
     }));
   } catch (error) {
-    return { error: `${ours(error)} (see --help)` };
+    return { error: `${ours(error)} (see 'node www/serve.mjs --help')` };
   }
   if (values.help) return { help: HELP };
   const port = Number(values.port);
@@ -36,9 +36,9 @@ export function parseFlags(args) {
 function ours(error) {
   const option = /'(-[^' ]*)/.exec(error.message)?.[1];
   switch (error.code) {
-    case 'ERR_PARSE_ARGS_UNKNOWN_OPTION': return `unknown flag ${option ?? ''}: the flags are --port, --speed and --help`;
+    case 'ERR_PARSE_ARGS_UNKNOWN_OPTION': return `unknown option '${option ?? ''}'; it takes --port, --speed, --help`;
     case 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE': return `${option ?? 'a flag'} needs a value, e.g. --port 8081`;
-    case 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL': return `unexpected argument ${/'([^']*)'/.exec(error.message)?.[1] ?? ''}: flags only`;
+    case 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL': return `unexpected argument '${/'([^']*)'/.exec(error.message)?.[1] ?? ''}': flags only`;
     default: return error.message.split('\n')[0];
   }
 }

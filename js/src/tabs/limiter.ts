@@ -9,9 +9,11 @@
  * (each tab holds a lock of its own for its lifetime, which the browser
  * releases when the tab closes): no polling.
  */
+import { Slots, acquireInSlot } from '../concurrency.js';
 import { QueueFullError, TollgateError } from '../errors.js';
 import type { AcquireOptions, ReconcileOptions, WindowUsage } from '../limiter.js';
 import { normalizeCost, normalizePriority, parseDuration } from '../options.js';
+import { type ScheduleOptions, type WrapOptions, scheduleWith, wrapWith } from '../schedule.js';
 import type { NormalizedSharedOptions, SharedLimiter, SharedPermit, SharedTryAcquireResult } from '../shared/types.js';
 import type { QuotaDatabase } from './database.js';
 import { type TabState, freshState, newId, parseState, unitsInFlight } from './state.js';
@@ -64,6 +66,8 @@ export class TabLimiter implements SharedLimiter {
   /** The life locks held when this step began, on the first step only (see `#liveTabs`). */
   #alive: Set<string> | undefined;
   #queried = false;
+  /** `maxConcurrent`: this tab's calls in flight (per tab, like the Redis store's per process). */
+  readonly #slots: Slots | undefined;
   /** Limiters whose tab closed: their life lock came free (a name is never reused). */
   readonly #dead = new Set<string>();
   #again = false;
@@ -76,6 +80,8 @@ export class TabLimiter implements SharedLimiter {
     this.#db = db;
     this.#prefix = prefix;
     this.#stateKey = `${prefix}:limiter:${o.key}`;
+    const maxConcurrent = o.maxConcurrent ?? Number.POSITIVE_INFINITY;
+    this.#slots = Number.isFinite(maxConcurrent) ? new Slots(maxConcurrent, o.maxWaiters) : undefined;
     this.#channel = new BroadcastChannel(this.#stateKey);
     this.#channel.onmessage = (e: MessageEvent) => {
       if (typeof e.data === 'string') this.#seen = e.data;
@@ -97,6 +103,34 @@ export class TabLimiter implements SharedLimiter {
   async tryAcquire(cost = 1): Promise<SharedTryAcquireResult> {
     normalizeCost(cost);
     this.#open();
+    const slots = this.#slots;
+    if (slots === undefined) return this.#tryWindows(cost);
+    // Every slot busy: only a completion in this tab frees one.
+    if (!slots.tryTake()) return { ok: false, retryAt: Number.POSITIVE_INFINITY, waitMs: Number.POSITIVE_INFINITY };
+    let r: SharedTryAcquireResult;
+    try {
+      r = await this.#tryWindows(cost);
+    } catch (error) {
+      slots.release();
+      throw error;
+    }
+    if (!r.ok) {
+      slots.release();
+      return r;
+    }
+    const permit = r.permit;
+    let held = true;
+    const complete = (at?: number) => {
+      if (held) {
+        held = false;
+        slots.release();
+      }
+      return permit.complete(at);
+    };
+    return { ok: true, permit: Object.assign(Object.create(permit) as SharedPermit, { complete }) };
+  }
+
+  async #tryWindows(cost: number): Promise<SharedTryAcquireResult> {
     const id = newId();
     const r = await this.#locked((state, now) => {
       this.#housekeep(state, now);
@@ -112,6 +146,22 @@ export class TabLimiter implements SharedLimiter {
   }
 
   acquire(options: AcquireOptions = {}): Promise<SharedPermit> {
+    if (this.#slots === undefined) return this.#acquireWindows(options);
+    if (typeof options !== 'object' || options === null) return Promise.reject(new TypeError('`options` must be an object like { cost, priority, signal }'));
+    return acquireInSlot(this.#slots, options, (o) => this.#acquireWindows(o), this.#waiters.size);
+  }
+
+  /** Runs `fn` once admitted and completes the permit when it settles (a rejection too). */
+  schedule<T>(fn: () => T | PromiseLike<T>, options?: ScheduleOptions): Promise<Awaited<T>> {
+    return scheduleWith(this, fn, options);
+  }
+
+  /** `fn` limited: each call waits its turn in every tab's queue. */
+  wrap<A extends unknown[], R, This = unknown>(fn: (this: This, ...args: A) => R, options?: WrapOptions): (this: This, ...args: A) => Promise<Awaited<R>> {
+    return wrapWith(this, fn, options);
+  }
+
+  #acquireWindows(options: AcquireOptions): Promise<SharedPermit> {
     const { signal } = options;
     if (signal?.aborted) return Promise.reject(signal.reason);
     let cost: number;

@@ -4,7 +4,8 @@
  * `openShared` until `Limiter.shared` lands, which replaces it.
  */
 import { normalizeClock, normalizeFlag, normalizeMaxWaiters, normalizeWindows, parseDuration } from '../options.js';
-import { hashKey } from '../routes.js';
+import { normalizeMaxConcurrent } from '../concurrency.js';
+import { sha256 } from '../hmac.js';
 import type { SharedLimiter, SharedLimiterOptions } from '../shared/types.js';
 
 export function openShared<L extends SharedLimiter = SharedLimiter>(options: SharedLimiterOptions): L {
@@ -18,11 +19,21 @@ export function openShared<L extends SharedLimiter = SharedLimiter>(options: Sha
   if (leaseMs < 1) throw new TypeError('`leaseMs` must be at least 1 ms');
   return store.open({
     name,
-    key: hashKey(name),
+    key: quotaKey(name),
     windows: normalizeWindows(options.windows),
     countInFlight: normalizeFlag(options.countInFlight, 'countInFlight'),
     leaseMs,
     maxWaiters: normalizeMaxWaiters(options.maxWaiters),
+    maxConcurrent: normalizeMaxConcurrent(options.maxConcurrent),
     clock: normalizeClock(options.clock),
   }) as L;
+}
+
+/**
+ * The quota's name, hashed with SHA-256: the same name gives the same key in
+ * every tab, process and runtime (a per-wrapper random secret, as route keys
+ * use, would split the quota), and the name itself is never stored.
+ */
+export function quotaKey(name: string): string {
+  return Array.from(sha256(new TextEncoder().encode(`tollgate:quota:${name}`)), (b) => b.toString(16).padStart(2, '0')).join('');
 }
