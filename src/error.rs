@@ -372,4 +372,36 @@ mod tests {
         assert!(e.message().starts_with("window 1: `limit` must be an integer from 1 to "));
         assert!(e.message().ends_with("; got 0"));
     }
+
+    #[test]
+    fn each_variant_has_its_own_stable_code_and_the_numbers_a_message_needs() {
+        use crate::snapshot::{Corrupt, Reason};
+        let all = [
+            (Error::NoWindows, 1, None, None, None),
+            (Error::InvalidLimit { window: 2, limit: 0 }, 2, Some(2), Some(0), Some(crate::MAX_LIMIT)),
+            (Error::InvalidPeriod { window: 1, per_ms: 0 }, 3, Some(1), Some(0), Some(crate::MAX_PERIOD_MS)),
+            (Error::InvalidTime { what: "until" }, 4, None, None, Some(crate::MAX_TIME_MS)),
+            (Error::InvalidCost, 5, None, None, Some(u32::MAX as u64)),
+            (Error::InvalidPriority, 6, None, None, None),
+            (Error::InsufficientCapacity { cost: 21, window: 0, limit: 20 }, 7, Some(0), Some(21), Some(20)),
+            (Error::QueueFull { max_waiters: 9 }, 8, None, None, Some(9)),
+            (Error::UnknownWindow { window: 4, windows: 2 }, 9, Some(4), None, Some(2)),
+            (Error::PlanTooLong { requests: 7 }, 10, None, Some(7), Some(crate::MAX_PLAN as u64)),
+            (Error::UnsupportedSnapshotVersion { found: 3 }, 11, None, Some(3), Some(1)),
+            (Error::CorruptSnapshot { why: Corrupt::at(5, Reason::BucketTat) }, 12, Some(5), None, None),
+            (Error::SnapshotMismatch, 13, None, None, None),
+            (Error::PermitNotHeld, 14, None, None, None),
+            (Error::CompletionAhead { at_ms: 9, latest_ms: 8 }, 15, None, Some(9), Some(8)),
+            (Error::PlanBeyondTimeRange { planned: 6 }, 16, None, Some(6), Some(crate::MAX_TIME_MS)),
+        ];
+        for (e, code, window, value, bound) in all {
+            assert_eq!((e.code(), e.window(), e.value(), e.bound()), (code, window, value, bound), "{e:?}");
+            assert!(!e.message().is_empty());
+        }
+        assert_eq!(Error::InvalidTime { what: "until" }.detail(), 2);
+        assert_eq!(Error::InvalidTime { what: "now" }.detail(), 0);
+        assert_eq!(Error::InvalidTime { what: "other" }.detail(), TIME_ARGUMENTS.len() as u32);
+        assert_eq!(Error::CorruptSnapshot { why: Corrupt::at(5, Reason::BucketTat) }.detail(), 17);
+        assert_eq!(Error::PermitNotHeld.detail(), 0);
+    }
 }

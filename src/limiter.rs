@@ -274,11 +274,16 @@ impl Limiter {
         if window >= windows {
             return Err(Error::UnknownWindow { window, windows });
         }
+        // Every argument is checked before anything moves.
+        check_time(now_ms, "now")?;
+        if let Some(at) = reset_at_ms {
+            check_time(at, "reset")?;
+        }
         let now = self.policy.tick(now_ms)?;
         let in_flight = self.policy.in_flight_total;
-        let w = &mut self.policy.windows[window];
+        let Some(w) = self.policy.windows.get_mut(window) else { return Err(Error::UnknownWindow { window, windows }) };
         let until = match reset_at_ms {
-            Some(at) if check_time(at, "reset")? <= now => return Ok(false),
+            Some(at) if at <= now => return Ok(false),
             Some(at) => at,
             // A full period from now, within the time range.
             None => now.saturating_add(w.spec.per_ms).min(crate::MAX_TIME_MS),

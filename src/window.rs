@@ -67,7 +67,7 @@ impl WindowSpec {
     }
 
     pub(crate) fn phase_ms(&self) -> u64 {
-        self.offset_ms % self.per_ms
+        self.offset_ms.checked_rem(self.per_ms).unwrap_or(0)
     }
 }
 
