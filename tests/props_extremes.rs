@@ -74,7 +74,7 @@ fn expected_error(e: &Error) -> bool {
         Error::InvalidCost
             | Error::InsufficientCapacity { .. }
             | Error::InvalidTime { .. }
-            | Error::PermitNotHeld { .. }
+            | Error::PermitNotHeld
             | Error::CompletionAhead { .. }
             | Error::PlanBeyondTimeRange { .. }
             | Error::QueueFull { .. }

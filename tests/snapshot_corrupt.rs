@@ -58,7 +58,8 @@ fn at(window: usize, reason: Reason) -> Error {
     Error::CorruptSnapshot { why: Corrupt::at(window, reason) }
 }
 
-type Case = (&'static str, fn(&mut Snapshot), Error);
+type Change = fn(&mut Snapshot);
+type Case = (&'static str, Change, Error);
 
 fn corrupt_cases() -> Vec<Case> {
     vec![
@@ -144,7 +145,7 @@ fn a_snapshot_of_other_windows_is_a_mismatch() {
 
 #[test]
 fn every_field_at_its_largest_valid_value_is_accepted() {
-    let cases: [(&str, fn(&mut Snapshot)); 10] = [
+    let cases: [(&str, Change); 10] = [
         ("log at the limit", |s| *sliding(s) = vec![(CLOCK - 10, 2), (CLOCK, 3)]),
         ("fixed count at the limit", |s| *fixed(s).1 = 5),
         ("fixed carry at the limit until 2^53 - 1", |s| {
