@@ -217,9 +217,10 @@ impl Limiter {
     /// gives back more than the permit took, so a server that never saw the
     /// request counts at least as much room as the limiter.
     ///
-    /// One caveat: a fixed window that adopted a higher count from the server
-    /// ([`reconcile`](Self::reconcile)) in its current bucket cannot tell the
-    /// server's units from its own, and gives the permit's back from that count.
+    /// A window that applied a server report ([`reconcile`](Self::reconcile))
+    /// after the permit was issued gives nothing back: the server's count may
+    /// have been read as including the permit's units (a tracked permit stays
+    /// counted in a sliding window, as sent when that report ends).
     ///
     /// Errors: [`Error::PermitNotHeld`] (nothing changes).
     ///

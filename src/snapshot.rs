@@ -328,7 +328,7 @@ fn window_of(i: usize, s: &WindowSnapshot, clock_ms: u64) -> Result<Window, Erro
             State::Bucket(Bucket { tat: tat_ms as u128 * limit as u128 + tat_rem as u128 })
         }
     };
-    Ok(Window { spec, state })
+    Ok(Window { spec, state, reconciled: None })
 }
 
 impl Limiter {

@@ -84,6 +84,9 @@ pub(crate) enum State {
 pub(crate) struct Window {
     pub(crate) spec: WindowSpec,
     pub(crate) state: State,
+    /// `(clock, until)` of the last server report applied to the window: a
+    /// permit issued before it may be inside the count the server gave.
+    pub(crate) reconciled: Option<(u64, u64)>,
 }
 
 impl Window {
@@ -93,7 +96,7 @@ impl Window {
             Kind::Fixed => State::Fixed(Fixed::new(spec.per_ms, spec.phase_ms())),
             Kind::Bucket => State::Bucket(Bucket::default()),
         };
-        Window { spec, state }
+        Window { spec, state, reconciled: None }
     }
 
     pub(crate) fn advance(&mut self, now_ms: u64, in_flight: u64) {
@@ -167,6 +170,19 @@ impl Window {
     /// what a server counts can only be less than what is left.
     pub(crate) fn release(&mut self, at_ms: u64, cost: u64, now_ms: u64, tracked: bool) {
         let s = &self.spec;
+        if let Some((reported_ms, until_ms)) = self.reconciled {
+            if reported_ms >= at_ms {
+                // The server's count, adopted since, may have been taken as
+                // including this permit: keep what is counted. A tracked one was
+                // counted only as in flight in a sliding window: keep it there,
+                // as sent when the server's count ends.
+                if let (true, State::Sliding(w)) = (tracked, &mut self.state) {
+                    w.add(until_ms.saturating_sub(s.per_ms).max(now_ms), cost);
+                    self.cap();
+                }
+                return;
+            }
+        }
         match &mut self.state {
             // A tracked request is counted only as in flight.
             State::Sliding(_) if tracked => {}
@@ -179,6 +195,12 @@ impl Window {
                 if tracked || current {
                     let floor = if (w.start_ms) < w.carry_until_ms as i64 { w.carry_units } else { 0 };
                     w.count = w.count.saturating_sub(cost).max(floor);
+                    // Admitted within the guard of this bucket's end, it also spilled.
+                    let guarded = w.guard_ms > 0
+                        && at_ms as i64 >= w.start_ms.saturating_add(s.per_ms as i64).saturating_sub(w.guard_ms as i64);
+                    if current && guarded {
+                        w.spill = w.spill.saturating_sub(cost);
+                    }
                     w.spill = w.spill.min(w.count);
                 }
             }
@@ -228,6 +250,10 @@ impl Window {
     pub(crate) fn reconcile(&mut self, now_ms: u64, server_used: u64, until_ms: u64, in_flight: u64) -> bool {
         let changed = self.reconcile_uncapped(now_ms, server_used.min(self.spec.limit), until_ms, in_flight);
         self.cap();
+        // Even a report our count already covers may count a permit of ours
+        // that is never sent: remember it (see `release`).
+        let until = self.reconciled.map_or(until_ms, |(_, u)| u.max(until_ms));
+        self.reconciled = Some((now_ms, until));
         changed
     }
 
@@ -252,10 +278,12 @@ impl Window {
                 w.reconcile(server_used, until_ms, s.per_ms);
                 before != (w.count, w.carry_units, w.carry_until_ms)
             }
-            State::Bucket(_) if server_used <= ours => false,
+            // Not compared with `ours`: that is rounded up, and a bucket owing
+            // 4.4 units still owes less than a server reporting 5.
             State::Bucket(w) => {
+                let before = w.tat;
                 w.reconcile(now_ms, server_used, s.limit, s.per_ms);
-                true
+                w.tat != before
             }
         }
     }

@@ -221,3 +221,72 @@ fn restoring_a_log_whose_costs_overflow_is_refused_not_a_panic() {
         Err(Error::CorruptSnapshot { why: Corrupt::at(0, Reason::LogTotal) })
     );
 }
+
+mod release_props {
+    use proptest::prelude::*;
+    use tollgate::{Decision, Kind, Limiter, Options, WindowSpec};
+
+    fn spec() -> impl Strategy<Value = WindowSpec> {
+        let kind = prop_oneof![Just(Kind::Sliding), Just(Kind::Fixed), Just(Kind::Bucket)];
+        (kind, 1u64..=6, 1u64..=1000, 0u64..=2000).prop_map(|(kind, limit, per_ms, offset_ms)| WindowSpec { kind, limit, per_ms, offset_ms })
+    }
+
+    fn earliest_all(l: &Limiter) -> Vec<u64> {
+        let min = l.windows().map(|s| s.limit).min().unwrap();
+        (1..=min).map(|c| l.earliest(c).unwrap()).collect()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { failure_persistence: None, ..ProptestConfig::default() })]
+
+        /// A released permit leaves the limiter never roomier than one that
+        /// never issued it (never gives back more than it took), and exactly
+        /// as roomy when released at once.
+        #[test]
+        fn a_release_gives_back_at_most_what_the_permit_took_and_all_of_it_at_once(
+            specs in prop::collection::vec(spec(), 1..=3),
+            count_in_flight in any::<bool>(),
+            history in prop::collection::vec((0u64..=400, 0u64..6, any::<bool>()), 0..30),
+            cost_raw in 0u64..6,
+            dt in prop_oneof![Just(0u64), 0u64..=3000],
+            reconcile in prop::option::of((0usize..3, 0u64..=6)),
+        ) {
+            let options = Options { count_in_flight, ..Options::default() };
+            let mut l = Limiter::with_options(&specs, options).unwrap();
+            let min = specs.iter().map(|s| s.limit).min().unwrap();
+            let mut t = 0;
+            for (step, raw, complete) in history {
+                t += step;
+                if let Decision::Admit(p) = l.try_acquire(t, 1 + raw % min).unwrap() {
+                    if complete {
+                        l.complete(p, t + step / 2).unwrap();
+                        t += step / 2;
+                    }
+                }
+            }
+            let mut never = l.clone();
+            let Decision::Admit(p) = l.try_acquire(t, 1 + cost_raw % min).unwrap() else { return Ok(()) };
+            never.advance(t).unwrap();
+            for lim in [&mut l, &mut never] {
+                lim.advance(t + dt).unwrap();
+                if let Some((w, remaining)) = reconcile {
+                    lim.reconcile(w % specs.len(), remaining, None, t + dt).unwrap();
+                }
+            }
+            l.release(p).unwrap();
+            prop_assert_eq!(l.in_flight(), never.in_flight());
+            for i in 0..specs.len() {
+                prop_assert!(l.used(i) >= never.used(i), "window {} gave back more: {:?} < {:?}", i, l.used(i), never.used(i));
+            }
+            for (got, base) in earliest_all(&l).into_iter().zip(earliest_all(&never)) {
+                prop_assert!(got >= base, "released: {} earlier than never issued: {}", got, base);
+            }
+            if dt == 0 && reconcile.is_none() {
+                prop_assert_eq!(earliest_all(&l), earliest_all(&never));
+                for i in 0..specs.len() {
+                    prop_assert_eq!(l.used(i), never.used(i));
+                }
+            }
+        }
+    }
+}
