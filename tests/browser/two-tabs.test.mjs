@@ -11,8 +11,8 @@ import { mostInAnyWindow } from '../js/windows.mjs';
 const WINDOWS = '10/1m';
 
 test('two tabs firing at once stay within one shared quota', { timeout: 60_000 }, async (t) => {
+  const browser = await launch(); // first: if it throws, no server is left open to hold the process
   const dashboard = await startDashboard({ port: 0, speed: 600, pipeline: false });
-  const browser = await launch();
   t.after(async () => {
     await browser.close();
     await dashboard.close();
