@@ -136,6 +136,35 @@ test('Hexagraph: 1,030 calls against 30/min AND 1,000/day: the 1,001st waits for
   assert.equal(mostInAnyWindow(times, 60_000), 30);
 });
 
+test('Hexagraph with responses taking 0-5 s of virtual time: each request counts from its response, no 429', async (t) => {
+  // Unlike `busy` (virtual time held while anything is in flight), time moves
+  // while the server holds a response, so the limiter must count each request
+  // when its response arrived: the 31st call may go only a minute after the
+  // first one's RESPONSE, not its send.
+  const latency = (path) => (Number(path.split('/').pop()) * 7_919) % 5_001;
+  const clock = fakeClock(T0);
+  const server = await startHexagraphServer({ clock, clockLatencyMs: (req, path) => latency(path) });
+  t.after(() => server.close());
+  const limited = rateLimitedFetch(fetch, { clock, routes: [{ url: '/*', windows: [{ limit: 30, per: '1m' }] }] });
+  const calls = Array.from({ length: 100 }, (_, i) => limited(`${server.url}/outputs/${i}`).then((r) => r.status));
+  // Time holds only while a request is on the wire (not yet held by the server, or its response not yet read).
+  const onTheWire = () => limited.scopes().reduce((n, s) => n + s.limiter.inFlight, 0) > server.held();
+  const statuses = await drive(clock, Promise.all(calls), { busy: onTheWire });
+  assert.deepEqual(new Set(statuses), new Set([200]));
+  assert.equal(server.stats().refused, 0);
+  const sent = server.log.map((r) => ({ at: r.at, done: r.at + latency(r.path) })).sort((a, b) => a.at - b.at);
+  assert.equal(sent.length, 100);
+  assert.ok(sent.some((r) => r.done > r.at + 4_000), 'some responses took seconds of virtual time');
+  // Every request counts from its response: of any 31 sent in a row, the last goes
+  // a full minute after a response of one of the 30 before it, never earlier.
+  const dones = sent.map((r) => r.done).sort((a, b) => a - b);
+  for (let j = 30; j < sent.length; j++) {
+    assert.ok(sent[j].at >= dones[j - 30] + 60_000, `call ${j} sent at +${sent[j].at - T0} ms, before the ${j - 30}th response + 1 min (+${dones[j - 30] + 60_000 - T0} ms)`);
+  }
+  // ...and not later than needed: within the largest latency of the one before.
+  assert.ok(clock.now() - T0 < 4 * (60_000 + 5_001), `finished at +${clock.now() - T0} ms`);
+});
+
 test('random latency: virtual time runs on while requests are in flight, and still no 429 (Hex and SecureCodingHub)', async (t) => {
   // No `busy` hold here: the fake clock jumps ahead whenever a timer is due, so
   // a request can be in flight for virtual minutes, as on a very slow network.
