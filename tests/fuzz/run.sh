@@ -24,9 +24,14 @@ trap 'rm -rf "$scratch"' EXIT
 for target in headers snapshot; do
   mkdir -p "$scratch/$target"
   echo "fuzz: $target for ${secs} s"
+  status=0
   nice cargo fuzz run --fuzz-dir tests/fuzz -s none -a "$target" "$scratch/$target" "tests/fuzz/corpus/$target" -- \
-    -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 2>&1 |
-    grep -E '^(stat::number_of_executed_units|stat::new_units_added|==|thread|Test unit|SUMMARY|INFO: Running|Done)|panicked|Error' || true
-  # grep hides libFuzzer's progress lines; cargo fuzz's status is what counts.
-  [ "${PIPESTATUS[0]}" = 0 ] || { echo "fuzz: $target found a crash: see tests/fuzz/artifacts/$target/"; exit 1; }
+    -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 > "$scratch/$target.log" 2>&1 || status=$?
+  # libFuzzer's progress lines are left out; its statistics and any crash are shown.
+  grep -E '^(stat::number_of_executed_units|stat::new_units_added|==|Test unit|SUMMARY|Done)|panicked|^error|^Error' "$scratch/$target.log" || true
+  if [ "$status" != 0 ]; then
+    grep -A12 panicked "$scratch/$target.log" | head -20 || true
+    echo "fuzz: $target failed (status $status): the input is in tests/fuzz/artifacts/$target/"
+    exit 1
+  fi
 done
