@@ -62,9 +62,9 @@ pub fn snapshot(data: &[u8]) {
     let again = Limiter::restore(&lim.snapshot(), Some(&windows), Options::default()).expect("its own snapshot restores");
     assert_eq!(again, lim, "snapshot round trip");
     let now = lim.clock_ms();
-    for i in 0..windows.len() {
+    for (i, w) in windows.iter().enumerate() {
         let used = lim.used(i).expect("a window it has");
-        assert!(used <= windows[i].limit, "window {i}: used {used} above its limit {}", windows[i].limit);
+        assert!(used <= w.limit, "window {i}: used {used} above its limit {}", w.limit);
     }
     // Use it: every wait is at or after the clock, and admitting follows it.
     let min = windows.iter().map(|w| w.limit).min().unwrap_or(1);
