@@ -160,7 +160,7 @@ test('Hexagraph with responses taking 0-5 s of virtual time: each request counts
   // a full minute after a response of one of the 30 before it, never earlier.
   const dones = sent.map((r) => r.done).sort((a, b) => a - b);
   for (let j = 30; j < sent.length; j++) {
-    assert.ok(sent[j].at >= dones[j - 30] + 60_000, `call ${j} sent at +${sent[j].at - T0} ms, before the ${j - 30}th response + 1 min (+${dones[j - 30] + 60_000 - T0} ms)`);
+    assert.ok(sent[j].at >= dones[j - 30] + 60_000, `call ${j} sent at +${sent[j].at - T0} ms, before response no. ${j - 30} (by time) + 1 min (+${dones[j - 30] + 60_000 - T0} ms)`);
   }
   // ...and not later than needed: within the largest latency of the one before.
   assert.ok(clock.now() - T0 < 4 * (60_000 + 5_001), `finished at +${clock.now() - T0} ms`);
