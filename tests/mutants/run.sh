@@ -12,8 +12,14 @@ fi
 # Few proptest cases: a mutant is nearly always caught by the first cases or a
 # unit test, and each of a few hundred mutants runs the whole suite.
 export PROPTEST_CASES=${PROPTEST_CASES:-32}
-nice cargo mutants --output target/mutants --jobs "${MUTANTS_JOBS:-1}" "$@"
+status=0
+nice cargo mutants --output target/mutants --jobs "${MUTANTS_JOBS:-1}" "$@" || status=$?
 out=target/mutants/mutants.out
-caught=$(wc -l < "$out/caught.txt"); missed=$(wc -l < "$out/missed.txt"); timeout=$(wc -l < "$out/timeout.txt")
-viable=$((caught + missed + timeout))
-echo "mutants: $caught caught, $timeout timed out, $missed missed of $viable viable ($(( (caught + timeout) * 100 / (viable > 0 ? viable : 1) ))% caught); equivalent survivors: tests/mutants/equivalent.md"
+if [ -f "$out/caught.txt" ] && [ -f "$out/outcomes.json" ]; then
+  caught=$(wc -l < "$out/caught.txt"); missed=$(wc -l < "$out/missed.txt"); timeout=$(wc -l < "$out/timeout.txt")
+  viable=$((caught + missed + timeout))
+  echo "mutants: $caught caught, $timeout timed out, $missed missed of $viable viable" \
+    "($(( (caught + timeout) * 100 / (viable > 0 ? viable : 1) ))% caught); survivors judged equivalent: tests/mutants/equivalent.md"
+fi
+# cargo mutants exits 2 when mutants were missed, 3 on timeouts only: the summary says which.
+exit "$status"
