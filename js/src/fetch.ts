@@ -72,8 +72,9 @@ const NOT_IDEMPOTENT = -5;
 
 const NON_IDEMPOTENT = new Set(['POST', 'PATCH']);
 
-export function rateLimitedFetch(fetch: FetchLike, options: RateLimitedFetchOptions): RateLimitedFetch {
-  if (typeof fetch !== 'function') throw new TypeError('`fetch` must be a fetch function, e.g. globalThis.fetch');
+export function rateLimitedFetch(given: FetchLike, options: RateLimitedFetchOptions): RateLimitedFetch {
+  if (typeof given !== 'function') throw new TypeError('`fetch` must be a fetch function, e.g. globalThis.fetch');
+  const fetch = callable(given);
   const o = normalizeFetchOptions(options);
   const r = o.retry;
   const planner = new (core().RetryPlanner)(r.limit, r.backoffMs, r.maxBackoffMs, r.maxTotalMs, r.retryAfterJitterMs,
@@ -105,6 +106,17 @@ export function rateLimitedFetch(fetch: FetchLike, options: RateLimitedFetchOpti
     },
   });
   return limited;
+}
+
+/**
+ * The given fetch as a plain function. The global fetch of browsers and
+ * Cloudflare Workers throws "Illegal invocation" unless its `this` is the
+ * global object, so that one is called on it; any other function is called
+ * unbound, as a caller of fetch would.
+ */
+function callable(fetch: FetchLike): FetchLike {
+  const global = globalThis.fetch;
+  return fetch === global ? (input, init) => global.call(globalThis, input, init) : (input, init) => fetch(input, init);
 }
 
 interface Wrapper {
