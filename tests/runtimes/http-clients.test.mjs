@@ -53,20 +53,30 @@ describe('HTTP clients through rateLimitedFetch', () => {
     assert.equal(count('/api/busy?ky'), 1, 'the 429 is not retried into an hour-long wait');
   });
 
-  test('axios: the fetch adapter with `env.fetch`, the 429 as an AxiosError', async () => {
-    const limited = limitedFetch();
-    // axios reads `error.response` as its own response object, so a refusal is
-    // handed back as the server's Response and axios raises its usual error for it.
-    const api = axios.create({
-      adapter: 'fetch',
-      env: { fetch: (input, init) => limited(input, init).catch((e) => { if (isTollgateError(e) && e.response) return e.response; throw e; }) },
-    });
+  test('axios: the fetch adapter with `env.fetch`, the 429 as an AxiosError, a refusal as its cause', async () => {
+    // A deadline, so that the request after the 429 is refused by tollgate (no response) instead of waiting the hour.
+    const limited = rateLimitedFetch(fetch, { routes: [{ url: '/api/*', windows: [{ limit: 100, per: '1h' }] }], retry: { maxRetryAfter: '1m' }, deadline: '100ms' });
+    // The README's recipe. axios takes any error's `response` for its own response object
+    // (and fails with "Cannot set property headers of #<Response>" on a fetch Response), so
+    // a tollgate error that carries the server's Response hands that Response back instead.
+    const toAxios = (e) => (isTollgateError(e) && e.response ? e.response : Promise.reject(e));
+    const api = axios.create({ adapter: 'fetch', env: { fetch: (input, init) => limited(input, init).catch(toAxios) } });
     assert.deepEqual((await api.get(`${base}/api/axios`)).data, { path: '/api/axios' });
+
     const error = await api.get(`${base}/api/busy?axios`).then(() => undefined, (e) => e);
     assert.equal(error?.name, 'AxiosError', `${error}`);
     assert.equal(error.response?.status, 429);
     assert.equal(error.response?.data, 'busy');
+    assert.equal(error.response?.headers['retry-after'], '3600');
     assertPaused(limited);
+
+    // No response to hand back: axios wraps tollgate's error, keeping its name and the error as `cause`.
+    const refused = await api.get(`${base}/api/axios-after`).then(() => undefined, (e) => e);
+    assert.equal(refused?.isAxiosError, true, `${refused}`);
+    assert.equal(refused.name, 'DeadlineError');
+    assert.ok(isTollgateError(refused.cause), `the cause is tollgate's error: ${refused.cause}`);
+    assert.equal(refused.cause.name, 'DeadlineError');
+    assert.equal(hits.includes('/api/axios-after'), false, 'the refused request never reached the server');
   });
 
   test('undici: its `fetch` wrapped, a `dispatcher` passed through init', async (t) => {
