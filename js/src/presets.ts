@@ -4,11 +4,27 @@
  * spread or merged: `rateLimitedFetch(fetch, presets.hex())`.
  */
 import type { KeyPoolOptions, RateLimitedFetchOptions, RouteOptions } from './fetch-options.js';
-import { type UrlPattern, compileMatcher } from './routes.js';
+import { type UrlPattern, checkKeySecret, compileMatcher } from './routes.js';
 
 const byToken = (r: { headers: Headers }) => r.headers.get('authorization');
 
-export interface HexPresetOptions {
+/** Options every preset passes on to `rateLimitedFetch`. */
+export interface PresetCommonOptions {
+  /**
+   * The secret scope keys (tokens, IPs) are hashed under, as `rateLimitedFetch`'s
+   * `keySecret`: a string or a Uint8Array of at least 16 bytes.
+   * @default 32 random bytes per wrapper
+   */
+  keySecret?: string | Uint8Array;
+}
+
+/** The preset's options for `rateLimitedFetch`, with the common ones passed on (checked now, so the error names the preset's call). */
+function withCommon(o: PresetCommonOptions, options: RateLimitedFetchOptions): RateLimitedFetchOptions {
+  checkKeySecret(o.keySecret);
+  return o.keySecret === undefined ? options : { ...options, keySecret: o.keySecret };
+}
+
+export interface HexPresetOptions extends PresetCommonOptions {
   /** Run triggers per minute per token. @default 20 */
   perMinute?: number;
   /** Run triggers per hour per token. @default 60 */
@@ -27,10 +43,10 @@ function hex(o: HexPresetOptions = {}): RateLimitedFetchOptions {
     key: byToken,
     idempotencyKey: true,
   };
-  return { routes: [route] };
+  return withCommon(o, { routes: [route] });
 }
 
-export interface HexagraphPresetOptions {
+export interface HexagraphPresetOptions extends PresetCommonOptions {
   /** @default 30 */
   perMinute?: number;
   /** @default 1000 */
@@ -43,13 +59,13 @@ export interface HexagraphPresetOptions {
 function hexagraph(o: HexagraphPresetOptions = {}): RateLimitedFetchOptions {
   const all = compileMatcher(undefined, o.url ?? 'https://hexagraph-core.onrender.com/*', 'url');
   const counted: UrlPattern = (u: URL) => u.pathname !== '/rate-limit' && all.test(u);
-  return {
+  return withCommon(o, {
     routes: [{ name: 'hexagraph', url: counted, windows: [{ limit: o.perMinute ?? 30, per: '1m' }, { limit: o.perDay ?? 1000, per: '1d' }] }],
     retry: { backoff: '1s' },
-  };
+  });
 }
 
-export interface SecureCodingHubPresetOptions {
+export interface SecureCodingHubPresetOptions extends PresetCommonOptions {
   /** @default 60 */
   perMinute?: number;
   /** @default 1000 */
@@ -79,7 +95,7 @@ function secureCodingHub(o: SecureCodingHubPresetOptions = {}): RateLimitedFetch
     windows: [{ limit: perMinute, per: '1m', kind: 'fixed' }, { limit: o.perHour ?? 1000, per: '1h' }],
     ...(o.keys === undefined ? { key: byToken } : { keyPool: { ...o.keyHeader, keys: o.keys } }),
   };
-  return { routes: [route], retry: { retryAfterJitter: '5s' } };
+  return withCommon(o, { routes: [route], retry: { retryAfterJitter: '5s' } });
 }
 
 export const presets = { hex, hexagraph, secureCodingHub };

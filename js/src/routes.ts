@@ -58,6 +58,11 @@ export function keyHasher(secret: unknown): (key: string) => string {
   };
 }
 
+/** Throws the `keySecret` TypeError for a secret `keyHasher` would refuse (for options that pass one on). */
+export function checkKeySecret(secret: unknown): void {
+  if (secret !== undefined) secretBytes(secret);
+}
+
 function secretBytes(secret: unknown): Uint8Array {
   const bytes = typeof secret === 'string' ? new TextEncoder().encode(secret) : secret instanceof Uint8Array ? secret : undefined;
   if (bytes === undefined || bytes.length < 16) {
