@@ -14,6 +14,7 @@ import {
 } from './fetch-options.js';
 import { Limiter } from './limiter.js';
 import { normalizePriority, parseDuration } from './options.js';
+import { isRequestLike } from './request-like.js';
 import { keyHasher } from './routes.js';
 import { sleepUntil, withDeadline } from './wait.js';
 
@@ -84,7 +85,7 @@ export function rateLimitedFetch(given: FetchLike, options: RateLimitedFetchOpti
 
   const wrapper: Wrapper = { fetch, o, planner, events, scopes, sweepAt: SWEEP_FROM, hashKey: keyHasher(options.keySecret) };
   const routeOf = (input: string | URL | Request, init: LimitedInit | undefined) => {
-    const method = (init?.method ?? (input instanceof Request ? input.method : 'GET')).toUpperCase();
+    const method = (init?.method ?? (isRequestLike(input) ? input.method : 'GET')).toUpperCase();
     const url = urlOf(input);
     const route = url && o.routes.find((rt) => (rt.matcher.methods === undefined || rt.matcher.methods.has(method)) && rt.matcher.test(url));
     return route ? { route, method, url: url! } : undefined;
@@ -100,7 +101,7 @@ export function rateLimitedFetch(given: FetchLike, options: RateLimitedFetchOpti
     value: (input: string | URL | Request, init?: LimitedInit) => {
       const found = routeOf(input, init);
       if (!found) return undefined;
-      const headers = new Headers(init?.headers ?? (input instanceof Request ? input.headers : undefined));
+      const headers = new Headers(init?.headers ?? (isRequestLike(input) ? input.headers : undefined));
       const info: RouteRequest = { method: found.method, url: found.url, headers };
       return pickScope(wrapper, found.route, info, found.route.cost(info));
     },
@@ -132,7 +133,7 @@ interface Wrapper {
 }
 
 function urlOf(input: string | URL | Request): URL | undefined {
-  const href = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
+  const href = isRequestLike(input) ? input.url : String(input); // a URL of any realm stringifies to its href
   try {
     return new URL(href, (globalThis as { location?: { href: string } }).location?.href);
   } catch {
@@ -215,7 +216,7 @@ function isAsyncIterable(x: unknown): boolean {
 
 async function call(w: Wrapper, route: NormalizedRoute, method: string, url: URL, input: string | URL | Request, init: LimitedInit | undefined): Promise<Response> {
   const { clock } = w.o;
-  const headers = new Headers(init?.headers ?? (input instanceof Request ? input.headers : undefined));
+  const headers = new Headers(init?.headers ?? (isRequestLike(input) ? input.headers : undefined));
   const info: RouteRequest = { method, url, headers };
   const cost = route.cost(info);
   let scope = pickScope(w, route, info, cost);
@@ -225,8 +226,8 @@ async function call(w: Wrapper, route: NormalizedRoute, method: string, url: URL
   const hasKey = headers.has('idempotency-key');
   const canReplay = replayable(input, init);
   // An unread copy of a Request's body, cloned again for every attempt.
-  const original = input instanceof Request ? input.clone() : undefined;
-  const userSignal = init?.signal ?? (input instanceof Request ? input.signal : undefined) ?? undefined;
+  const original = isRequestLike(input) ? input.clone() : undefined;
+  const userSignal = init?.signal ?? (isRequestLike(input) ? input.signal : undefined) ?? undefined;
   const deadlineOption = init?.tollgate?.deadline;
   const deadlineMs = deadlineOption === undefined ? w.o.deadlineMs : parseDuration(deadlineOption, 'tollgate.deadline');
   const started = clock.now();

@@ -12,7 +12,7 @@ import axios from 'axios';
 import got from 'got';
 import ky from 'ky';
 import { Limiter, isRateLimitError, isTollgateError, rateLimitedFetch } from 'tollgate';
-import { Agent, fetch as undiciFetch } from 'undici';
+import { Agent, Request as UndiciRequest, fetch as undiciFetch } from 'undici';
 
 let server;
 let base;
@@ -21,6 +21,12 @@ before(async () => {
   server = http.createServer((req, res) => {
     hits.push(req.url);
     if (req.url.startsWith('/api/busy')) res.writeHead(429, { 'retry-after': '3600', 'content-type': 'text/plain' }).end('busy');
+    else if (req.url.startsWith('/api/echo')) {
+      let body = '';
+      req.on('data', (chunk) => { body += chunk; }).on('end', () => {
+        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ method: req.method, body, auth: req.headers.authorization }));
+      });
+    }
     else res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ path: req.url }));
   });
   await new Promise((ok) => server.listen(0, '127.0.0.1', ok));
@@ -89,6 +95,23 @@ describe('HTTP clients through rateLimitedFetch', () => {
     assert.ok(isRateLimitError(error), `${error}`);
     assert.equal(error.response.status, 429);
     assertPaused(limited);
+  });
+
+  test("undici: its own `Request` (another package's class) is routed by its method, headers and body", async () => {
+    assert.equal(new UndiciRequest(base) instanceof Request, false, 'undici\'s npm Request is not the global class');
+    // Only POSTs are limited, one an hour per token: routed as a GET, the request would go unlimited.
+    const limited = rateLimitedFetch(undiciFetch, {
+      routes: [{ url: '/api/echo', method: 'POST', key: (r) => r.headers.get('authorization'), windows: [{ limit: 1, per: '1h' }] }],
+    });
+    const post = () => new UndiciRequest(`${base}/api/echo`, { method: 'POST', body: 'payload', headers: { authorization: 'Bearer u' } });
+    const scope = limited.scopeFor(post());
+    assert.ok(scope, 'scopeFor routes the POST');
+    const res = await limited(post());
+    assert.deepEqual(await res.json(), { method: 'POST', body: 'payload', auth: 'Bearer u' });
+    assert.equal(limited.scopes().length, 1);
+    assert.equal(limited.scopes()[0].key, scope.key, 'the key came from the Request\'s own headers');
+    const next = limited.scopes()[0].limiter.tryAcquire();
+    assert.equal(next.ok, false, 'the POST counted against its hour');
   });
 
   test('got: a Limiter in its hooks (got has no fetch option)', async () => {
