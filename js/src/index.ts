@@ -50,3 +50,9 @@ export { localStorageStore } from './cost/local-storage-store.js';
 export { indexedDbStore } from './cost/indexed-db-store.js';
 export { HeadroomError, StoreError, isHeadroomError, isStoreError } from './cost/errors.js';
 export type { HeadroomOptions, ReportOptions, ResponseCacheOptions, RunCacheOptions, RunIfChangedOptions, UsageMonitorOptions } from './cost/options.js';
+export { redisStore } from './shared/redis-store.js';
+export type { RedisStore, RedisStoreOptions } from './shared/redis-store.js';
+export type {
+  NormalizedSharedOptions, SharedLimiter, SharedLimiterOptions, SharedPermit, SharedStore, SharedTryAcquireResult,
+} from './shared/types.js';
+export { normalizeSharedOptions } from './shared/options.js';

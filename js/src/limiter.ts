@@ -21,6 +21,8 @@ import {
   normalizeWindows,
   parseDuration,
 } from './options.js';
+import { openShared } from './shared/options.js';
+import type { SharedLimiter, SharedLimiterOptions } from './shared/types.js';
 
 /** An admitted request's hold on the windows. */
 export class Permit {
@@ -153,6 +155,15 @@ export class Limiter {
     const restored = call(() => core().LimiterCore.restore(snapshot, flat, maxWaiters, countInFlight));
     restoring = { core: restored, clock, windows: windows ?? windowsOf(snapshot) };
     return new Limiter(undefined as unknown as LimiterOptions);
+  }
+
+  /**
+   * A limiter over a quota shared with other processes or tabs through
+   * `options.store` (`redisStore(client)`, `tabStore()`): the same API, made
+   * asynchronous. See the README's "Sharing a quota".
+   */
+  static shared(options: SharedLimiterOptions): SharedLimiter {
+    return openShared(options);
   }
 
   /** Admits now if every window allows it and no one waits ahead; never waits. */
