@@ -17,3 +17,6 @@ cargo clippy --quiet --features wasm --target wasm32-unknown-unknown -- -D warni
 
 step "JS: the Limiter, rateLimitedFetch and the test servers (node:test, ESM and CJS), and the browser build in Chromium"
 node --test --test-reporter=spec tests/js/ tests/servers/ tests/browser/ tests/package/ tests/types/
+
+step "JS: shared limiters on a real redis-server: differential vs the core, multi-process, fairness, cluster"
+node --test --test-reporter=spec tests/shared/

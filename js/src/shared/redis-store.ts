@@ -49,6 +49,13 @@ export interface RedisStoreOptions {
    * calls reject with `StoreError`. @default none
    */
   fallback?: { share: number; /** How often to look for Redis again. @default '1s' */ retryMs?: Duration };
+  /**
+   * After Redis lost a quota (restarted without persistence, failed over), it
+   * admits nothing for this long while every process re-registers what it
+   * admitted within the longest window (they hear of the loss through
+   * pub/sub, or at their next call). @default '2s'
+   */
+  recoveryMs?: Duration;
 }
 
 export interface RedisStore extends SharedStore {
@@ -62,6 +69,7 @@ interface Normalized {
   timeoutMs: number;
   queueLeaseMs: number;
   fallback: { share: number; retryMs: number } | undefined;
+  recoveryMs: number;
 }
 
 function normalizeStoreOptions(o: RedisStoreOptions): Normalized {
@@ -88,7 +96,8 @@ function normalizeStoreOptions(o: RedisStoreOptions): Normalized {
     const retryMs = o.fallback.retryMs === undefined ? 1_000 : parseDuration(o.fallback.retryMs, 'fallback.retryMs');
     fallback = { share, retryMs: Math.max(1, retryMs) };
   }
-  return { prefix, secret: o.secret, time, timeoutMs, queueLeaseMs, fallback };
+  const recoveryMs = o.recoveryMs === undefined ? 2_000 : parseDuration(o.recoveryMs, 'recoveryMs');
+  return { prefix, secret: o.secret, time, timeoutMs, queueLeaseMs, fallback, recoveryMs };
 }
 
 /**
@@ -140,6 +149,8 @@ interface Waiter {
   reject: (reason: unknown) => void;
   signal: AbortSignal | undefined;
   onAbort: (() => void) | undefined;
+  /** Redis has its ticket (its 'queue' call answered). */
+  queued: boolean;
 }
 
 /** An admission this process remembers, to count it again if Redis loses the quota. Times on the store's clock. */
@@ -187,6 +198,7 @@ class RedisSharedLimiter implements SharedLimiter {
   #stateKey: string;
   #channel: string;
   #spec: string;
+  #specArg: string;
   #maxPerMs: number;
   #owner = randomId();
   #seq = 0;
@@ -220,6 +232,7 @@ class RedisSharedLimiter implements SharedLimiter {
     this.#stateKey = `${tag}:state`;
     this.#channel = `${tag}:head`;
     this.#spec = o.windows.map((w) => `${w.kind[0]}:${w.limit}:${w.perMs}:${w.offsetMs}`).join('|');
+    this.#specArg = `${this.#spec}#${s.recoveryMs}`;
     this.#maxPerMs = Math.max(...o.windows.map((w) => w.perMs));
   }
 
@@ -257,8 +270,10 @@ class RedisSharedLimiter implements SharedLimiter {
   async #call(name: ScriptName, extra: readonly (string | number)[], anyGeneration = false): Promise<Reply> {
     for (let attempt = 0; ; attempt++) {
       const t0 = this.#o.clock.now();
+      // Hear of losses and of the queue's head from the first call on.
+      if (this.#subscribed === undefined) this.#subscribe().catch(() => {});
       const args = [
-        this.#spec,
+        this.#specArg,
         this.#s.time === 'client' ? String(t0) : '',
         this.#o.countInFlight ? '1' : '0',
         String(this.#o.leaseMs),
@@ -313,6 +328,8 @@ class RedisSharedLimiter implements SharedLimiter {
     for (const r of list) args.push(r.id, r.at, r.cost, r.done, r.tracked ? '1' : '0');
     await this.#call('register', args, true);
     this.#emit('reregistered', { requests: list.length });
+    // The queue went too: the next poll notices and queues this process's waiters again.
+    if (this.#waiters.size > 0) queueMicrotask(() => this.#poll());
   }
 
   #prune(): void {
@@ -445,7 +462,7 @@ class RedisSharedLimiter implements SharedLimiter {
     }
     const id = `${this.#owner}:${++this.#seq}`;
     return new Promise<SharedPermit>((resolve, reject) => {
-      const waiter: Waiter = { id, cost, priority, resolve, reject, signal, onAbort: undefined };
+      const waiter: Waiter = { id, cost, priority, resolve, reject, signal, onAbort: undefined, queued: false };
       if (signal) {
         waiter.onAbort = () => this.#abort(id, signal.reason);
         signal.addEventListener('abort', waiter.onAbort, { once: true });
@@ -454,6 +471,7 @@ class RedisSharedLimiter implements SharedLimiter {
       this.#subscribe()
         .then(() => this.#call('acquire', ['queue', cost, id, this.#owner, priority]))
         .then((reply) => {
+          waiter.queued = true;
           this.#onPump(reply);
           if (this.#waiters.has(id)) this.#emit('queued', { cost, priority, waiting: this.#waiters.size });
         })
@@ -492,9 +510,48 @@ class RedisSharedLimiter implements SharedLimiter {
     }
     const headOwner = String(reply[i + 1]);
     const retry = Number(reply[i + 2]);
-    if (headOwner === this.#owner && this.#waiters.has(String(reply[i]))) this.#arm(retry);
+    const head = String(reply[i]);
+    if (headOwner === this.#owner && this.#waiters.has(head)) this.#arm(retry);
     else this.#disarm();
+    // Our ticket without a waiter (its caller gave up while a call was under way) must not block the queue.
+    if (headOwner === this.#owner && !this.#waiters.has(head)) this.#call('cancel', [head]).catch(() => {});
+    const queuedThere = Number(reply[i + 3]);
+    let queuedHere = 0;
+    for (const w of this.#waiters.values()) if (w.queued) queuedHere++;
+    if (queuedThere < queuedHere && !this.#requeueing) void this.#requeue();
     this.#keepAlive();
+  }
+
+  #requeueing = false;
+  #reregistering = false;
+
+  /**
+   * Redis lost this process's places in the queue (a restart without
+   * persistence, a failover): queue its waiters again, in their order. Queueing
+   * a ticket that is still there changes nothing.
+   */
+  async #requeue(): Promise<void> {
+    this.#requeueing = true;
+    try {
+      for (const w of [...this.#waiters.values()]) {
+        if (!w.queued || !this.#waiters.has(w.id) || this.#closed || this.#local !== undefined) continue;
+        this.#onPumpQuiet(await this.#call('acquire', ['queue', w.cost, w.id, this.#owner, w.priority]));
+      }
+    } catch {
+      // The next poll (a timer or the heartbeat) tries again.
+    } finally {
+      this.#requeueing = false;
+    }
+  }
+
+  #onPumpQuiet(reply: Reply): void {
+    const saved = this.#requeueing;
+    this.#requeueing = true;
+    try {
+      this.#onPump(reply);
+    } finally {
+      this.#requeueing = saved;
+    }
   }
 
   #costs = new Map<string, number>();
@@ -504,6 +561,18 @@ class RedisSharedLimiter implements SharedLimiter {
 
   #onMessage(message: string): void {
     const [ticket, owner, retry] = message.split(' ');
+    if (owner === this.#owner && ticket !== 'lost' && !this.#waiters.has(ticket!)) {
+      this.#call('cancel', [ticket!]).catch(() => {});
+      return;
+    }
+    if (ticket === 'lost') {
+      // Another process found the quota lost: count what we admitted there now.
+      if (owner !== this.#gen && !this.#reregistering && this.#gen !== '') {
+        this.#reregistering = true;
+        this.#reregister().catch(() => {}).finally(() => { this.#reregistering = false; });
+      }
+      return;
+    }
     if (owner === this.#owner && this.#waiters.has(ticket!)) this.#arm(Number(retry));
   }
 

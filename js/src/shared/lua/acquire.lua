@@ -11,7 +11,10 @@
 -- Reply: 'OK', now (ms), generation, then
 --   try:          1 and the permit's time (ms), or 0 and the retry time (ms, -1 = never)
 --   queue, poll:  n, n pairs (ticket id, admitted at ms), then the head's
---                 ticket id, owner and earliest time ('' '' -2 when the queue is empty)
+--                 ticket id, owner and earliest time ('' '' -2 when the queue is
+--                 empty), then how many tickets of this owner are queued (a
+--                 process that finds fewer than it waits for queues them again:
+--                 Redis lost them)
 local mode = ARGV[9]
 local cost = tonumber(ARGV[10])
 local id = ARGV[11]
@@ -71,5 +74,8 @@ end
 local out = { 'OK', NOW, ST.gen, #admitted / 2 }
 for i = 1, #admitted do out[#out + 1] = admitted[i] end
 head_reply(out)
+local mine = 0
+for i = 1, #ST.q do if ST.q[i].o == owner then mine = mine + 1 end end
+out[#out + 1] = mine
 save()
 return out

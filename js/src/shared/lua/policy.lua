@@ -5,7 +5,8 @@
 -- Common KEYS and ARGV of every operation (the op's own ARGV follow):
 --   KEYS[1]  the quota's state: `{prefix:hash}:state`, a MessagePack map
 --   ARGV[1]  the windows: `kind:limit:per_ms:offset_ms` joined by `|`
---            (kind s = sliding, f = fixed, b = bucket)
+--            (kind s = sliding, f = fixed, b = bucket), then `#` and the
+--            grace after a loss, ms (recovery)
 --   ARGV[2]  now, ms since the Unix epoch (the caller's clock), or '' to read
 --            Redis TIME (the default: one clock for every process)
 --   ARGV[3]  count in flight: '1' or '0'
@@ -14,7 +15,8 @@
 --   ARGV[6]  a fresh generation id, used if this call creates the state
 --   ARGV[7]  queue lease, ms: a waiter whose process gave no sign of life for
 --            this long leaves the queue
---   ARGV[8]  the pub/sub channel announcing the queue's head
+--   ARGV[8]  the pub/sub channel announcing the queue's head (and losses)
+--   ARGV[9+]  the operation's own
 --
 -- Numbers are Lua doubles: every time and count is an integer below 2^53, so
 -- all arithmetic here is exact (bucket windows need limit * per_ms <= 2^52,
@@ -40,7 +42,8 @@ local function ceil_div(a, b)
 end
 
 -- Windows configuration.
-local SPEC = ARGV[1]
+local SPEC, RECOVERY_MS = string.match(ARGV[1], '^(.*)#(%d+)$')
+RECOVERY_MS = tonumber(RECOVERY_MS)
 local WIN = {}
 local MAX_PER = 0
 for part in string.gmatch(SPEC, '[^|]+') do
@@ -353,8 +356,16 @@ local function load()
     CREATED = true
     -- A caller that knew a generation finds none: Redis lost the quota (a
     -- restart without persistence, a failover, an eviction) or it expired.
-    -- Either way the caller re-registers what it admitted (register.lua).
-    if ARGV[5] ~= '' then return 'LOST' end
+    -- Every process re-registers what it admitted (register.lua): this one
+    -- now, the others when they hear of it (the announcement below) or at
+    -- their next call. Until then the quota admits nothing for a grace period
+    -- (ARGV[1]'s `recovery` ms, the store's `recoveryMs`), so the first process back
+    -- cannot take what the others had already spent.
+    if ARGV[5] ~= '' then
+      ST.gate = NOW + RECOVERY_MS
+      redis.call('PUBLISH', CHANNEL, 'lost ' .. ST.gen)
+      return 'LOST'
+    end
   end
   if #ST.q > 0 then HEAD_BEFORE = ST.q[1].id end
   return 'OK'
@@ -435,8 +446,14 @@ local function try_admit(cost)
   return now
 end
 
+-- "Never" (only a completion can make room) in a reply. With leases there is
+-- a time after all: when the oldest permit in flight stops being held (its
+-- units then count as sent at its lease's end), so a waiter knows when to look again.
 local function reply_time(t)
-  if t == INF then return -1 end
+  if t == INF then
+    if #ST.fl > 0 then return ST.fl[1].u end
+    return -1
+  end
   return t
 end
 
