@@ -46,10 +46,12 @@ test('a shared limiter works on a three-node Redis Cluster (ioredis Cluster)', a
       const t0 = Date.now();
       const permit = await lb.acquire();
       assert.ok(permit.at >= t0 && Date.now() - t0 < 1_500);
-      assert.deepEqual((await la.usage()).map((u) => u.used), [3, 4]);
+      const [sliding, fixed] = (await la.usage()).map((u) => u.used);
+      assert.equal(fixed, 4, 'the minute counts all four');
+      assert.ok(sliding >= 1 && sliding <= 3, `the second holds the waiter and what has not expired: ${sliding}`);
     }
     // The keys of each quota sit on one slot, with an expiry.
-    const keys = (await Promise.all(a.nodes('master').map((n) => n.keys('tollgate*')))).flat();
+    const keys = (await Promise.all(a.nodes('master').map((n) => n.keys('{tollgate:*')))).flat();
     assert.equal(keys.length, names.length);
     for (const key of keys) {
       assert.match(key, /^\{tollgate:[0-9a-f]{32}\}:state$/);
