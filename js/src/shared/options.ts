@@ -2,7 +2,8 @@
  * Validation and defaults of `Limiter.shared(options)`, shared by every store.
  */
 import { normalizeClock, normalizeFlag, normalizeMaxWaiters, normalizeWindows, parseDuration } from '../options.js';
-import { sha256Hex } from './sha256.js';
+import { normalizeMaxConcurrent } from '../concurrency.js';
+import { quotaKey as hashName } from '../tabs/open.js';
 import type { NormalizedSharedOptions, SharedLimiter, SharedLimiterOptions } from './types.js';
 
 const DEFAULT_LEASE_MS = 60_000;
@@ -14,7 +15,7 @@ const DEFAULT_LEASE_MS = 60_000;
  * secret of their own (`redisStore(client, { secret })`).
  */
 export function quotaKey(name: string): string {
-  return sha256Hex(`tollgate:quota:${name}`);
+  return hashName(name); // SHA-256 of `tollgate:quota:${name}`, one definition for every store
 }
 
 export function normalizeSharedOptions(options: SharedLimiterOptions): NormalizedSharedOptions {
@@ -38,6 +39,7 @@ export function normalizeSharedOptions(options: SharedLimiterOptions): Normalize
     countInFlight: normalizeFlag(options.countInFlight, 'countInFlight'),
     leaseMs,
     maxWaiters: normalizeMaxWaiters(options.maxWaiters),
+    maxConcurrent: normalizeMaxConcurrent(options.maxConcurrent),
     clock: normalizeClock(options.clock),
   };
 }

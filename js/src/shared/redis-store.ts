@@ -10,7 +10,9 @@ import { Limiter, type AcquireOptions, type ReconcileOptions, type WindowUsage }
 import { type Duration, normalizeCost, normalizePriority, parseDuration } from '../options.js';
 import type { ScriptName } from './lua-scripts.js';
 import { type Reply, type ScriptRunner, wrapClient } from './redis-client.js';
-import { hmacSha256Hex } from './sha256.js';
+import { hmacSha256 } from '../hmac.js';
+import { Slots, acquireInSlot } from '../concurrency.js';
+import { type ScheduleOptions, type WrapOptions, scheduleWith, wrapWith } from '../schedule.js';
 import type {
   NormalizedSharedOptions, SharedLimiter, SharedPermit, SharedStore, SharedTryAcquireResult,
 } from './types.js';
@@ -220,13 +222,19 @@ class RedisSharedLimiter implements SharedLimiter {
   #local: Limiter | undefined;
   #localSince = 0;
   #probe: unknown = undefined;
+  /** `maxConcurrent`: this process's cap on calls in flight (js/src/concurrency.ts). */
+  readonly #slots: Slots | undefined;
 
   constructor(runner: ScriptRunner, s: Normalized, o: NormalizedSharedOptions, release: () => void) {
     this.#runner = runner;
     this.#s = s;
     this.#o = o;
     this.#release = release;
-    this.key = s.secret === undefined ? o.key : hmacSha256Hex(s.secret, `tollgate:quota:${o.name}`);
+    const utf8 = (text: string) => new TextEncoder().encode(text);
+    this.key = s.secret === undefined ? o.key
+      : Array.from(hmacSha256(utf8(s.secret))(utf8(`tollgate:quota:${o.name}`)), (b) => b.toString(16).padStart(2, '0')).join('');
+    const maxConcurrent = o.maxConcurrent ?? Number.POSITIVE_INFINITY;
+    this.#slots = Number.isFinite(maxConcurrent) ? new Slots(maxConcurrent, o.maxWaiters) : undefined;
     // One hash tag per quota: every key of it lives in one cluster slot.
     const tag = `{${s.prefix}:${this.key.slice(0, 32)}}`;
     this.#stateKey = `${tag}:state`;
@@ -423,6 +431,51 @@ class RedisSharedLimiter implements SharedLimiter {
   // ---------------------------------------------------------------- the API
 
   async tryAcquire(cost = 1): Promise<SharedTryAcquireResult> {
+    const slots = this.#slots;
+    if (slots === undefined) return this.#tryWindows(cost);
+    normalizeCost(cost);
+    // Every slot busy: only a completion in this process frees one.
+    if (!slots.tryTake()) return { ok: false, retryAt: Number.POSITIVE_INFINITY, waitMs: Number.POSITIVE_INFINITY };
+    let r: SharedTryAcquireResult;
+    try {
+      r = await this.#tryWindows(cost);
+    } catch (error) {
+      slots.release();
+      throw error;
+    }
+    if (!r.ok) {
+      slots.release();
+      return r;
+    }
+    const permit = r.permit;
+    let held = true;
+    const complete = (at?: number) => {
+      if (held) {
+        held = false;
+        slots.release();
+      }
+      return permit.complete(at);
+    };
+    return { ok: true, permit: Object.assign(Object.create(permit) as SharedPermit, { complete }) };
+  }
+
+  acquire(options: AcquireOptions = {}): Promise<SharedPermit> {
+    if (this.#slots === undefined) return this.#acquireWindows(options);
+    if (typeof options !== 'object' || options === null) return Promise.reject(new TypeError('`options` must be an object like { cost, priority, signal }'));
+    return acquireInSlot(this.#slots, options, (o) => this.#acquireWindows(o), this.#waiters.size);
+  }
+
+  /** Runs `fn` once admitted and completes the permit when it settles (a rejection too). */
+  schedule<T>(fn: () => T | PromiseLike<T>, options?: ScheduleOptions): Promise<Awaited<T>> {
+    return scheduleWith(this, fn, options);
+  }
+
+  /** `fn` limited: each call waits its turn in every process's shared queue. */
+  wrap<A extends unknown[], R, This = unknown>(fn: (this: This, ...args: A) => R, options?: WrapOptions): (this: This, ...args: A) => Promise<Awaited<R>> {
+    return wrapWith(this, fn, options);
+  }
+
+  async #tryWindows(cost: number): Promise<SharedTryAcquireResult> {
     normalizeCost(cost);
     this.#checkCost(cost);
     if (this.#closed) throw closedError();
@@ -443,7 +496,7 @@ class RedisSharedLimiter implements SharedLimiter {
     return { ok: false, retryAt, waitMs: retryAt - this.#o.clock.now() };
   }
 
-  acquire(options: AcquireOptions = {}): Promise<SharedPermit> {
+  #acquireWindows(options: AcquireOptions = {}): Promise<SharedPermit> {
     const { signal } = options;
     if (signal?.aborted) return Promise.reject(signal.reason);
     let cost: number;
