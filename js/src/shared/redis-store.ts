@@ -331,8 +331,9 @@ class RedisSharedLimiter implements SharedLimiter {
   /** Redis lost the quota (or it expired): count again what this process admitted within the longest window. */
   async #reregister(records?: Admission[]): Promise<void> {
     this.#prune();
+    if (records === undefined) this.#fullRegistrations++;
     const list = (records ?? this.#history).slice().sort((a, b) => a.at - b.at);
-    const args: (string | number)[] = [];
+    const args: (string | number)[] = [randomId()];
     for (const r of list) args.push(r.id, r.at, r.cost, r.done, r.tracked ? '1' : '0');
     await this.#call('register', args, true);
     this.#emit('reregistered', { requests: list.length });
@@ -408,10 +409,16 @@ class RedisSharedLimiter implements SharedLimiter {
       this.#probe = undefined;
       if (this.#closed || this.#local === undefined) return;
       const records = this.#history.slice(this.#localSince);
-      this.#reregister(records).then(() => {
-        this.#local = undefined;
-        this.#emit('recovered', { counted: records.length });
-      }, () => this.#scheduleProbe());
+      const before = this.#fullRegistrations;
+      // Redis may have kept the quota (it was only unreachable): then count there
+      // what was admitted locally. If it lost it, the call re-registers the whole
+      // history, local admissions included.
+      this.#call('usage', [])
+        .then(() => (this.#fullRegistrations === before ? this.#reregister(records) : undefined))
+        .then(() => {
+          this.#local = undefined;
+          this.#emit('recovered', { counted: records.length });
+        }, () => this.#scheduleProbe());
     }, this.#s.fallback!.retryMs);
   }
 
@@ -537,7 +544,7 @@ class RedisSharedLimiter implements SharedLimiter {
   }
 
   #subscribe(): Promise<void> {
-    return (this.#subscribed ??= this.#runner.subscribe(this.#channel, (m) => this.#onMessage(m)).catch((error) => {
+    return (this.#subscribed ??= this.#withTimeout(this.#runner.subscribe(this.#channel, (m) => this.#onMessage(m))).catch((error) => {
       this.#subscribed = undefined;
       throw error;
     }));
@@ -577,6 +584,7 @@ class RedisSharedLimiter implements SharedLimiter {
 
   #requeueing = false;
   #reregistering = false;
+  #fullRegistrations = 0;
 
   /**
    * Redis lost this process's places in the queue (a restart without
@@ -620,7 +628,8 @@ class RedisSharedLimiter implements SharedLimiter {
     }
     if (ticket === 'lost') {
       // Another process found the quota lost: count what we admitted there now.
-      if (owner !== this.#gen && !this.#reregistering && this.#gen !== '') {
+      // (On the local fallback, the probe for Redis does it.)
+      if (owner !== this.#gen && !this.#reregistering && this.#gen !== '' && this.#local === undefined) {
         this.#reregistering = true;
         this.#reregister().catch(() => {}).finally(() => { this.#reregistering = false; });
       }

@@ -5,12 +5,20 @@
 -- current bucket, a token bucket is charged in time order, and requests still
 -- in flight rejoin the in-flight set with their lease.
 --   KEYS, ARGV[1..8]: see policy.lua (ARGV[5] is '': any generation is adopted)
---   ARGV[9..] 5 per request, in time order: permit id, admitted at (ms),
+--   ARGV[9]   this batch's id: a batch already counted (its reply was lost and
+--             it was sent again) is not counted twice
+--   ARGV[10..] 5 per request, in time order: permit id, admitted at (ms),
 --             cost (units), completed at (ms, or -1 if still in flight), 1 if it
 --             is counted as in flight else 0
 -- Reply: 'OK', now (ms), the generation now in force
 local now = tick(NOW)
-for i = 9, #ARGV, 5 do
+ST.reg = ST.reg or {}
+for i = 1, #ST.reg do
+  if ST.reg[i] == ARGV[9] then return { 'OK', NOW, ST.gen } end
+end
+table.insert(ST.reg, ARGV[9])
+if #ST.reg > 32 then table.remove(ST.reg, 1) end
+for i = 10, #ARGV, 5 do
   local id, at, c = ARGV[i], tonumber(ARGV[i + 1]), tonumber(ARGV[i + 2])
   local done, tracked = tonumber(ARGV[i + 3]), ARGV[i + 4] == '1'
   local lease_end = at + LEASE
