@@ -66,6 +66,7 @@ async function runCase(seed, store, trace) {
   const shared = Limiter.shared({ name: `diff:${seed}`, windows, store, clock, countInFlight, leaseMs: '1000d' });
   trace.push({ windows, countInFlight, start: clock.now() });
   const permits = []; // [corePermit, sharedPermit]
+  const retryAts = [];
   let queuedEvents = 0;
   shared.events.addEventListener('queued', () => queuedEvents++);
   const queued = []; // { core: state, shared: state }
@@ -101,8 +102,8 @@ async function runCase(seed, store, trace) {
     }
   };
   try {
-    for (let step = 0; step < 14; step++) {
-      const op = pick(['try', 'try', 'try', 'advance', 'advance', 'complete', 'acquire', 'pause', 'reconcile', 'usage', 'plan']);
+    for (let step = 0; step < 16; step++) {
+      const op = pick(['try', 'try', 'try', 'advance', 'advance', 'advance', 'complete', 'acquire', 'pause', 'reconcile', 'reconcile', 'usage', 'usage', 'plan']);
       trace.push({ op, now: clock.now() });
       if (op === 'try') {
         const cost = int(1, minLimit);
@@ -115,9 +116,16 @@ async function runCase(seed, store, trace) {
           permits.push([a.permit, b.permit]);
         } else {
           assertTime(b.retryAt, a.retryAt, `tryAcquire(${cost}) retryAt differs`);
+          if (Number.isFinite(a.retryAt)) retryAts.push(a.retryAt);
         }
       } else if (op === 'advance') {
-        await advanceTo(clock.now() + int(0, 150));
+        // Half the time exactly onto a boundary: when a slot frees, a retryAt,
+        // a bucket's start (off-by-one mistakes show only there).
+        const boundaries = [...retryAts, ...permits.flatMap(([p]) => windows.map((w) => p.at + w.per))]
+          .filter((t) => t > clock.now() && t < clock.now() + 1_000);
+        const to = r() < 0.5 && boundaries.length > 0 ? pick(boundaries) : clock.now() + int(0, 150);
+        trace.push({ to });
+        await advanceTo(to);
         await comparePending();
       } else if (op === 'complete' && permits.length > 0) {
         const [a, b] = permits.splice(int(0, permits.length - 1), 1)[0];
