@@ -21,5 +21,7 @@ elseif at > p_at then
   -- Not in flight (not counted so, or its lease ended): restamp as the core does.
   for k = 1, #WIN do win_restamp(WIN[k], ST.w[k], p_at, at, p_cost) end
 end
+-- A completion stamped long enough ago may have expired already (as in the core).
+for k = 1, #WIN do win_advance(WIN[k], ST.w[k], ST.clock, ST.flt) end
 save()
 return { 'OK', NOW, ST.gen }

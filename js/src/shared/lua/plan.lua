@@ -11,9 +11,9 @@ local now = tick(NOW)
 local queued = {}
 for i = 1, #ST.q do queued[i] = ST.q[i].c end
 ST.q = {}
-for i = 1, #ST.fl do
-  local e = ST.fl[i]
-  for k = 1, #WIN do win_settle(WIN[k], ST.w[k], now, e.c) end
+-- Requests in flight are taken as completed at the clock, all together (as the core does).
+if ST.flt > 0 then
+  for k = 1, #WIN do win_settle(WIN[k], ST.w[k], now, ST.flt) end
 end
 ST.fl = {}
 ST.flt = 0

@@ -276,9 +276,32 @@ local function win_new(w)
   return { tm = 0, tf = 0 }
 end
 
+-- Keeps every count within the limit (the core's Window::cap): units beyond
+-- it must all expire before any cost fits, so the oldest go first.
+local function win_cap(w, s)
+  if w.kind == 's' then
+    while s.used > w.limit and #s.la > 0 do
+      local excess = s.used - w.limit
+      if s.lc[1] > excess then
+        s.lc[1] = s.lc[1] - excess
+        s.used = w.limit
+      else
+        s.used = s.used - s.lc[1]
+        table.remove(s.la, 1)
+        table.remove(s.lc, 1)
+      end
+    end
+  elseif w.kind == 'f' then
+    s.count = math.min(s.count, w.limit)
+    s.cu = math.min(s.cu, w.limit)
+    s.spill = math.min(s.spill, s.count)
+  end
+end
+
 local function win_advance(w, s, now, in_flight)
   if w.kind == 's' then sl_advance(s, now, w.per)
   elseif w.kind == 'f' then fx_advance(s, now, w.per, in_flight) end
+  win_cap(w, s)
 end
 
 local function win_used(w, s, now, in_flight)
@@ -298,20 +321,31 @@ local function win_add(w, s, now, cost, tracked)
     if not tracked then sl_add(s, now, cost) end
   elseif w.kind == 'f' then fx_add(s, now, cost, w.per)
   else bk_add(s, now, cost, w.limit, w.per) end
+  win_cap(w, s)
 end
 
 local function win_settle(w, s, to_ms, cost)
   if w.kind == 's' then sl_add(s, to_ms, cost)
-  elseif w.kind == 'b' then bk_floor(s, to_ms, cost, w.limit, w.per) end
+  -- Units landing together (the plan's) owe a full bucket at most.
+  elseif w.kind == 'b' then bk_floor(s, to_ms, math.min(cost, w.limit), w.limit, w.per) end
+  win_cap(w, s)
 end
 
 local function win_restamp(w, s, from_ms, to_ms, cost)
   if w.kind == 's' then sl_restamp(s, from_ms, to_ms, cost)
   elseif w.kind == 'f' then fx_restamp(s, from_ms, to_ms, cost, w.per)
   else bk_floor(s, to_ms, cost, w.limit, w.per) end
+  win_cap(w, s)
 end
 
+local win_reconcile_uncapped
 local function win_reconcile(w, s, now, server_used, until_ms, in_flight)
+  local changed = win_reconcile_uncapped(w, s, now, math.min(server_used, w.limit), until_ms, in_flight)
+  win_cap(w, s)
+  return changed
+end
+
+win_reconcile_uncapped = function(w, s, now, server_used, until_ms, in_flight)
   local ours = win_used(w, s, now, in_flight)
   if w.kind == 's' then
     local from = math.max(0, until_ms - w.per)
@@ -324,9 +358,10 @@ local function win_reconcile(w, s, now, server_used, until_ms, in_flight)
     fx_reconcile(s, server_used, until_ms, w.per)
     return c ~= s.count or u ~= s.cu or t ~= s.cuntil
   end
-  if server_used <= ours then return false end
+  -- A bucket: changed when its time moved (not compared with the rounded-up use).
+  local tm, tf = s.tm, s.tf
   bk_floor(s, now, server_used, w.limit, w.per)
-  return true
+  return tm ~= s.tm or tf ~= s.tf
 end
 
 ---------------------------------------------------------------- state
