@@ -20,6 +20,8 @@ done
 # The Node glue is CommonJS inside a "type": "module" package.
 echo '{ "type": "commonjs" }' > pkg/node/package.json
 
+# The shared store's Lua scripts become a TS module (js/src/shared/lua/*.lua are the source).
+node js/src/shared/embed-lua.mjs
 npx tsc -p js/tsconfig.esm.json
 npx tsc -p js/tsconfig.cjs.json
 echo '{ "type": "commonjs" }' > js/cjs/package.json

@@ -23,3 +23,6 @@ cargo clippy --quiet --features wasm --target wasm32-unknown-unknown -- -D warni
 
 step "JS: the Limiter, rateLimitedFetch and the test servers (node:test, ESM and CJS), the browser build in Chromium, bundlers (esbuild, webpack, Rollup, Vite) and runtimes (Deno, Bun, workerd)"
 node --test --test-reporter=spec tests/js/ tests/servers/ tests/browser/ tests/package/ tests/types/ tests/bundlers/ tests/runtimes/
+
+step "JS: shared limiters on a real redis-server: differential vs the core, multi-process, fairness, cluster"
+node --test --test-reporter=spec tests/shared/

@@ -23,6 +23,8 @@ import {
   normalizeWindows,
   parseDuration,
 } from './options.js';
+import { openShared } from './shared/options.js';
+import type { SharedLimiter, SharedLimiterOptions } from './shared/types.js';
 import { type ScheduleOptions, type WrapOptions, scheduleWith, wrapWith } from './schedule.js';
 
 /** An admitted request's hold on the windows. */
@@ -166,6 +168,15 @@ export class Limiter {
     const limiter = new Limiter(undefined as unknown as LimiterOptions);
     limiter.#slots = slotsFor(options.maxConcurrent, maxWaiters);
     return limiter;
+  }
+
+  /**
+   * A limiter over a quota shared with other processes or tabs through
+   * `options.store` (`redisStore(client)`, `tabStore()`): the same API, made
+   * asynchronous. See the README's "Sharing a quota".
+   */
+  static shared(options: SharedLimiterOptions): SharedLimiter {
+    return openShared(options);
   }
 
   /** Admits now if every window allows it and no one waits ahead; never waits. */
