@@ -52,7 +52,6 @@ import {
   type FetchEvents,
   type LimiterEventMap,
   type LimiterEvents,
-  type SharedLimiter,
   type ScheduleOptions,
   type WrapOptions,
 } from 'tollgate';
