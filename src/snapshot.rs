@@ -212,10 +212,17 @@ impl Limiter {
                         guard_ms: f.guard_ms,
                         spill: f.spill,
                     },
-                    State::Bucket(b) => WindowState::Bucket {
-                        tat_ms: (b.tat / s.limit as u128) as u64,
-                        tat_rem: (b.tat % s.limit as u128) as u64,
-                    },
+                    State::Bucket(b) => {
+                        // As for the log: requests in flight are written as sent now.
+                        let mut b = b.clone();
+                        if p.in_flight_total > 0 {
+                            b.land(p.clock_ms, p.in_flight_total, s.limit, s.per_ms);
+                        }
+                        WindowState::Bucket {
+                            tat_ms: (b.tat / s.limit as u128) as u64,
+                            tat_rem: (b.tat % s.limit as u128) as u64,
+                        }
+                    }
                 };
                 WindowSnapshot { limit: s.limit, per_ms: s.per_ms, offset_ms: s.offset_ms, state }
             })

@@ -109,7 +109,7 @@ impl Window {
         match &self.state {
             State::Sliding(w) => w.used() + in_flight,
             State::Fixed(w) => w.used(),
-            State::Bucket(w) => w.used(now_ms, self.spec.limit, self.spec.per_ms),
+            State::Bucket(w) => w.used(now_ms, self.spec.limit, self.spec.per_ms, in_flight),
         }
     }
 
@@ -120,16 +120,16 @@ impl Window {
         match &self.state {
             State::Sliding(w) => w.earliest(now_ms, cost, s.limit, s.per_ms, in_flight),
             State::Fixed(w) => w.earliest(now_ms, cost, s.limit, s.per_ms, in_flight),
-            State::Bucket(w) => w.earliest(now_ms, cost, s.limit, s.per_ms),
+            State::Bucket(w) => w.earliest(now_ms, cost, s.limit, s.per_ms, in_flight),
         }
     }
 
     /// Counts an admission. A tracked (in-flight) one stays out of a sliding log
-    /// until it completes: meanwhile it is counted as in flight.
+    /// and a bucket until it completes: meanwhile it is counted as in flight.
     pub(crate) fn add(&mut self, now_ms: u64, cost: u64, tracked: bool) {
         let s = &self.spec;
         match &mut self.state {
-            State::Sliding(_) if tracked => {}
+            State::Sliding(_) | State::Bucket(_) if tracked => {}
             State::Sliding(w) => w.add(now_ms, cost),
             State::Fixed(w) => w.add(now_ms, cost, s.per_ms),
             State::Bucket(w) => w.add(now_ms, cost, s.limit, s.per_ms),
@@ -149,14 +149,14 @@ impl Window {
         }
     }
 
-    /// A tracked request completed at `to_ms`: a sliding log counts it from
-    /// then; a fixed bucket counted it in every bucket while it was in flight.
+    /// A tracked request completed at `to_ms`: a sliding log and a bucket count
+    /// it from then; a fixed bucket counted it in every bucket while it was in flight.
     pub(crate) fn settle(&mut self, to_ms: u64, cost: u64) {
         let s = &self.spec;
         match &mut self.state {
             State::Sliding(w) => w.add(to_ms, cost),
             State::Fixed(_) => {}
-            State::Bucket(w) => w.restamp(to_ms, cost, s.limit, s.per_ms),
+            State::Bucket(w) => w.land(to_ms, cost, s.limit, s.per_ms),
         }
     }
 
@@ -172,7 +172,16 @@ impl Window {
     /// Adopts the server's count when it is higher than ours. `server_used` is
     /// what the server says is spent; it holds until `until_ms`.
     /// Returns whether anything changed.
-    pub(crate) fn reconcile(&mut self, now_ms: u64, server_used: u64, until_ms: u64, in_flight: u64) -> bool {
+    /// `reset_known`: `until_ms` is the server's stated reset (not a guess of a
+    /// full period), so a fixed window moves its boundaries there.
+    pub(crate) fn reconcile(
+        &mut self,
+        now_ms: u64,
+        server_used: u64,
+        until_ms: u64,
+        in_flight: u64,
+        reset_known: bool,
+    ) -> bool {
         let ours = self.used(now_ms, in_flight);
         let s = &self.spec;
         match &mut self.state {
@@ -190,8 +199,9 @@ impl Window {
             }
             State::Fixed(w) => {
                 let before = (w.count, w.carry_units, w.carry_until_ms);
+                let moved = reset_known && w.adopt_reset(now_ms, until_ms, s.per_ms);
                 w.reconcile(server_used, until_ms, s.per_ms);
-                before != (w.count, w.carry_units, w.carry_until_ms)
+                moved || before != (w.count, w.carry_units, w.carry_until_ms)
             }
             State::Bucket(_) if server_used <= ours => false,
             State::Bucket(w) => {
