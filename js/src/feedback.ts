@@ -120,3 +120,25 @@ export function comeBackAt(feedback: Feedback | null): number | undefined {
   }
   return at;
 }
+
+/**
+ * Plausibility bounds on the server's times: a reset further than `maxMs`
+ * from `now` is not adopted as it is. A window it says is empty (remaining 0)
+ * is left out of `feedback` and its reset returned, for the scope to refuse
+ * calls until then (bounded); any other such reset is brought to `now + maxMs`.
+ * Changes `feedback` in place. Returns the latest such empty window's reset.
+ */
+export function boundFeedback(feedback: Feedback, now: number, maxMs: number): number | undefined {
+  let refuseUntil: number | undefined;
+  const bound = now + maxMs;
+  feedback.windows = feedback.windows.filter((w) => {
+    if (w.resetAtMs === undefined || w.resetAtMs <= bound) return true;
+    if (w.remaining === 0) {
+      refuseUntil = Math.max(refuseUntil ?? 0, w.resetAtMs);
+      return false;
+    }
+    w.resetAtMs = bound;
+    return true;
+  });
+  return refuseUntil;
+}

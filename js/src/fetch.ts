@@ -5,8 +5,8 @@
  * decides. Unmatched requests go straight to `fetch`.
  */
 import { core, type CoreRetryPlanner } from './core.js';
-import { DeadlineError, RateLimitError, RetryError } from './errors.js';
-import { ServerClock, comeBackAt, readFeedback, reconcileWith } from './feedback.js';
+import { type CallContext, DeadlineError, RateLimitError, RetryError } from './errors.js';
+import { ServerClock, boundFeedback, comeBackAt, readFeedback, reconcileWith } from './feedback.js';
 import {
   type CallOptions, type NormalizedFetchOptions, type NormalizedRoute, type RateLimitedFetchOptions, type RouteRequest,
   normalizeFetchOptions,
@@ -32,7 +32,7 @@ export type LimitedInit = RequestInit & { tollgate?: CallOptions };
 
 export interface RateLimitedFetch {
   (input: string | URL | Request, init?: LimitedInit): Promise<Response>;
-  /** `queued`, `admitted`, `throttled`, `retry`, `paused`, `reconciled`, `gave-up`: CustomEvents whose `detail` has `route`, `key`, `at` and more. */
+  /** `queued`, `admitted`, `throttled`, `retry`, `paused`, `refused`, `reconciled`, `gave-up`: CustomEvents whose `detail` has `route`, `key`, `at` and more. */
   readonly events: EventTarget;
   /** The scopes in use. Idle ones (empty windows, no one waiting or in flight) are dropped as new ones come. */
   scopes(): Scope[];
@@ -59,6 +59,19 @@ class Events extends EventTarget {
 
 /** Per scope: what its responses' Date headers say about the server's clock. */
 const serverClocks = new WeakMap<Limiter, ServerClock>();
+
+/**
+ * Per scope: the server asked for a wait longer than `retry.maxRetryAfter`
+ * (`retryAt`). Until `until` (that time, but at most `maxRetryAfter` from
+ * when it was said, so that an absurd time expires) every call in the scope
+ * fails at once with `RateLimitError`, instead of waiting in a paused scope.
+ */
+const refusals = new WeakMap<Limiter, { until: number; retryAt: number }>();
+
+/** An ISO date, or the number of ms when it is past what Date can show (never a RangeError). */
+function iso(ms: number): string {
+  return Math.abs(ms) <= 8.64e15 ? new Date(ms).toISOString() : `${ms} ms after the epoch`;
+}
 
 /** Codes of the core's give-up reasons (`src/retry.rs`). */
 const NOT_RETRYABLE = -1;
@@ -175,6 +188,27 @@ function sweep(w: Wrapper): void {
 /** Scopes kept before the first sweep. */
 const SWEEP_FROM = 1_024;
 
+/** The status of a response, 0 for none. */
+function statusOf(response: Response | undefined): number {
+  return response ? response.status : 0;
+}
+
+function throwIfRefused(scope: Scope, now: number, context: () => CallContext, what: string): void {
+  const refusal = refusals.get(scope.limiter);
+  if (refusal === undefined || now >= refusal.until) return;
+  throw new RateLimitError(`${what}: the server asked to wait until ${iso(refusal.retryAt)}, longer than \`retry.maxRetryAfter\` allows`,
+    { ...context(), retryAt: refusal.retryAt });
+}
+
+/** Starts (or lengthens) a scope's refusal: see `refusals`. */
+function refuse(w: Wrapper, scope: Scope, now: number, retryAt: number, statusCode: number): void {
+  const until = Math.min(retryAt, now + w.o.retry.maxRetryAfterMs);
+  const last = refusals.get(scope.limiter);
+  if (last !== undefined && last.until >= until) return;
+  refusals.set(scope.limiter, { until, retryAt });
+  emit(w, 'refused', scope, { until, retryAt, status: statusCode });
+}
+
 function emit(w: Wrapper, type: string, scope: Scope, detail: Record<string, unknown>): void {
   if (!w.events.observed) return;
   w.events.dispatchEvent(new CustomEvent(type, { detail: { route: scope.route, key: scope.key, at: w.o.clock.now(), ...detail } }));
@@ -217,9 +251,24 @@ async function call(w: Wrapper, route: NormalizedRoute, method: string, url: URL
     for (let attempt = 1; ; attempt++) {
       if (attempt > 1 && route.pool !== undefined) scope = pickScope(w, route, info, cost);
       const queuedAt = clock.now();
+      throwIfRefused(scope, queuedAt, () => context(attempt - 1), `${method} ${url.href}`);
       const quick = scope.limiter.tryAcquire(cost);
+      // A wait known to end after the deadline fails now, not at the deadline.
+      if (!quick.ok && deadlineAt !== undefined && quick.retryAt > deadlineAt) {
+        throw new DeadlineError(`${method} ${url.href}: admission is ${quick.retryAt === Infinity ? 'not yet known' : `at ${iso(quick.retryAt)}`}, after the deadline of ${deadlineMs} ms`,
+          { ...context(attempt - 1), retryAt: quick.retryAt });
+      }
       if (!quick.ok) emit(w, 'queued', scope, { retryAt: quick.retryAt, waiting: scope.limiter.waiting + 1 });
       const permit = quick.ok ? quick.permit : await scope.limiter.acquire({ cost, priority, signal: waits.signal });
+      if (!quick.ok) {
+        // A refusal that began while this call waited fails it too, unsent.
+        try {
+          throwIfRefused(scope, clock.now(), () => context(attempt - 1), `${method} ${url.href}`);
+        } catch (error) {
+          permit.complete();
+          throw error;
+        }
+      }
       emit(w, 'admitted', scope, { attempt, waitedMs: clock.now() - queuedAt });
 
       let response: Response | undefined;
@@ -238,6 +287,8 @@ async function call(w: Wrapper, route: NormalizedRoute, method: string, url: URL
       const now = clock.now();
       const feedback = response ? readFeedback(response.headers, now) : null;
       if (feedback) {
+        const refuseUntil = boundFeedback(feedback, now, w.o.retry.maxRetryAfterMs);
+        if (refuseUntil !== undefined) refuse(w, scope, now, refuseUntil, statusOf(response));
         const changed = reconcileWith(scope.limiter, feedback);
         if (changed.length > 0) emit(w, 'reconciled', scope, { windows: changed, feedback });
       }
@@ -259,7 +310,10 @@ async function call(w: Wrapper, route: NormalizedRoute, method: string, url: URL
       const serverAt = comeBackAt(feedback);
       let decision = w.planner.decide(attempt, status, !NON_IDEMPOTENT.has(method), hasKey, serverAt ?? -1, now, started, w.o.random());
       if (decision >= 0 && !canReplay) decision = NOT_IDEMPOTENT;
-      if (refused) {
+      if (refused && serverAt !== undefined && serverAt - now > w.o.retry.maxRetryAfterMs) {
+        // Too long to wait: the calls that would wait for it fail instead (see `refusals`).
+        refuse(w, scope, now, serverAt, status);
+      } else if (refused) {
         // Close the gate for the whole scope: queued requests wait too instead of stampeding.
         const until = serverAt ?? (decision >= 0 ? decision : undefined);
         if (until !== undefined && until > now) {
@@ -277,13 +331,13 @@ async function call(w: Wrapper, route: NormalizedRoute, method: string, url: URL
         }
         const what = `${method} ${url.href} failed after ${attempt} attempt${attempt > 1 ? 's' : ''}: ${reason}`;
         if (refused || decision === RETRY_AFTER_TOO_LONG) {
-          throw new RateLimitError(`${what}; the server asked to come back${serverAt === undefined ? ' later' : ` at ${new Date(serverAt).toISOString()}`}`,
+          throw new RateLimitError(`${what}; the server asked to come back${serverAt === undefined ? ' later' : ` at ${iso(serverAt)}`}`,
             { ...context(attempt, response, failure), retryAt: serverAt });
         }
         throw new RetryError(`${what}; last ${response ? `status ${status}` : 'a network error'}`, context(attempt, response, failure));
       }
       if (deadlineAt !== undefined && decision > deadlineAt) {
-        throw new DeadlineError(`${method} ${url.href}: the next attempt (in ${decision - now} ms) would start after the deadline`, context(attempt, response, failure));
+        throw new DeadlineError(`${method} ${url.href}: the next attempt (in ${decision - now} ms) would start after the deadline`, { ...context(attempt, response, failure), retryAt: decision });
       }
       emit(w, 'retry', scope, { attempt, status, retryAt: decision, waitMs: decision - now });
       await response?.body?.cancel().catch(() => {});
