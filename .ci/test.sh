@@ -17,3 +17,6 @@ cargo clippy --quiet --features wasm --target wasm32-unknown-unknown -- -D warni
 
 step "JS: the Limiter, rateLimitedFetch and the test servers (node:test, ESM and CJS), and the browser build in Chromium"
 node --test --test-reporter=spec tests/js/ tests/servers/ tests/browser/ tests/package/ tests/types/
+
+step "JS: rateLimitedFetch against real rate-limiting middleware (express-rate-limit, @fastify/rate-limit, rate-limiter-flexible), in real time"
+node --test --test-reporter=spec tests/interop/

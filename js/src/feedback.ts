@@ -89,7 +89,7 @@ export class ServerClock {
 }
 
 /**
- * Adopts the server's remaining counts: each server window is matched to the
+ * Adopts the server's remaining counts where they are lower than ours: each server window is matched to the
  * limiter window of the same period, else of the same limit, else to the only
  * window. Returns the indexes of the windows that changed.
  */
@@ -102,6 +102,10 @@ export function reconcileWith(limiter: Limiter, feedback: Feedback): number[] {
     if (i < 0 && w.limit !== undefined) i = ours.findIndex((o) => o.limit === w.limit);
     if (i < 0 && ours.length === 1) i = 0;
     if (i < 0) continue;
+    // Only a server counting more than we do changes anything: its reset is
+    // often rounded up to whole seconds, and holding our own count until then
+    // would wait for nothing.
+    if (w.remaining >= ours[i]!.remaining) continue;
     if (limiter.reconcile(i, { remaining: w.remaining, resetAt: w.resetAtMs })) changed.push(i);
   }
   return changed;

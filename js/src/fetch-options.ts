@@ -21,8 +21,12 @@ export interface RouteOptions {
   method?: string | readonly string[];
   /** `'/api/v1/run/:projectId'` (`:name` one path segment, `*` anything; a full URL pattern also matches the origin), a RegExp on the path, or a function. */
   url: UrlPattern;
-  /** The quota, all windows acquired together, e.g. `[{ limit: 20, per: '1m' }, { limit: 60, per: '1h' }]`. */
-  windows: readonly WindowOptions[];
+  /**
+   * The quota, all windows acquired together, e.g. `[{ limit: 20, per: '1m' }, { limit: 60, per: '1h' }]`.
+   * Without it the route learns its quota from what the server says (see `rateLimitedFetch`).
+   * @default [] (learned)
+   */
+  windows?: readonly WindowOptions[];
   /** The scope of the quota, e.g. the API token: `(r) => r.headers.get('authorization')`. Hashed before it is stored. @default one scope for the route */
   key?: (request: RouteRequest) => string | null | undefined;
   /** Units a request takes. @default 1 */
@@ -65,8 +69,17 @@ export interface RetryOptions {
 }
 
 export interface RateLimitedFetchOptions {
-  /** The limited routes; other requests pass straight through. */
-  routes: readonly RouteOptions[];
+  /**
+   * The limited routes; other requests pass straight through (unless `learnUnmatched`).
+   * Without routes, every request is limited per origin by what its server says.
+   * @default [] (learn every origin)
+   */
+  routes?: readonly RouteOptions[];
+  /**
+   * With `routes`: also limit requests no route matches, per origin, by what
+   * their servers say (429/503 gate, learned windows, retries). @default false
+   */
+  learnUnmatched?: boolean;
   /** Retry behaviour; `false` for none. @default {} (the defaults of `RetryOptions`) */
   retry?: RetryOptions | false;
   /** Each call's longest total time, waits included; a wait that would end later fails with `DeadlineError`. @default none */
@@ -111,6 +124,8 @@ export interface NormalizedRetry {
 
 export interface NormalizedFetchOptions {
   routes: NormalizedRoute[];
+  /** The per-origin learning route for requests no route matches, if any. */
+  fallback: NormalizedRoute | undefined;
   retry: NormalizedRetry;
   deadlineMs: number | undefined;
   maxWaiters: number;
@@ -121,9 +136,9 @@ export interface NormalizedFetchOptions {
 function normalizeRoute(r: RouteOptions, i: number): NormalizedRoute {
   const at = `routes[${i}]`;
   if (typeof r !== 'object' || r === null) throw new TypeError(`\`${at}\` must be an object like { method: 'POST', url: '/api/v1/run/:id', windows: [...] }`);
-  let windows: NormalizedWindow[];
+  let windows: NormalizedWindow[] = [];
   try {
-    windows = normalizeWindows(r.windows);
+    if (r.windows !== undefined && !(Array.isArray(r.windows) && r.windows.length === 0)) windows = normalizeWindows(r.windows);
   } catch (error) {
     throw new TypeError(`\`${at}\`: ${(error as Error).message.replace(/^`windows/, '`windows')}`);
   }
@@ -180,14 +195,31 @@ function normalizeRetry(retry: RetryOptions | false | undefined): NormalizedRetr
   };
 }
 
-export function normalizeFetchOptions(options: RateLimitedFetchOptions): NormalizedFetchOptions {
-  if (typeof options !== 'object' || options === null || !Array.isArray(options.routes)) {
-    throw new TypeError('`routes` must be an array of { method, url, windows }');
+/** Every request, one scope per origin, windows learned from the server. */
+const LEARN_EVERY_ORIGIN: NormalizedRoute = {
+  name: 'learned',
+  matcher: { methods: undefined, test: () => true },
+  windows: [],
+  key: (r) => r.url.origin,
+  cost: () => 1,
+  priority: 0,
+  idempotencyKey: undefined,
+  pool: undefined,
+};
+
+export function normalizeFetchOptions(options: RateLimitedFetchOptions = {}): NormalizedFetchOptions {
+  if (typeof options !== 'object' || options === null || (options.routes !== undefined && !Array.isArray(options.routes))) {
+    throw new TypeError('`routes` must be an array of { method, url, windows }, or left out to learn every origin');
   }
   const random = options.random ?? Math.random;
   if (typeof random !== 'function') throw new TypeError('`random` must be a function returning a number in [0, 1)');
+  if (options.learnUnmatched !== undefined && typeof options.learnUnmatched !== 'boolean') {
+    throw new TypeError('`learnUnmatched` must be true or false');
+  }
+  const routes = (options.routes ?? []).map(normalizeRoute);
   return {
-    routes: options.routes.map(normalizeRoute),
+    routes,
+    fallback: options.routes === undefined || options.learnUnmatched === true ? LEARN_EVERY_ORIGIN : undefined,
     retry: normalizeRetry(options.retry),
     deadlineMs: options.deadline === undefined ? undefined : parseDuration(options.deadline, 'deadline'),
     maxWaiters: normalizeMaxWaiters(options.maxWaiters),

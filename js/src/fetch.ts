@@ -11,7 +11,8 @@ import {
   type CallOptions, type NormalizedFetchOptions, type NormalizedRoute, type RateLimitedFetchOptions, type RouteRequest,
   normalizeFetchOptions,
 } from './fetch-options.js';
-import { Limiter } from './limiter.js';
+import { Limiter, type Permit } from './limiter.js';
+import type { Feedback } from './core.js';
 import { normalizePriority, parseDuration } from './options.js';
 import { hashKey } from './routes.js';
 import { sleepUntil, withDeadline } from './wait.js';
@@ -19,14 +20,42 @@ import { sleepUntil, withDeadline } from './wait.js';
 /** Any fetch: the global one, undici's, a browser's, or a wrapper with the same shape. */
 export type FetchLike = (input: any, init?: any) => Promise<Response>;
 
+/** A window of a scope: configured, or learned from the server's headers. */
+export interface ScopeWindow {
+  limit: number;
+  perMs: number;
+  kind: 'sliding' | 'fixed' | 'bucket';
+}
+
 /** One quota: a route and a (hashed) key. */
 export interface Scope {
   /** The route's name. */
   route: string;
   /** The hashed key, or '' for a route without `key`. */
   key: string;
+  /** The limiter in use: the configured windows, tightened and completed by the learned ones. It is replaced when they change. */
   limiter: Limiter;
+  /** The windows the route was configured with (none for a learning route). */
+  readonly configured: readonly ScopeWindow[];
+  /** The windows the server stated (its policy: limit per window), by window length; the latest statement of each. */
+  readonly learned: readonly ScopeWindow[];
 }
+
+/** A scope's mutable side: what the server said, and waiters to move when the limiter is replaced. */
+interface ScopeState extends Scope {
+  learned: ScopeWindow[];
+  /** The waiters of `limiter`: called (their wait aborted with `REPLACED`) when it is replaced, so that they queue on the new one. */
+  movers: Set<() => void>;
+  /** Before anything is known of a learning scope's server: the one request sent to find out. */
+  probe: Promise<void> | undefined;
+  probed: boolean;
+}
+
+/** The abort reason given to the waiters of a replaced limiter. */
+const REPLACED = Symbol('tollgate.limiter-replaced');
+
+/** A learning scope's limiter before the server has said anything: admits everything (the 429 gate still works). */
+const OPEN: ScopeWindow = { limit: 4_294_967_295, perMs: 1, kind: 'bucket' };
 
 export type LimitedInit = RequestInit & { tollgate?: CallOptions };
 
@@ -80,20 +109,20 @@ const NOT_IDEMPOTENT = -5;
 
 const NON_IDEMPOTENT = new Set(['POST', 'PATCH']);
 
-export function rateLimitedFetch(fetch: FetchLike, options: RateLimitedFetchOptions): RateLimitedFetch {
+export function rateLimitedFetch(fetch: FetchLike, options: RateLimitedFetchOptions = {}): RateLimitedFetch {
   if (typeof fetch !== 'function') throw new TypeError('`fetch` must be a fetch function, e.g. globalThis.fetch');
   const o = normalizeFetchOptions(options);
   const r = o.retry;
   const planner = new (core().RetryPlanner)(r.limit, r.backoffMs, r.maxBackoffMs, r.maxTotalMs, r.retryAfterJitterMs,
     r.maxRetryAfterMs, r.budgetMaxTokens, r.budgetTokenRatio);
   const events = new Events();
-  const scopes = new Map<string, Scope>();
+  const scopes = new Map<string, ScopeState>();
 
   const wrapper: Wrapper = { fetch, o, planner, events, scopes, sweepAt: SWEEP_FROM };
   const routeOf = (input: string | URL | Request, init: LimitedInit | undefined) => {
     const method = (init?.method ?? (input instanceof Request ? input.method : 'GET')).toUpperCase();
     const url = urlOf(input);
-    const route = url && o.routes.find((rt) => (rt.matcher.methods === undefined || rt.matcher.methods.has(method)) && rt.matcher.test(url));
+    const route = url && (o.routes.find((rt) => (rt.matcher.methods === undefined || rt.matcher.methods.has(method)) && rt.matcher.test(url)) ?? o.fallback);
     return route ? { route, method, url: url! } : undefined;
   };
   const limited = ((input: string | URL | Request, init?: LimitedInit): Promise<Response> => {
@@ -120,7 +149,7 @@ interface Wrapper {
   o: NormalizedFetchOptions;
   planner: CoreRetryPlanner;
   events: Events;
-  scopes: Map<string, Scope>;
+  scopes: Map<string, ScopeState>;
   /** The map size at which idle scopes are next swept out. */
   sweepAt: number;
 }
@@ -138,9 +167,9 @@ function urlOf(input: string | URL | Request): URL | undefined {
  * The scope of this attempt. With a key pool: the key whose quota admits
  * `cost` soonest (then the shortest queue), written into the request headers.
  */
-function pickScope(w: Wrapper, route: NormalizedRoute, info: RouteRequest, cost: number): Scope {
+function pickScope(w: Wrapper, route: NormalizedRoute, info: RouteRequest, cost: number): ScopeState {
   if (route.pool === undefined) return scopeFor(w, route, route.key?.(info));
-  let best: Scope | undefined;
+  let best: ScopeState | undefined;
   let bestKey = '';
   let bestAt = Infinity;
   for (const key of route.pool.keys) {
@@ -156,18 +185,80 @@ function pickScope(w: Wrapper, route: NormalizedRoute, info: RouteRequest, cost:
   return best!;
 }
 
-function scopeFor(w: Wrapper, route: NormalizedRoute, raw: string | null | undefined): Scope {
+function scopeFor(w: Wrapper, route: NormalizedRoute, raw: string | null | undefined): ScopeState {
   const key = raw == null || raw === '' ? '' : hashKey(String(raw));
   const id = `${route.name}\u0000${key}`;
   let scope = w.scopes.get(id);
   if (scope === undefined) {
     if (w.scopes.size >= w.sweepAt) sweep(w);
-    // Every permit is completed below, so requests in flight can be counted.
-    const limiter = new Limiter({ windows: route.windows.map((x) => ({ limit: x.limit, per: x.perMs, kind: x.kind, ...(x.kind === 'fixed' ? { offset: x.offsetMs } : {}) })), clock: w.o.clock, maxWaiters: w.o.maxWaiters, countInFlight: true });
-    scope = { route: route.name, key, limiter };
+    const configured = route.windows.map((x) => ({ limit: x.limit, perMs: x.perMs, kind: x.kind, offsetMs: x.offsetMs }));
+    const limiter = newLimiter(w, configured.length > 0 ? configured : [OPEN]);
+    scope = { route: route.name, key, limiter, configured, learned: [], movers: new Set(), probe: undefined, probed: false };
     w.scopes.set(id, scope);
   }
   return scope;
+}
+
+function newLimiter(w: Wrapper, windows: ReadonlyArray<ScopeWindow & { offsetMs?: number }>): Limiter {
+  // Every permit is completed below, so requests in flight can be counted.
+  return new Limiter({
+    windows: windows.map((x) => ({ limit: x.limit, per: x.perMs, kind: x.kind, ...(x.kind === 'fixed' ? { offset: x.offsetMs ?? 0 } : {}) })),
+    clock: w.o.clock, maxWaiters: w.o.maxWaiters, countInFlight: true,
+  });
+}
+
+/**
+ * The windows a scope enforces: each configured window, with the server's
+ * limit where the server states a lower one for the same length, then each
+ * learned window whose length the configuration lacks (as a sliding window:
+ * never more than the limit in any such interval, which no fixed or sliding
+ * server window of that rule refuses).
+ */
+function effectiveWindows(scope: ScopeState): Array<ScopeWindow & { offsetMs?: number }> {
+  const out: Array<ScopeWindow & { offsetMs?: number }> = scope.configured.map((c) => {
+    const server = scope.learned.find((l) => l.perMs === c.perMs);
+    return server !== undefined && server.limit < c.limit ? { ...c, limit: server.limit } : c;
+  });
+  for (const l of scope.learned) if (!scope.configured.some((c) => c.perMs === l.perMs)) out.push(l);
+  return out.length > 0 ? out : [OPEN];
+}
+
+const sameWindows = (a: readonly ScopeWindow[], b: readonly ScopeWindow[]) =>
+  a.length === b.length && a.every((x, i) => x.limit === b[i]!.limit && x.perMs === b[i]!.perMs && x.kind === b[i]!.kind);
+
+/**
+ * Learns the server's stated windows from `feedback`; when the windows to
+ * enforce change, replaces the scope's limiter (its waiters move to the new
+ * one, the server's counts are adopted there) and emits `adapted`.
+ */
+function learn(w: Wrapper, scope: ScopeState, feedback: Feedback, now: number): void {
+  let changed = false;
+  for (const sw of feedback.windows) {
+    let perMs = sw.windowMs;
+    // No stated length (@fastify/rate-limit's headers): the first request of a
+    // window sees the whole window ahead of it, in whole seconds.
+    if (perMs === undefined && sw.limit !== undefined && sw.remaining === sw.limit - 1 && sw.resetAtMs !== undefined) {
+      perMs = Math.max(1_000, Math.round((sw.resetAtMs - now) / 1_000) * 1_000);
+    }
+    if (sw.limit === undefined || sw.limit < 1 || sw.limit > OPEN.limit || perMs === undefined || perMs > 2 ** 40) continue;
+    const known = scope.learned.find((l) => l.perMs === perMs);
+    if (known?.limit === sw.limit) continue;
+    if (known !== undefined) known.limit = sw.limit;
+    else scope.learned.push({ limit: sw.limit, perMs, kind: 'sliding' });
+    changed = true;
+  }
+  if (!changed) return;
+  const before = scope.limiter.usage().map(({ limit, perMs, kind }) => ({ limit, perMs, kind }));
+  const windows = effectiveWindows(scope);
+  if (sameWindows(before, windows)) return;
+  const old = scope.limiter;
+  scope.limiter = newLimiter(w, windows);
+  const pause = old.pausedUntil;
+  if (pause > now) scope.limiter.pauseUntil(pause);
+  reconcileWith(scope.limiter, feedback);
+  // In queue order, as they were added.
+  for (const move of [...scope.movers]) move();
+  emit(w, 'adapted', scope, { from: before.filter((x) => x !== OPEN && x.limit !== OPEN.limit), to: windows.filter((x) => x !== OPEN), learned: [...scope.learned] });
 }
 
 /**
@@ -209,6 +300,26 @@ function refuse(w: Wrapper, scope: Scope, now: number, retryAt: number, statusCo
   emit(w, 'refused', scope, { until, retryAt, status: statusCode });
 }
 
+/** Acquires from the scope's limiter, moving to its replacement if it is replaced meanwhile. */
+async function acquireFrom(scope: ScopeState, cost: number, priority: number, signal: AbortSignal | undefined): Promise<Permit> {
+  for (;;) {
+    const controller = new AbortController();
+    const move = () => controller.abort(REPLACED);
+    const onAbort = () => controller.abort(signal!.reason);
+    if (signal?.aborted) throw signal.reason;
+    signal?.addEventListener('abort', onAbort, { once: true });
+    scope.movers.add(move);
+    try {
+      return await scope.limiter.acquire({ cost, priority, signal: controller.signal });
+    } catch (error) {
+      if (error !== REPLACED || signal?.aborted) throw error;
+    } finally {
+      scope.movers.delete(move);
+      signal?.removeEventListener('abort', onAbort);
+    }
+  }
+}
+
 function emit(w: Wrapper, type: string, scope: Scope, detail: Record<string, unknown>): void {
   if (!w.events.observed) return;
   w.events.dispatchEvent(new CustomEvent(type, { detail: { route: scope.route, key: scope.key, at: w.o.clock.now(), ...detail } }));
@@ -247,9 +358,17 @@ async function call(w: Wrapper, route: NormalizedRoute, method: string, url: URL
   const waits = withDeadline(clock, userSignal ?? undefined, deadlineAt, () => new DeadlineError(
     `${method} ${url.href}: the deadline of ${deadlineMs} ms passed while waiting`, context(0)));
 
+  let probeDone: (() => void) | undefined;
   try {
     for (let attempt = 1; ; attempt++) {
       if (attempt > 1 && route.pool !== undefined) scope = pickScope(w, route, info, cost);
+      // A learning scope that knows nothing of its server yet sends one
+      // request first, so that a backlog does not meet the server unlimited.
+      while (scope.probe !== undefined && scope.learned.length === 0 && scope.configured.length === 0) await scope.probe;
+      if (scope.learned.length === 0 && scope.configured.length === 0 && !scope.probed) {
+        scope.probed = true;
+        scope.probe = new Promise<void>((resolve) => { probeDone = resolve; });
+      }
       const queuedAt = clock.now();
       throwIfRefused(scope, queuedAt, () => context(attempt - 1), `${method} ${url.href}`);
       const quick = scope.limiter.tryAcquire(cost);
@@ -259,7 +378,7 @@ async function call(w: Wrapper, route: NormalizedRoute, method: string, url: URL
           { ...context(attempt - 1), retryAt: quick.retryAt });
       }
       if (!quick.ok) emit(w, 'queued', scope, { retryAt: quick.retryAt, waiting: scope.limiter.waiting + 1 });
-      const permit = quick.ok ? quick.permit : await scope.limiter.acquire({ cost, priority, signal: waits.signal });
+      const permit = quick.ok ? quick.permit : await acquireFrom(scope, cost, priority, waits.signal);
       if (!quick.ok) {
         // A refusal that began while this call waited fails it too, unsent.
         try {
@@ -289,9 +408,12 @@ async function call(w: Wrapper, route: NormalizedRoute, method: string, url: URL
       if (feedback) {
         const refuseUntil = boundFeedback(feedback, now, w.o.retry.maxRetryAfterMs);
         if (refuseUntil !== undefined) refuse(w, scope, now, refuseUntil, statusOf(response));
+        learn(w, scope, feedback, now);
         const changed = reconcileWith(scope.limiter, feedback);
         if (changed.length > 0) emit(w, 'reconciled', scope, { windows: changed, feedback });
       }
+      probeDone?.();
+      probeDone = undefined;
       // Calendar windows count on the server's clock: follow its Date.
       if (response && route.windows.some((x) => x.kind === 'fixed')) {
         let server = serverClocks.get(scope.limiter);
@@ -344,6 +466,7 @@ async function call(w: Wrapper, route: NormalizedRoute, method: string, url: URL
       await sleepUntil(clock, decision, waits.signal);
     }
   } finally {
+    probeDone?.();
     waits.dispose();
   }
 }

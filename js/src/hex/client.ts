@@ -68,7 +68,7 @@ export function hexClient(options: HexClientOptions): HexClient {
   const preset = presets.hex({ perMinute: o.perMinute, perHour: o.perHour, url: isTrigger });
   const limited = rateLimitedFetch(o.fetch, { ...preset, clock, ...(o.retry === undefined ? {} : { retry: o.retry }) });
   const api: Api = { fetch: limited, apiBase: o.apiBase, token: o.token };
-  const windows = preset.routes[0]!.windows;
+  const windows = preset.routes![0]!.windows!;
   let planning: Limiter | undefined;
 
   const triggerLimiter = (): Limiter | undefined => limited.scopes().find((s) => s.route === ROUTE)?.limiter;
