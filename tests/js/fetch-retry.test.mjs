@@ -201,7 +201,8 @@ test('a cost above the quota is InsufficientCapacityError, never a wait', async 
 test('bad options are TypeErrors naming the option', () => {
   const bad = [
     [{ routes: 'x' }, /`routes` must be an array/],
-    [{ routes: [{ url: '/a' }] }, /`routes\[0\]`: `windows` must be a non-empty array/],
+    [{ routes: [{ url: '/a', windows: 'x' }] }, /`routes\[0\]`: `windows` must be a non-empty array/],
+    [{ routes: [], learnUnmatched: 'yes' }, /`learnUnmatched` must be true or false/],
     [{ routes: [{ url: 5, windows: [{ limit: 1, per: 1 }] }] }, /`routes\[0\]\.url` must be a path pattern/],
     [{ routes: [{ url: '/a', method: 'G T', windows: [{ limit: 1, per: 1 }] }] }, /`routes\[0\]\.method`/],
     [{ routes: [], retry: { limit: 0 } }, /`retry\.limit` must be an integer from 1 to 100/],
