@@ -252,9 +252,16 @@ function learn(w: Wrapper, scope: ScopeState, feedback: Feedback, now: number): 
   const windows = effectiveWindows(scope);
   if (sameWindows(before, windows)) return;
   const old = scope.limiter;
+  const counted = old.usage();
   scope.limiter = newLimiter(w, windows);
   const pause = old.pausedUntil;
   if (pause > now) scope.limiter.pauseUntil(pause);
+  // What the old limiter counted (requests in flight included, which complete
+  // there) holds in the new one's windows of the same length for a period.
+  windows.forEach((x, i) => {
+    const used = counted.find((c) => c.perMs === x.perMs)?.used ?? 0;
+    if (used > 0) scope.limiter.reconcile(i, { remaining: Math.max(0, x.limit - used) });
+  });
   reconcileWith(scope.limiter, feedback);
   // In queue order, as they were added.
   for (const move of [...scope.movers]) move();
