@@ -64,8 +64,27 @@ export interface RetryOptions {
   retryAfterJitter?: Duration;
   /** A longer Retry-After fails fast with `RateLimitError` (carrying the server's time) instead of sleeping. @default '5m' */
   maxRetryAfter?: Duration;
+  /** Statuses retried (others are returned as responses). A status added here is retried as a 500 is. @default [408, 425, 429, 500, 502, 503, 504] */
+  statusCodes?: readonly number[];
+  /** Methods retried after a 5xx or a network error (any method is retried after a 429, or a 503 with a retry time, which the server did not act on). @default every method but POST and PATCH */
+  methods?: readonly string[];
+  /** Asked before each retry the rules allow; false (or a promise of false) gives up, as for a status not retried. @default none */
+  shouldRetry?: (context: RetryContext) => boolean | Promise<boolean>;
   /** The retry budget shared by all calls (gRPC-style): each retry spends a token, each success earns `tokenRatio`; retries stop while half are spent. @default { maxTokens: 10, tokenRatio: 0.1 } */
   budget?: { maxTokens?: number; tokenRatio?: number };
+}
+
+/** What `retry.shouldRetry` sees. */
+export interface RetryContext {
+  request: Request;
+  /** The failed attempt's response, if one arrived. */
+  response: Response | undefined;
+  /** The network error, if no response arrived. */
+  error: unknown;
+  /** The attempt that failed (1 for the first). */
+  attempt: number;
+  /** When the retry would start, ms since the epoch. */
+  retryAt: number;
 }
 
 export interface RateLimitedFetchOptions {
@@ -120,6 +139,10 @@ export interface NormalizedRetry {
   maxRetryAfterMs: number;
   budgetMaxTokens: number;
   budgetTokenRatio: number;
+  statusCodes: ReadonlySet<number>;
+  /** Undefined: every method but POST and PATCH. */
+  methods: ReadonlySet<string> | undefined;
+  shouldRetry: ((context: RetryContext) => boolean | Promise<boolean>) | undefined;
 }
 
 export interface NormalizedFetchOptions {
@@ -192,6 +215,9 @@ function normalizeRetry(retry: RetryOptions | false | undefined): NormalizedRetr
     maxRetryAfterMs: parseDuration(retry.maxRetryAfter ?? 300_000, 'retry.maxRetryAfter'),
     budgetMaxTokens: maxTokens,
     budgetTokenRatio: tokenRatio,
+    statusCodes: normalizeStatusCodes(retry.statusCodes),
+    methods: normalizeMethods(retry.methods),
+    shouldRetry: normalizeShouldRetry(retry.shouldRetry),
   };
 }
 
@@ -206,6 +232,29 @@ const LEARN_EVERY_ORIGIN: NormalizedRoute = {
   idempotencyKey: undefined,
   pool: undefined,
 };
+
+const RETRIED_STATUSES = [408, 425, 429, 500, 502, 503, 504];
+
+function normalizeStatusCodes(codes: unknown): ReadonlySet<number> {
+  if (codes === undefined) return new Set(RETRIED_STATUSES);
+  if (!Array.isArray(codes) || !codes.every((c) => Number.isInteger(c) && c >= 100 && c <= 599)) {
+    throw new TypeError(`\`retry.statusCodes\` must be an array of HTTP statuses (integers from 100 to 599), e.g. [429, 503]; got ${String(codes)}`);
+  }
+  return new Set(codes as number[]);
+}
+
+function normalizeMethods(methods: unknown): ReadonlySet<string> | undefined {
+  if (methods === undefined) return undefined;
+  if (!Array.isArray(methods) || !methods.every((m) => typeof m === 'string' && /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(m))) {
+    throw new TypeError(`\`retry.methods\` must be an array of HTTP method names, e.g. ['GET', 'PUT']; got ${String(methods)}`);
+  }
+  return new Set((methods as string[]).map((m) => m.toUpperCase()));
+}
+
+function normalizeShouldRetry(f: unknown): NormalizedRetry['shouldRetry'] {
+  if (f !== undefined && typeof f !== 'function') throw new TypeError('`retry.shouldRetry` must be a function of the retry context returning a boolean');
+  return f as NormalizedRetry['shouldRetry'];
+}
 
 export function normalizeFetchOptions(options: RateLimitedFetchOptions = {}): NormalizedFetchOptions {
   if (typeof options !== 'object' || options === null || (options.routes !== undefined && !Array.isArray(options.routes))) {

@@ -109,6 +109,9 @@ const NOT_IDEMPOTENT = -5;
 
 const NON_IDEMPOTENT = new Set(['POST', 'PATCH']);
 
+/** The statuses the core retries (`src/retry.rs`). */
+const CORE_RETRYABLE = new Set([408, 425, 429, 500, 502, 503, 504]);
+
 export function rateLimitedFetch(fetch: FetchLike, options: RateLimitedFetchOptions = {}): RateLimitedFetch {
   if (typeof fetch !== 'function') throw new TypeError('`fetch` must be a fetch function, e.g. globalThis.fetch');
   const o = normalizeFetchOptions(options);
@@ -345,6 +348,7 @@ function isAsyncIterable(x: unknown): boolean {
 
 async function call(w: Wrapper, route: NormalizedRoute, method: string, url: URL, input: string | URL | Request, init: LimitedInit | undefined): Promise<Response> {
   const { clock } = w.o;
+  const r = w.o.retry;
   const headers = new Headers(init?.headers ?? (input instanceof Request ? input.headers : undefined));
   const info: RouteRequest = { method, url, headers };
   const cost = route.cost(info);
@@ -432,13 +436,20 @@ async function call(w: Wrapper, route: NormalizedRoute, method: string, url: URL
       }
       const status = response ? response.status : 0;
       const refused = status === 429 || (status === 503 && comeBackAt(feedback) !== undefined);
-      if (response && status < 500 && status !== 429 && status !== 408 && status !== 425) {
+      if (response && status < 500 && status !== 429 && status !== 408 && status !== 425 && !r.statusCodes.has(status)) {
         w.planner.onSuccess();
         return response;
       }
       const serverAt = comeBackAt(feedback);
-      let decision = w.planner.decide(attempt, status, !NON_IDEMPOTENT.has(method), hasKey, serverAt ?? -1, now, started, w.o.random());
+      // A status outside `retry.statusCodes` is not retried; one added to them is retried as a 500 is.
+      const asStatus = response === undefined ? 0 : !r.statusCodes.has(status) ? status : CORE_RETRYABLE.has(status) ? status : 500;
+      let decision = response !== undefined && !r.statusCodes.has(status) ? NOT_RETRYABLE
+        : w.planner.decide(attempt, asStatus, r.methods === undefined ? !NON_IDEMPOTENT.has(method) : r.methods.has(method), hasKey, serverAt ?? -1, now, started, w.o.random());
       if (decision >= 0 && !canReplay) decision = NOT_IDEMPOTENT;
+      if (decision >= 0 && r.shouldRetry !== undefined &&
+        !(await r.shouldRetry({ request: new Request(url, { method }), response, error: failure, attempt, retryAt: decision }))) {
+        decision = NOT_RETRYABLE;
+      }
       if (refused && serverAt !== undefined && serverAt - now > w.o.retry.maxRetryAfterMs) {
         // Too long to wait: the calls that would wait for it fail instead (see `refusals`).
         refuse(w, scope, now, serverAt, status);
