@@ -105,3 +105,48 @@ test('a deadline the known wait exceeds rejects at once with DeadlineError and i
   assert.equal(error.retryAt, T0 + 60_000);
   assert.equal(clock.now(), T0, 'rejected without waiting for the deadline');
 });
+
+// A property over header values, however absurd: every call ends with a
+// response or a documented error, never waits past maxRetryAfter, and never
+// leaves its scope paused or full beyond it.
+test('property: no header value gives a wait past maxRetryAfter or an undocumented error', async () => {
+  let seed = 12345;
+  const rand = (n) => { seed = (seed * 1103515245 + 12345) % 2 ** 31; return seed % n; };
+  const pick = (a) => a[rand(a.length)];
+  const numbers = ['0', '1', '7', '59', '3600', '99999999999', '9999999999999', '999999999999999', '18446744073709551616',
+    String(Math.floor(T0 / 1000) + 5), String(T0 + 5_000), String(T0 * 1000), '-1', '1.5', '1e3', ' 2 ', 'NaN', ''];
+  const dates = ['Thu, 01 Jan 1970 00:00:01 GMT', 'Fri, 31 Dec 9999 23:59:59 GMT', new Date(T0 + 3_000).toUTCString(),
+    new Date(T0 - 7_200_000).toUTCString(), 'yesterday'];
+  const fields = {
+    'retry-after': () => pick([...numbers, ...dates]),
+    date: () => pick(dates),
+    'x-ratelimit-limit': () => pick(numbers),
+    'x-ratelimit-remaining': () => pick(['0', '1', ...numbers]),
+    'x-ratelimit-reset': () => pick(numbers),
+    'x-ratelimit-window': () => pick(['per_minute', '1s', '99999999999d', ...numbers]),
+    'ratelimit-policy': () => pick([`${pick(numbers)};w=${pick(numbers)}`, `"d";q=${pick(numbers)};w=${pick(numbers)}`]),
+    ratelimit: () => pick([`"d";r=${pick(numbers)};t=${pick(numbers)}`, `limit=${pick(numbers)}, remaining=${pick(numbers)}, reset=${pick(numbers)}`]),
+    'ratelimit-reset': () => pick(numbers),
+    'ratelimit-remaining': () => pick(numbers),
+  };
+  const BOUND = 60_000;
+  for (let i = 0; i < 60; i++) {
+    const clock = fakeClock(T0);
+    const { limited, at } = setup(clock, { retry: { maxRetryAfter: BOUND, limit: 2, backoff: 10 } });
+    const headers = {};
+    for (const [name, value] of Object.entries(fields)) if (rand(3) === 0) headers[name] = value();
+    for (const name of Object.keys(headers)) if (!/^[\t\x20-\x7e]*$/.test(headers[name])) delete headers[name];
+    const status = pick([200, 429, 503]);
+    for (const u of [at(status, headers), at(200), at(200)]) {
+      const start = clock.now();
+      const outcome = await drive(clock, limited(u)).catch((e) => e);
+      const what = `${status} ${JSON.stringify(headers)}: ${outcome}`;
+      assert.ok(outcome instanceof Response || ['RateLimitError', 'RetryError', 'DeadlineError'].includes(outcome.name), what);
+      assert.ok(clock.now() - start <= BOUND + 1_000, `${what}: waited ${clock.now() - start}`);
+      if (!(outcome instanceof Response)) assert.ok(outcome.retryAt === undefined || !Number.isNaN(outcome.retryAt), what);
+      const [scope] = limited.scopes();
+      assert.ok(scope.limiter.pausedUntil <= clock.now() + BOUND + 1_000, `${what}: paused until ${scope.limiter.pausedUntil - clock.now()}`);
+      for (const u2 of scope.limiter.usage()) assert.ok(u2.nextFreeAt <= clock.now() + BOUND + 1_000 || u2.nextFreeAt === Infinity, `${what}: full until ${u2.nextFreeAt - clock.now()}`);
+    }
+  }
+});
