@@ -6,6 +6,7 @@
  */
 import { core, type CoreRetryPlanner } from './core.js';
 import { type CallContext, DeadlineError, RateLimitError, RetryError } from './errors.js';
+import { type FetchEventBase, type FetchEventMap, type FetchEvents, subscribedChannel } from './events.js';
 import { ServerClock, boundFeedback, comeBackAt, readFeedback, reconcileWith } from './feedback.js';
 import {
   type CallOptions, type NormalizedFetchOptions, type NormalizedRoute, type RateLimitedFetchOptions, type RouteRequest,
@@ -14,7 +15,7 @@ import {
 import { Limiter, type Permit } from './limiter.js';
 import type { Feedback } from './core.js';
 import { normalizePriority, parseDuration } from './options.js';
-import { hashKey } from './routes.js';
+import { keyHasher } from './routes.js';
 import { sleepUntil, withDeadline } from './wait.js';
 
 /** Any fetch: the global one, undici's, a browser's, or a wrapper with the same shape. */
@@ -49,6 +50,8 @@ interface ScopeState extends Scope {
   /** Before anything is known of a learning scope's server: the one request sent to find out. */
   probe: Promise<void> | undefined;
   probed: boolean;
+  /** The route's `maxConcurrent`, for a replacement limiter. */
+  maxConcurrent: number;
 }
 
 /** The abort reason given to the waiters of a replaced limiter. */
@@ -61,8 +64,12 @@ export type LimitedInit = RequestInit & { tollgate?: CallOptions };
 
 export interface RateLimitedFetch {
   (input: string | URL | Request, init?: LimitedInit): Promise<Response>;
-  /** `queued`, `admitted`, `throttled`, `retry`, `paused`, `refused`, `reconciled`, `gave-up`: CustomEvents whose `detail` has `route`, `key`, `at` and more. */
-  readonly events: EventTarget;
+  /**
+   * `queued`, `admitted`, `throttled`, `retry`, `paused`, `refused`, `reconciled`, `adapted`, `aligned`, `gave-up`:
+   * CustomEvents whose `detail` has `route`, `key`, `at` and more (`FetchEventMap`), also
+   * published on Node's diagnostics channels `tollgate:fetch:<type>`.
+   */
+  readonly events: FetchEvents;
   /** The scopes in use. Idle ones (empty windows, no one waiting or in flight) are dropped as new ones come. */
   scopes(): Scope[];
   /**
@@ -121,7 +128,7 @@ export function rateLimitedFetch(fetch: FetchLike, options: RateLimitedFetchOpti
   const events = new Events();
   const scopes = new Map<string, ScopeState>();
 
-  const wrapper: Wrapper = { fetch, o, planner, events, scopes, sweepAt: SWEEP_FROM };
+  const wrapper: Wrapper = { fetch, o, planner, events, scopes, sweepAt: SWEEP_FROM, hashKey: keyHasher(options.keySecret) };
   const routeOf = (input: string | URL | Request, init: LimitedInit | undefined) => {
     const method = (init?.method ?? (input instanceof Request ? input.method : 'GET')).toUpperCase();
     const url = urlOf(input);
@@ -155,6 +162,8 @@ interface Wrapper {
   scopes: Map<string, ScopeState>;
   /** The map size at which idle scopes are next swept out. */
   sweepAt: number;
+  /** Scope key to its label (HMAC under the wrapper's secret). */
+  hashKey: (key: string) => string;
 }
 
 function urlOf(input: string | URL | Request): URL | undefined {
@@ -189,24 +198,24 @@ function pickScope(w: Wrapper, route: NormalizedRoute, info: RouteRequest, cost:
 }
 
 function scopeFor(w: Wrapper, route: NormalizedRoute, raw: string | null | undefined): ScopeState {
-  const key = raw == null || raw === '' ? '' : hashKey(String(raw));
+  const key = raw == null || raw === '' ? '' : w.hashKey(String(raw));
   const id = `${route.name}\u0000${key}`;
   let scope = w.scopes.get(id);
   if (scope === undefined) {
     if (w.scopes.size >= w.sweepAt) sweep(w);
     const configured = route.windows.map((x) => ({ limit: x.limit, perMs: x.perMs, kind: x.kind, offsetMs: x.offsetMs }));
-    const limiter = newLimiter(w, configured.length > 0 ? configured : [OPEN]);
-    scope = { route: route.name, key, limiter, configured, learned: [], movers: new Set(), probe: undefined, probed: false };
+    const limiter = newLimiter(w, configured.length > 0 ? configured : [OPEN], route.maxConcurrent);
+    scope = { route: route.name, key, limiter, configured, learned: [], movers: new Set(), probe: undefined, probed: false, maxConcurrent: route.maxConcurrent };
     w.scopes.set(id, scope);
   }
   return scope;
 }
 
-function newLimiter(w: Wrapper, windows: ReadonlyArray<ScopeWindow & { offsetMs?: number }>): Limiter {
+function newLimiter(w: Wrapper, windows: ReadonlyArray<ScopeWindow & { offsetMs?: number }>, maxConcurrent: number): Limiter {
   // Every permit is completed below, so requests in flight can be counted.
   return new Limiter({
     windows: windows.map((x) => ({ limit: x.limit, per: x.perMs, kind: x.kind, ...(x.kind === 'fixed' ? { offset: x.offsetMs ?? 0 } : {}) })),
-    clock: w.o.clock, maxWaiters: w.o.maxWaiters, countInFlight: true,
+    clock: w.o.clock, maxWaiters: w.o.maxWaiters, countInFlight: true, maxConcurrent,
   });
 }
 
@@ -256,7 +265,7 @@ function learn(w: Wrapper, scope: ScopeState, feedback: Feedback, now: number): 
   if (sameWindows(before, windows)) return;
   const old = scope.limiter;
   const counted = old.usage();
-  scope.limiter = newLimiter(w, windows);
+  scope.limiter = newLimiter(w, windows, scope.maxConcurrent);
   const pause = old.pausedUntil;
   if (pause > now) scope.limiter.pauseUntil(pause);
   // What the old limiter counted (requests in flight included, which complete
@@ -330,9 +339,12 @@ async function acquireFrom(scope: ScopeState, cost: number, priority: number, si
   }
 }
 
-function emit(w: Wrapper, type: string, scope: Scope, detail: Record<string, unknown>): void {
-  if (!w.events.observed) return;
-  w.events.dispatchEvent(new CustomEvent(type, { detail: { route: scope.route, key: scope.key, at: w.o.clock.now(), ...detail } }));
+function emit<K extends keyof FetchEventMap>(w: Wrapper, type: K, scope: Scope, detail: Omit<FetchEventMap[K], keyof FetchEventBase>): void {
+  const channel = subscribedChannel('fetch', type);
+  if (!w.events.observed && channel === undefined) return;
+  const full = { route: scope.route, key: scope.key, at: w.o.clock.now(), ...detail };
+  if (w.events.observed) w.events.dispatchEvent(new CustomEvent(type, { detail: full }));
+  channel?.publish(full);
 }
 
 /** A body fetch can send again on a retry; a stream can be read only once. */
@@ -399,7 +411,7 @@ async function call(w: Wrapper, route: NormalizedRoute, method: string, url: URL
           throw error;
         }
       }
-      emit(w, 'admitted', scope, { attempt, waitedMs: clock.now() - queuedAt });
+      emit(w, 'admitted', scope, { attempt, waitedMs: clock.now() - queuedAt, queued: !quick.ok });
 
       let response: Response | undefined;
       let failure: unknown;

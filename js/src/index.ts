@@ -19,6 +19,8 @@ export {
 export { rateLimitedFetch } from './fetch.js';
 export type { FetchLike, LimitedInit, RateLimitedFetch, Scope } from './fetch.js';
 export type { UrlPattern } from './routes.js';
+export type { FetchEventBase, FetchEventMap, FetchEvents, LimiterEventMap, LimiterEvents, TypedEventTarget } from './events.js';
+export type { ScheduleOptions, WrapOptions } from './schedule.js';
 export type { CallOptions, RateLimitedFetchOptions, RouteRequest, RetryOptions, RouteOptions } from './fetch-options.js';
 export type { Feedback, ServerWindow } from './core.js';
 export { parseRateLimitHeaders } from './feedback.js';
@@ -50,3 +52,8 @@ export { localStorageStore } from './cost/local-storage-store.js';
 export { indexedDbStore } from './cost/indexed-db-store.js';
 export { HeadroomError, StoreError, isHeadroomError, isStoreError } from './cost/errors.js';
 export type { HeadroomOptions, ReportOptions, ResponseCacheOptions, RunCacheOptions, RunIfChangedOptions, UsageMonitorOptions } from './cost/options.js';
+export { tabStore } from './tabs/store.js';
+export type { TabStore, TabStoreOptions } from './tabs/store.js';
+export type { TabLimiter, TabQuotaView } from './tabs/limiter.js';
+export { openShared } from './tabs/open.js';
+export type { NormalizedSharedOptions, SharedLimiter, SharedLimiterOptions, SharedPermit, SharedStore, SharedTryAcquireResult } from './shared/types.js';

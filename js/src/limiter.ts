@@ -4,8 +4,10 @@
  * this class only keeps the promises and arms the timer for that time.
  */
 
+import { Slots, normalizeMaxConcurrent } from './concurrency.js';
 import { core, type CoreLimiter } from './core.js';
 import { fromCore } from './errors.js';
+import { type LimiterEventMap, type LimiterEvents, subscribedChannel } from './events.js';
 import {
   type Clock,
   type LimiterOptions,
@@ -21,6 +23,7 @@ import {
   normalizeWindows,
   parseDuration,
 } from './options.js';
+import { type ScheduleOptions, type WrapOptions, scheduleWith, wrapWith } from './schedule.js';
 
 /** An admitted request's hold on the windows. */
 export class Permit {
@@ -117,18 +120,25 @@ export class Limiter {
   #timer: unknown = undefined;
   #timerAt = -1;
   #events: EventTarget | undefined;
+  /** `maxConcurrent`'s slots; undefined when unlimited. */
+  #slots: Slots | undefined;
 
   /**
    * `queued`, `admitted` (from the queue), `aborted`, `paused`, `reconciled`:
-   * CustomEvents whose `detail` has `at` and more. Created on first use, and
-   * nothing is dispatched before, so an unobserved limiter pays nothing.
+   * CustomEvents whose `detail` has `at` and more (`LimiterEventMap`), also
+   * published on Node's diagnostics channels `tollgate:limiter:<type>`. Created
+   * on first use, and nothing is built unobserved, so an unobserved limiter pays nothing.
    */
-  get events(): EventTarget {
-    return (this.#events ??= new EventTarget());
+  get events(): LimiterEvents {
+    return (this.#events ??= new EventTarget()) as LimiterEvents;
   }
 
-  #emit(type: string, detail: Record<string, unknown>): void {
-    this.#events?.dispatchEvent(new CustomEvent(type, { detail: { at: this.#clock.now(), ...detail } }));
+  #emit<K extends keyof LimiterEventMap>(type: K, detail: Omit<LimiterEventMap[K], 'at'>): void {
+    const channel = subscribedChannel('limiter', type);
+    if (this.#events === undefined && channel === undefined) return;
+    const full = { at: this.#clock.now(), ...detail };
+    this.#events?.dispatchEvent(new CustomEvent(type, { detail: full }));
+    channel?.publish(full);
   }
 
   constructor(options: LimiterOptions) {
@@ -141,6 +151,7 @@ export class Limiter {
     this.#clock = o.clock;
     this.#windows = o.windows;
     this.#core = call(() => new (core().LimiterCore)(o.flat, o.maxWaiters, o.countInFlight));
+    this.#slots = slotsFor(options.maxConcurrent, o.maxWaiters);
   }
 
   /** A limiter in the state of `snapshot`. `options.windows`, if given, must be the snapshot's. */
@@ -152,21 +163,59 @@ export class Limiter {
     const flat = windows ? flatten(windows) : new Float64Array(0);
     const restored = call(() => core().LimiterCore.restore(snapshot, flat, maxWaiters, countInFlight));
     restoring = { core: restored, clock, windows: windows ?? windowsOf(snapshot) };
-    return new Limiter(undefined as unknown as LimiterOptions);
+    const limiter = new Limiter(undefined as unknown as LimiterOptions);
+    limiter.#slots = slotsFor(options.maxConcurrent, maxWaiters);
+    return limiter;
   }
 
   /** Admits now if every window allows it and no one waits ahead; never waits. */
   tryAcquire(cost = 1): TryAcquireResult {
     if (cost !== 1) normalizeCost(cost);
+    // Every slot taken: only a completion can make room.
+    if (this.#slots?.tryTake() === false) return { ok: false, retryAt: Number.POSITIVE_INFINITY, waitMs: Number.POSITIVE_INFINITY };
     const now = this.#clock.now();
     const r = this.#core.tryAcquire(now, cost);
     if (r <= 0) return { ok: true, permit: new Permit(this, -r, cost) };
+    this.#slots?.release();
     if (r !== r) throw fromCore(this.#core.takeError()); // NaN
     return { ok: false, retryAt: r, waitMs: r - now };
   }
 
-  /** Resolves with a permit exactly when the request is admitted. */
+  /**
+   * Resolves with a permit exactly when the request is admitted. With
+   * `maxConcurrent`, the permit holds a slot until `complete()`.
+   */
   acquire(options: AcquireOptions = {}): Promise<Permit> {
+    const slots = this.#slots;
+    if (slots === undefined) return this.#acquire(options);
+    let priority: number;
+    try {
+      normalizeCost(options.cost ?? 1);
+      priority = normalizePriority(options.priority ?? 0);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return slots.take(priority, options.signal, this.#waiters.size).then(() => this.#acquire(options).catch((error: unknown) => {
+      slots.release(); // refused or aborted while queued for the windows: the slot was never used
+      throw error;
+    }));
+  }
+
+  /**
+   * Runs `fn` once admitted (`cost`, `priority` and `signal` as for `acquire`)
+   * and completes the permit when `fn`'s promise settles; resolves or rejects
+   * as `fn` does.
+   */
+  schedule<T>(fn: () => T | PromiseLike<T>, options?: ScheduleOptions): Promise<Awaited<T>> {
+    return scheduleWith(this, fn, options);
+  }
+
+  /** `fn` limited: every call is `schedule`d; `this`, arguments and result pass through. */
+  wrap<A extends unknown[], R, This = unknown>(fn: (this: This, ...args: A) => R, options?: WrapOptions): (this: This, ...args: A) => Promise<Awaited<R>> {
+    return wrapWith(this, fn, options);
+  }
+
+  #acquire(options: AcquireOptions): Promise<Permit> {
     const { signal } = options;
     if (signal?.aborted) return Promise.reject(signal.reason);
     let cost: number;
@@ -241,9 +290,9 @@ export class Limiter {
     return this.#core.alignToServer(Math.round(offsetMs), Math.round(uncertaintyMs));
   }
 
-  /** How many requests wait. */
+  /** How many requests wait (for the windows or for a `maxConcurrent` slot). */
   get waiting(): number {
-    return this.#waiters.size;
+    return this.#waiters.size + (this.#slots?.waiting ?? 0);
   }
 
   /** Units admitted and not yet completed (0 unless `countInFlight`). */
@@ -291,6 +340,8 @@ export class Limiter {
 
   /** @internal */
   _complete(permit: Permit, at: number | undefined): void {
+    // The slot first: a completion the core refuses (a bad `at`) must not hold it for good.
+    this.#slots?.release();
     const when = at ?? this.#clock.now();
     call(() => this.#core.complete(permit.at, permit.cost, when));
     // A request that left the in-flight set may make room at once.
@@ -352,6 +403,11 @@ export class Limiter {
     this.#timer = undefined;
     this.#timerAt = -1;
   }
+}
+
+function slotsFor(maxConcurrent: unknown, maxWaiters: number): Slots | undefined {
+  const max = normalizeMaxConcurrent(maxConcurrent);
+  return max === Number.POSITIVE_INFINITY ? undefined : new Slots(max, maxWaiters);
 }
 
 function call<T>(f: () => T): T {
