@@ -472,8 +472,8 @@ async function call(w: Wrapper, route: NormalizedRoute, method: string, url: URL
           scope.limiter.pauseUntil(until);
           emit(w, 'paused', scope, { until, status, reason: serverAt !== undefined ? 'server' : 'backoff' });
         }
-        emit(w, 'throttled', scope, { status, attempt, retryAt: serverAt });
       }
+      if (refused) emit(w, 'throttled', scope, { status, attempt, retryAt: serverAt });
       if (decision < 0) {
         const reason = core().giveUpReason(decision) + (decision === NOT_IDEMPOTENT && !canReplay ? ' (the request body is a stream and cannot be replayed)' : '');
         emit(w, 'gave-up', scope, { attempt, status, reason });
