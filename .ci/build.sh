@@ -23,3 +23,6 @@ echo '{ "type": "commonjs" }' > pkg/node/package.json
 npx tsc -p js/tsconfig.esm.json
 npx tsc -p js/tsconfig.cjs.json
 echo '{ "type": "commonjs" }' > js/cjs/package.json
+
+# The entries that carry the wasm inside (js/src/inline.ts) import it from here.
+node .ci/inline-wasm.mjs

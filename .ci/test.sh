@@ -8,6 +8,12 @@ step() { printf '\n== %s\n' "$*"; }
 step "Rust: unit, behaviour and property tests (${PROPTEST_CASES:=10000} cases per property)"
 PROPTEST_CASES=$PROPTEST_CASES cargo test --release --quiet
 
+step "Rust: extreme values in the debug profile too, where an overflow is a panic"
+PROPTEST_CASES=500 cargo test --quiet --test props_extremes --test permits --test snapshot_corrupt
+
+step "Rust: fuzzing, each cargo-fuzz target for ${FUZZ_SECONDS:=10} s from the seed corpus (longer: npm run fuzz)"
+bash tests/fuzz/run.sh "$FUZZ_SECONDS"
+
 step "Rust: the core builds as no_std for wasm32 (no default features)"
 cargo build --quiet --no-default-features --target wasm32-unknown-unknown
 
@@ -15,8 +21,8 @@ step "Rust: clippy, warnings denied"
 cargo clippy --quiet --all-targets -- -D warnings
 cargo clippy --quiet --features wasm --target wasm32-unknown-unknown -- -D warnings
 
-step "JS: the Limiter, rateLimitedFetch and the test servers (node:test, ESM and CJS), and the browser build in Chromium"
-node --test --test-reporter=spec tests/js/ tests/servers/ tests/browser/ tests/package/ tests/types/
+step "JS: the Limiter, rateLimitedFetch and the test servers (node:test, ESM and CJS), the browser build in Chromium, bundlers (esbuild, webpack, Rollup, Vite) and runtimes (Deno, Bun, workerd)"
+node --test --test-reporter=spec tests/js/ tests/servers/ tests/browser/ tests/package/ tests/types/ tests/bundlers/ tests/runtimes/
 
 step "JS: rateLimitedFetch against real rate-limiting middleware (express-rate-limit, @fastify/rate-limit, rate-limiter-flexible), in real time"
 node --test --test-reporter=spec tests/interop/

@@ -19,8 +19,8 @@ pub(crate) fn js_error(e: Error) -> JsValue {
     err.into()
 }
 
-fn snapshot_error(why: &'static str) -> JsValue {
-    js_error(Error::CorruptSnapshot { why })
+fn snapshot_error(_why: &'static str) -> JsValue {
+    js_error(Error::CorruptSnapshot { why: crate::snapshot::Corrupt::whole(crate::snapshot::Reason::Malformed) })
 }
 
 fn cost_of(cost: f64) -> Result<u64, JsValue> {

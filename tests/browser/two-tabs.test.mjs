@@ -16,8 +16,8 @@ const WINDOWS = '10/1m';
 const www = fileURLToPath(new URL('../../www/', import.meta.url));
 
 test('two tabs firing at once stay within one shared quota', { timeout: 60_000 }, async (t) => {
-  const dashboard = await startDashboard({ port: 0, speed: 120, pipeline: false }) // a quota minute is 0.5 s of real time: room for a loaded machine;
-  const browser = await launch();
+  const browser = await launch(); // first: if it throws, no server is left open to hold the process
+  const dashboard = await startDashboard({ port: 0, speed: 120, pipeline: false }); // a quota minute is 0.5 s of real time: room for a loaded machine
   t.after(async () => {
     await browser.close();
     await dashboard.close();
