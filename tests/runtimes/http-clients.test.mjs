@@ -39,11 +39,18 @@ function limitedFetch(fetch = globalThis.fetch) {
   return rateLimitedFetch(fetch, { routes: [{ url: '/api/*', windows: [{ limit: 100, per: '1h' }] }], retry: { maxRetryAfter: '1m' } });
 }
 
-/** After the 429, the route's scope refuses for about the hour the server asked for. */
-function assertPaused(limited) {
-  const next = limited.scopes()[0].limiter.tryAcquire();
-  assert.equal(next.ok, false, 'the 429 reached the limiter');
-  assert.ok(next.waitMs > 3_500_000 && next.waitMs <= 3_600_000, `closed until Retry-After: ${next.waitMs} ms`);
+/**
+ * After the 429, the route's scope refuses the next call at once, without asking the server, with
+ * a RateLimitError pointing at the hour the server asked for (a Retry-After beyond
+ * `maxRetryAfter` fails calls at once instead of pausing the limiter).
+ */
+async function assertPaused(limited, path, init) {
+  const sent = hits.length;
+  const error = await limited(`${base}${path}`, init).then(() => undefined, (e) => e);
+  assert.ok(isRateLimitError(error), `the 429 reached the limiter: ${error}`);
+  const waitMs = error.retryAt - Date.now();
+  assert.ok(waitMs > 3_500_000 && waitMs <= 3_600_000, `refused until Retry-After: ${waitMs} ms`);
+  assert.equal(hits.length, sent, 'refused without asking the server');
 }
 
 const count = (prefix) => hits.filter((h) => h.startsWith(prefix)).length;
@@ -55,13 +62,12 @@ describe('HTTP clients through rateLimitedFetch', () => {
     assert.deepEqual(await api.get(`${base}/api/ky`).json(), { path: '/api/ky' });
     const error = await api.get(`${base}/api/busy?ky`).text().then(() => undefined, (e) => e);
     assert.ok(isRateLimitError(error), `ky rejects with tollgate's RateLimitError: ${error}`);
-    assertPaused(limited);
+    await assertPaused(limited, '/api/ky-next');
     assert.equal(count('/api/busy?ky'), 1, 'the 429 is not retried into an hour-long wait');
   });
 
   test('axios: the fetch adapter with `env.fetch`, the 429 as an AxiosError, a refusal as its cause', async () => {
-    // A deadline, so that the request after the 429 is refused by tollgate (no response) instead of waiting the hour.
-    const limited = rateLimitedFetch(fetch, { routes: [{ url: '/api/*', windows: [{ limit: 100, per: '1h' }] }], retry: { maxRetryAfter: '1m' }, deadline: '100ms' });
+    const limited = limitedFetch();
     // The README's recipe. axios takes any error's `response` for its own response object
     // (and fails with "Cannot set property headers of #<Response>" on a fetch Response), so
     // a tollgate error that carries the server's Response hands that Response back instead.
@@ -74,14 +80,14 @@ describe('HTTP clients through rateLimitedFetch', () => {
     assert.equal(error.response?.status, 429);
     assert.equal(error.response?.data, 'busy');
     assert.equal(error.response?.headers['retry-after'], '3600');
-    assertPaused(limited);
 
-    // No response to hand back: axios wraps tollgate's error, keeping its name and the error as `cause`.
+    // No response to hand back (tollgate refuses before sending): axios wraps tollgate's error,
+    // keeping its name, with the error (and its retryAt) as `cause`.
     const refused = await api.get(`${base}/api/axios-after`).then(() => undefined, (e) => e);
     assert.equal(refused?.isAxiosError, true, `${refused}`);
-    assert.equal(refused.name, 'DeadlineError');
-    assert.ok(isTollgateError(refused.cause), `the cause is tollgate's error: ${refused.cause}`);
-    assert.equal(refused.cause.name, 'DeadlineError');
+    assert.equal(refused.name, 'RateLimitError');
+    assert.ok(isRateLimitError(refused.cause), `the cause is tollgate's error: ${refused.cause}`);
+    assert.ok(refused.cause.retryAt - Date.now() > 3_500_000, `retryAt is the server's hour: ${refused.cause.retryAt}`);
     assert.equal(hits.includes('/api/axios-after'), false, 'the refused request never reached the server');
   });
 
@@ -94,7 +100,7 @@ describe('HTTP clients through rateLimitedFetch', () => {
     const error = await limited(`${base}/api/busy?undici`, { dispatcher: agent }).then(() => undefined, (e) => e);
     assert.ok(isRateLimitError(error), `${error}`);
     assert.equal(error.response.status, 429);
-    assertPaused(limited);
+    await assertPaused(limited, '/api/undici-next', { dispatcher: agent });
   });
 
   test("undici: its own `Request` (another package's class) is routed by its method, headers and body", async () => {
