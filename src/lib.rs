@@ -94,7 +94,8 @@
 //! [`Limiter::snapshot`] and [`Limiter::restore`] turn the state into plain serde
 //! data, versioned; see [`snapshot`] for the form.
 #![no_std]
-#![forbid(unsafe_code)]
+// Only the wasm boundary and its allocator (`wasm-core`) may use `unsafe`.
+#![deny(unsafe_code)]
 #![warn(missing_docs)]
 
 extern crate alloc;
@@ -112,8 +113,12 @@ pub mod snapshot;
 mod time;
 mod window;
 
-#[cfg(feature = "wasm")]
+#[cfg(feature = "wasm-core")]
+#[allow(unsafe_code)]
 mod wasm;
+#[cfg(all(feature = "wasm-core", not(feature = "std"), target_arch = "wasm32"))]
+#[allow(unsafe_code)]
+mod wasm_alloc;
 #[cfg(feature = "wasm")]
 mod wasm_feedback;
 

@@ -4,8 +4,9 @@
  * this class only keeps the promises and arms the timer for that time.
  */
 
-import { core, type CoreLimiter } from './core.js';
-import { fromCore } from './errors.js';
+import { call, DISPOSED, finalizer, lastError, scratch, scratchOut, trapped, wasm } from './core.js';
+import { SnapshotError, TollgateError } from './errors.js';
+import { fromFlat, type SnapshotData, toFlat } from './snapshot.js';
 import {
   type Clock,
   type LimiterOptions,
@@ -22,7 +23,15 @@ import {
   parseDuration,
 } from './options.js';
 
-/** An admitted request's hold on the windows. */
+/**
+ * How far past the limiter's clock `permit.complete(at)` may put `at`, in ms:
+ * room for a timestamp taken from another clock source a little ahead of this
+ * one; anything later (microseconds by mistake, a time an hour ahead) is a
+ * `TypeError`, so a slip of units cannot stall the limiter.
+ */
+export const COMPLETE_TOLERANCE_MS = 1_000;
+
+/** An admitted request's hold on the windows. Completed or released exactly once. */
 export class Permit {
   #limiter: Limiter | undefined;
   /** When the windows counted the request, ms since the Unix epoch. */
@@ -39,13 +48,20 @@ export class Permit {
 
   /**
    * The response arrived: count the request at `at` (default: now), the latest
-   * a server could have seen it. Later calls do nothing.
+   * a server could have seen it. `at` may not be later than the limiter's clock
+   * plus `COMPLETE_TOLERANCE_MS` (a `TypeError`). A call that throws changes
+   * nothing and may be retried; after one that succeeds, later calls do nothing.
    */
   complete(at?: number): void {
     const limiter = this.#limiter;
     if (limiter === undefined) return;
-    this.#limiter = undefined;
     limiter._complete(this, at);
+    this.#limiter = undefined;
+  }
+
+  /** Whether `complete()` or `release()` has been called successfully. */
+  get settled(): boolean {
+    return this.#limiter === undefined;
   }
 }
 
@@ -108,9 +124,13 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
  * const res = await fetch(url, { method: 'POST' });
  * permit.complete();
  * ```
+ *
+ * The windows live in wasm memory: `dispose()` (or `using`) frees them at once;
+ * a limiter dropped without it is freed when garbage-collected.
  */
 export class Limiter {
-  #core: CoreLimiter;
+  /** The handle of this limiter in the wasm module. */
+  #h: number;
   #clock: Clock;
   #windows: NormalizedWindow[];
   #waiters = new Map<number, Waiter>();
@@ -133,62 +153,108 @@ export class Limiter {
 
   constructor(options: LimiterOptions) {
     if (restoring !== undefined) {
-      ({ core: this.#core, clock: this.#clock, windows: this.#windows } = restoring);
+      ({ h: this.#h, clock: this.#clock, windows: this.#windows } = restoring);
       restoring = undefined;
-      return;
+    } else {
+      const o = normalizeLimiterOptions(options);
+      this.#clock = o.clock;
+      this.#windows = o.windows;
+      scratch(o.flat.length).set(o.flat);
+      this.#h = call((x) => x.tg_new(o.windows.length, o.maxWaiters, o.countInFlight ? 1 : 0));
     }
-    const o = normalizeLimiterOptions(options);
-    this.#clock = o.clock;
-    this.#windows = o.windows;
-    this.#core = call(() => new (core().LimiterCore)(o.flat, o.maxWaiters, o.countInFlight));
+    finalizer.register(this, this.#h, this);
   }
 
-  /** A limiter in the state of `snapshot`. `options.windows`, if given, must be the snapshot's. */
+  /**
+   * A limiter in the state of `snapshot`. `options.windows`, if given, must be the
+   * snapshot's. A snapshot of the wrong shape, out of range or inconsistent is a
+   * `SnapshotError` (see README, "Bad input").
+   */
   static restore(snapshot: unknown, options: RestoreOptions = {}): Limiter {
+    if (typeof options !== 'object' || options === null) throw new TypeError('`options` must be an object');
     const windows = options.windows === undefined ? undefined : normalizeWindows(options.windows);
     const maxWaiters = normalizeMaxWaiters(options.maxWaiters);
     const clock = normalizeClock(options.clock);
     const countInFlight = normalizeFlag(options.countInFlight, 'countInFlight');
-    const flat = windows ? flatten(windows) : new Float64Array(0);
-    const restored = call(() => core().LimiterCore.restore(snapshot, flat, maxWaiters, countInFlight));
-    restoring = { core: restored, clock, windows: windows ?? windowsOf(snapshot) };
+    const read = toFlat(snapshot);
+    const specs = windows ? flatten(windows) : new Float64Array(0);
+    const buffer = scratch(read.flat.length + specs.length);
+    buffer.set(read.flat);
+    buffer.set(specs, read.flat.length);
+    let h: number;
+    try {
+      h = call((x) => x.tg_restore(read.flat.length, windows ? windows.length : 0, maxWaiters, countInFlight ? 1 : 0));
+    } catch (error) {
+      // A window the snapshot describes that no limiter could have (limit 0, period 0): the snapshot is corrupt.
+      if (error instanceof TypeError) throw new SnapshotError(`corrupt snapshot: ${error.message}`, { cause: error });
+      throw error;
+    }
+    restoring = { h, clock, windows: windows ?? read.windows };
     return new Limiter(undefined as unknown as LimiterOptions);
+  }
+
+  /** Reads the clock: a number of ms, else a `TypeError` naming the clock. */
+  #now(): number {
+    const now = this.#clock.now();
+    if (typeof now !== 'number') throw badClock(now);
+    return now;
   }
 
   /** Admits now if every window allows it and no one waits ahead; never waits. */
   tryAcquire(cost = 1): TryAcquireResult {
     if (cost !== 1) normalizeCost(cost);
-    const now = this.#clock.now();
-    const r = this.#core.tryAcquire(now, cost);
+    const now = this.#now();
+    let r: number;
+    try {
+      r = wasm.tg_try_acquire(this.#h, now, cost);
+    } catch (error) {
+      throw trapped(error);
+    }
     if (r <= 0) return { ok: true, permit: new Permit(this, -r, cost) };
-    if (r !== r) throw fromCore(this.#core.takeError()); // NaN
+    if (r !== r) throw lastError(); // NaN
     return { ok: false, retryAt: r, waitMs: r - now };
   }
 
   /** Resolves with a permit exactly when the request is admitted. */
-  acquire(options: AcquireOptions = {}): Promise<Permit> {
-    const { signal } = options;
-    if (signal?.aborted) return Promise.reject(signal.reason);
-    let cost: number;
-    let priority: number;
+  acquire(options?: AcquireOptions): Promise<Permit> {
+    let cost = 1;
+    let priority = 0;
+    let signal: AbortSignal | undefined;
     let id: number;
     try {
-      cost = normalizeCost(options.cost ?? 1);
-      priority = normalizePriority(options.priority ?? 0);
-      if (this.#waiters.size === 0) {
-        const r = this.#core.tryAcquire(this.#clock.now(), cost);
-        if (r <= 0) return Promise.resolve(new Permit(this, -r, cost));
-        if (r !== r) throw fromCore(this.#core.takeError()); // NaN
+      if (options !== undefined) {
+        if (typeof options !== 'object' || options === null) {
+          throw new TypeError(`\`options\` must be an object such as { cost: 1, priority: 0, signal }; got ${String(options)}`);
+        }
+        ({ signal } = options);
+        if (options.cost !== undefined) cost = normalizeCost(options.cost);
+        if (options.priority !== undefined) priority = normalizePriority(options.priority);
+        if (signal !== undefined) {
+          checkSignal(signal);
+          if (signal.aborted) return Promise.reject(signal.reason);
+        }
       }
-      id = call(() => this.#core.enqueue(cost, priority));
+      if (this.#waiters.size === 0) {
+        const now = this.#now();
+        let r: number;
+        try {
+          r = wasm.tg_try_acquire(this.#h, now, cost);
+        } catch (error) {
+          throw trapped(error);
+        }
+        if (r <= 0) return Promise.resolve(new Permit(this, -r, cost));
+        if (r !== r) throw lastError(); // NaN
+      }
+      id = call((x) => x.tg_enqueue(this.#h, cost, priority));
     } catch (error) {
       return Promise.reject(error);
     }
     return new Promise<Permit>((resolve, reject) => {
       const waiter: Waiter = { cost, resolve, reject, signal, onAbort: undefined };
       if (signal) {
-        waiter.onAbort = () => this.#abort(id, signal.reason);
-        signal.addEventListener('abort', waiter.onAbort, { once: true });
+        const s = signal;
+        waiter.onAbort = () => this.#abort(id, s.reason);
+        onAbort(s, waiter.onAbort);
       }
       this.#waiters.set(id, waiter);
       this.#emit('queued', { cost, priority, waiting: this.#waiters.size });
@@ -198,29 +264,35 @@ export class Limiter {
 
   /** Admits nothing before `until` (ms since the epoch), e.g. for a Retry-After. */
   pauseUntil(until: number): void {
-    call(() => this.#core.pauseUntil(until));
-    this.#emit('paused', { until: this.#core.pausedUntilMs() });
+    if (typeof until !== 'number') throw new TypeError(`\`until\` must be a number of ms since the epoch; got ${show(until)}`);
+    call((x) => x.tg_pause_until(this.#h, until));
+    this.#emit('paused', { until: this.pausedUntil });
     // Pauses only postpone: an armed timer fires early and re-arms, no need to re-pump.
   }
 
   /** Nothing is admitted before this time (0 when never paused). */
   get pausedUntil(): number {
-    return this.#core.pausedUntilMs();
+    return call((x) => x.tg_paused_until(this.#h));
   }
 
   /**
    * The server reports fewer units left in window `window` than we count (it may
    * be shared with other clients): adopt its view. Returns whether that changed anything.
    */
-  reconcile(window: number, { remaining, resetAt }: ReconcileOptions): boolean {
+  reconcile(window: number, report: ReconcileOptions): boolean {
     if (!Number.isInteger(window) || window < 0 || window >= this.#windows.length) {
-      throw new TypeError(`\`window\` must be an index from 0 to ${this.#windows.length - 1}; got ${String(window)}`);
+      throw new TypeError(`\`window\` must be an index from 0 to ${this.#windows.length - 1}; got ${show(window)}`);
     }
-    if (!Number.isInteger(remaining) || remaining < 0) {
-      throw new TypeError(`\`remaining\` must be an integer >= 0; got ${String(remaining)}`);
+    if (typeof report !== 'object' || report === null) {
+      throw new TypeError(`\`reconcile(window, { remaining, resetAt })\` needs the server's report as an object; got ${show(report)}`);
+    }
+    const { remaining, resetAt } = report;
+    if (!Number.isSafeInteger(remaining) || remaining < 0) {
+      throw new TypeError(`\`remaining\` must be an integer >= 0; got ${show(remaining)}`);
     }
     const reset = resetAt === undefined ? -1 : parseDuration(resetAt, 'resetAt');
-    const changed = call(() => this.#core.reconcile(window, remaining, reset, this.#clock.now()));
+    const now = this.#now();
+    const changed = call((x) => x.tg_reconcile(this.#h, window, remaining, reset, now)) === 1;
     if (changed) this.#emit('reconciled', { window, remaining, resetAt });
     return changed;
   }
@@ -234,11 +306,13 @@ export class Limiter {
    * Returns whether any window moved.
    */
   alignToServer(offsetMs: number, uncertaintyMs = 0): boolean {
-    if (!Number.isFinite(offsetMs)) throw new TypeError(`\`offsetMs\` must be a finite number of ms; got ${String(offsetMs)}`);
-    if (!(uncertaintyMs >= 0 && uncertaintyMs <= 3_600_000)) {
-      throw new TypeError(`\`uncertaintyMs\` must be from 0 to 3600000; got ${String(uncertaintyMs)}`);
+    if (typeof offsetMs !== 'number' || !Number.isFinite(offsetMs)) {
+      throw new TypeError(`\`offsetMs\` must be a finite number of ms; got ${show(offsetMs)}`);
     }
-    return this.#core.alignToServer(Math.round(offsetMs), Math.round(uncertaintyMs));
+    if (typeof uncertaintyMs !== 'number' || !(uncertaintyMs >= 0 && uncertaintyMs <= 3_600_000)) {
+      throw new TypeError(`\`uncertaintyMs\` must be from 0 to 3600000; got ${show(uncertaintyMs)}`);
+    }
+    return call((x) => x.tg_align(this.#h, Math.round(offsetMs), Math.round(uncertaintyMs))) === 1;
   }
 
   /** How many requests wait. */
@@ -248,16 +322,16 @@ export class Limiter {
 
   /** Units admitted and not yet completed (0 unless `countInFlight`). */
   get inFlight(): number {
-    return this.#core.inFlight();
+    return call((x) => x.tg_in_flight(this.#h));
   }
 
   /** Each window's configuration and current use. */
   usage(): WindowUsage[] {
-    const now = this.#clock.now();
-    call(() => this.#core.advance(now));
+    const now = this.#now();
+    call((x) => x.tg_advance(this.#h, now));
     return this.#windows.map((w, i) => {
-      const used = this.#core.used(i);
-      const nextFreeAt = this.#core.windowEarliest(i);
+      const used = call((x) => x.tg_used(this.#h, i));
+      const nextFreeAt = call((x) => x.tg_window_earliest(this.#h, i));
       return { kind: w.kind, limit: w.limit, perMs: w.perMs, used, remaining: Math.max(0, w.limit - used), nextFreeAt };
     });
   }
@@ -265,9 +339,9 @@ export class Limiter {
   /** When `cost` would fit under every window and the pause, ignoring the queue. */
   earliest(cost = 1): number {
     normalizeCost(cost);
-    const now = this.#clock.now();
-    call(() => this.#core.advance(now));
-    return call(() => this.#core.earliest(cost));
+    const now = this.#now();
+    call((x) => x.tg_advance(this.#h, now));
+    return call((x) => x.tg_earliest(this.#h, cost));
   }
 
   /**
@@ -276,23 +350,65 @@ export class Limiter {
    * requests in flight count as completed now. Computed in the core, exact:
    * each time is when `tryAcquire` would first admit that request.
    */
-  plan(n: number, { cost = 1 }: { cost?: number } = {}): number[] {
+  plan(n: number, options: { cost?: number } = {}): number[] {
     if (!Number.isInteger(n) || n < 0 || n > 1_000_000) {
-      throw new TypeError(`\`n\` must be an integer from 0 to 1000000; got ${String(n)}`);
+      throw new TypeError(`\`n\` must be an integer from 0 to 1000000; got ${show(n)}`);
     }
+    if (typeof options !== 'object' || options === null) throw new TypeError('`options` must be an object such as { cost: 1 }');
+    const cost = options.cost ?? 1;
     normalizeCost(cost);
-    return Array.from(call(() => this.#core.plan(this.#clock.now(), n, cost)));
+    const now = this.#now();
+    const count = call((x) => x.tg_plan(this.#h, now, n, cost));
+    return Array.from(scratchOut(count));
   }
 
-  /** The full state of the windows as plain, JSON-safe data (versioned). */
-  snapshot(): unknown {
-    return call(() => this.#core.snapshot());
+  /**
+   * The full state of the windows as plain, JSON-safe data (versioned), read at
+   * the clock's current time.
+   */
+  snapshot(): SnapshotData {
+    const now = this.#now();
+    call((x) => x.tg_advance(this.#h, now));
+    const length = call((x) => x.tg_snapshot(this.#h));
+    return fromFlat(scratchOut(length));
+  }
+
+  /**
+   * Frees the wasm side of this limiter at once. Waiters reject with a
+   * `TollgateError`; every later call throws one. Also `using limiter = ...`.
+   */
+  dispose(): void {
+    if (this.#h === DISPOSED) return;
+    this.#disarm();
+    const waiters = [...this.#waiters.values()];
+    this.#waiters.clear();
+    finalizer.unregister(this);
+    const h = this.#h;
+    this.#h = DISPOSED;
+    try {
+      wasm.tg_free(h);
+    } catch (error) {
+      throw trapped(error);
+    } finally {
+      for (const w of waiters) {
+        if (w.onAbort) offAbort(w.signal!, w.onAbort);
+        w.reject(new TollgateError('the limiter was disposed while this call waited'));
+      }
+    }
   }
 
   /** @internal */
   _complete(permit: Permit, at: number | undefined): void {
-    const when = at ?? this.#clock.now();
-    call(() => this.#core.complete(permit.at, permit.cost, when));
+    const now = this.#now();
+    let when = now;
+    if (at !== undefined) {
+      if (typeof at !== 'number' || !(at >= 0) || at > Math.max(now, call((x) => x.tg_clock(this.#h))) + COMPLETE_TOLERANCE_MS) {
+        throw new TypeError(`\`at\` must be a time in ms since the epoch, at most ${COMPLETE_TOLERANCE_MS} ms past the clock ` +
+          `(${now}); got ${show(at)}`);
+      }
+      when = at;
+    }
+    call((x) => x.tg_complete(this.#h, permit.at, permit.cost, when));
     // A request that left the in-flight set may make room at once.
     if (this.#waiters.size > 0) this.#pump();
   }
@@ -301,7 +417,7 @@ export class Limiter {
     const waiter = this.#waiters.get(id);
     if (waiter === undefined) return;
     this.#waiters.delete(id);
-    this.#core.cancel(id);
+    call((x) => x.tg_cancel(this.#h, id));
     waiter.reject(reason);
     this.#emit('aborted', { cost: waiter.cost, waiting: this.#waiters.size });
     // The head may have changed: the next wake may be earlier or gone.
@@ -311,13 +427,13 @@ export class Limiter {
   /** Lets in every waiter that fits now, then arms the one timer for the next. */
   #pump(): void {
     try {
-      const now = this.#clock.now();
+      const now = this.#now();
       let id: number;
-      while ((id = call(() => this.#core.admitNext(now))) !== 0) {
+      while ((id = call((x) => x.tg_admit_next(this.#h, now))) !== 0) {
         const waiter = this.#waiters.get(id)!;
         this.#waiters.delete(id);
-        if (waiter.onAbort) waiter.signal!.removeEventListener('abort', waiter.onAbort);
-        waiter.resolve(new Permit(this, this.#core.clockMs(), waiter.cost));
+        if (waiter.onAbort) offAbort(waiter.signal!, waiter.onAbort);
+        waiter.resolve(new Permit(this, call((x) => x.tg_clock(this.#h)), waiter.cost));
         this.#emit('admitted', { cost: waiter.cost, waiting: this.#waiters.size });
       }
       this.#arm(now);
@@ -325,7 +441,12 @@ export class Limiter {
       // A clock that returns garbage must not strand anyone: fail every waiter.
       this.#disarm();
       for (const [id, waiter] of this.#waiters) {
-        this.#core.cancel(id);
+        try {
+          call((x) => x.tg_cancel(this.#h, id));
+        } catch {
+          // Disposed, or the stack ran out: the waiter is rejected either way.
+        }
+        if (waiter.onAbort) offAbort(waiter.signal!, waiter.onAbort);
         waiter.reject(error);
       }
       this.#waiters.clear();
@@ -333,7 +454,7 @@ export class Limiter {
   }
 
   #arm(now: number): void {
-    const wake = this.#core.nextWakeMs();
+    const wake = call((x) => x.tg_next_wake(this.#h));
     // No one waits, or only a completion (which pumps) can make room.
     if (wake < 0 || wake === Number.POSITIVE_INFINITY) return this.#disarm();
     if (this.#timer !== undefined && this.#timerAt === wake) return;
@@ -354,23 +475,67 @@ export class Limiter {
   }
 }
 
-function call<T>(f: () => T): T {
-  try {
-    return f();
-  } catch (error) {
-    throw fromCore(error);
-  }
+/** `using limiter = new Limiter(...)` disposes it at the end of the block, where the runtime has `Symbol.dispose`. */
+const disposeSymbol = (Symbol as { dispose?: symbol }).dispose;
+if (typeof disposeSymbol === 'symbol') {
+  Object.defineProperty(Limiter.prototype, disposeSymbol, {
+    value: function dispose(this: Limiter) { this.dispose(); }, writable: true, configurable: true,
+  });
 }
 
 /** Set by `Limiter.restore` for the one constructor call it makes. */
-let restoring: { core: CoreLimiter; clock: Clock; windows: NormalizedWindow[] } | undefined;
+let restoring: { h: number; clock: Clock; windows: NormalizedWindow[] } | undefined;
 
-function windowsOf(snapshot: unknown): NormalizedWindow[] {
-  const windows = (snapshot as { windows: Array<{ limit: number; perMs: number; offsetMs: number; state: object }> }).windows;
-  return windows.map((w) => ({
-    kind: Object.keys(w.state)[0] as WindowKind,
-    limit: w.limit,
-    perMs: w.perMs,
-    offsetMs: w.offsetMs,
-  }));
+function badClock(now: unknown): TypeError {
+  return new TypeError(`\`clock.now()\` must return a number of ms since the Unix epoch; got ${show(now)} (${typeof now})`);
+}
+
+function show(value: unknown): string {
+  if (typeof value === 'bigint') return `${value}n`;
+  if (typeof value === 'string') return `'${value.slice(0, 40)}'`;
+  if (typeof value === 'symbol') return value.toString();
+  try {
+    return String(value);
+  } catch {
+    return Object.prototype.toString.call(value);
+  }
+}
+
+function checkSignal(signal: unknown): asserts signal is AbortSignal {
+  const s = signal as AbortSignal;
+  if (typeof s !== 'object' || s === null || typeof s.aborted !== 'boolean' || typeof s.addEventListener !== 'function' ||
+    typeof s.removeEventListener !== 'function') {
+    throw new TypeError(`\`signal\` must be an AbortSignal; got ${show(signal)}`);
+  }
+}
+
+/**
+ * One 'abort' listener per signal, however many calls share it (Node warns
+ * past 10 listeners on one EventTarget); it calls each waiter's own handler.
+ */
+const aborters = new WeakMap<AbortSignal, { handlers: Set<() => void>; listener: () => void }>();
+
+function onAbort(signal: AbortSignal, handler: () => void): void {
+  let entry = aborters.get(signal);
+  if (entry === undefined) {
+    const handlers = new Set<() => void>();
+    const listener = () => {
+      aborters.delete(signal);
+      for (const h of handlers) h();
+    };
+    entry = { handlers, listener };
+    aborters.set(signal, entry);
+    signal.addEventListener('abort', listener, { once: true });
+  }
+  entry.handlers.add(handler);
+}
+
+function offAbort(signal: AbortSignal, handler: () => void): void {
+  const entry = aborters.get(signal);
+  if (entry === undefined) return;
+  entry.handlers.delete(handler);
+  if (entry.handlers.size === 0) {
+    aborters.delete(signal);
+    signal.removeEventListener('abort', entry.listener);
+  }
 }
