@@ -14,6 +14,7 @@ cargo build --quiet --no-default-features --target wasm32-unknown-unknown
 step "Rust: clippy, warnings denied"
 cargo clippy --quiet --all-targets -- -D warnings
 cargo clippy --quiet --features wasm --target wasm32-unknown-unknown -- -D warnings
+cargo clippy --quiet --no-default-features --features wasm-core --target wasm32-unknown-unknown -- -D warnings
 
 step "JS: the Limiter, rateLimitedFetch and the test servers (node:test, ESM and CJS), and the browser build in Chromium"
 node --test --test-reporter=spec tests/js/ tests/servers/ tests/browser/ tests/package/ tests/types/

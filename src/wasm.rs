@@ -90,9 +90,11 @@ impl Slot {
             let _ = apply(&mut self.copies[other], pending);
         }
         let result = apply(&mut self.copies[other], op);
-        // The commit: plain stores, no call, so no trap can split it.
-        self.current = other;
+        // The commit. `pending` first: were its copy ever a call (memcpy), a trap
+        // there leaves `busy` set and the old copy current. The last two are
+        // plain stores of words, so no trap can split them.
         self.pending = Some(op);
+        self.current = other;
         self.busy = false;
         result
     }

@@ -105,21 +105,29 @@ export function exportsOf(): LimiterExports {
   return x;
 }
 
-/** Whatever a call into the limiter module threw: the stack pointer goes back, the error goes on. */
-export function trapped(error: unknown): unknown {
+/**
+ * Set when a call into the limiter module threw: the shadow stack pointer may
+ * be left where the abandoned call had moved it. The catch blocks only set this
+ * flag (calling anything there could overflow the stack again); the next call
+ * puts the pointer back first, with `rewind()`.
+ */
+export const boundary = { unwound: false };
+
+/** Puts the stack pointer back where it is between calls (no wasm frame is live here). */
+export function rewind(): void {
   x!.__stack_pointer.value = stackTop;
-  return error;
+  boundary.unwound = false;
 }
 
 /** The scratch buffer with room for `n` numbers, as a view (valid until the next call). */
 export function scratch(n: number): Float64Array {
-  const at = x!.tg_scratch(n);
+  const at = call((x) => x.tg_scratch(n));
   return view(at, n);
 }
 
 /** `n` numbers the last call left in the scratch buffer. */
 export function scratchOut(n: number): Float64Array {
-  return view(x!.tg_scratch(0), n);
+  return view(call((x) => x.tg_scratch(0)), n);
 }
 
 function view(at: number, n: number): Float64Array {
@@ -129,7 +137,7 @@ function view(at: number, n: number): Float64Array {
 
 /** The error behind the NaN the last call returned, as this package's error. */
 export function lastError(): Error {
-  const e = view(x!.tg_error(), 6);
+  const e = view(call((x) => x.tg_error()), 6);
   const [code, a, b, c, at, len] = e as unknown as number[];
   let text = '';
   const bytes = new Uint8Array(x!.memory.buffer, at, len);
@@ -145,11 +153,13 @@ export const DISPOSED = 2 ** 32 - 1;
  * for. The hot paths in limiter.ts inline this.
  */
 export function call(f: (x: LimiterExports) => number): number {
+  if (boundary.unwound) rewind();
   let r: number;
   try {
     r = f(x!);
   } catch (error) {
-    throw trapped(error);
+    boundary.unwound = true;
+    throw error;
   }
   if (r !== r) throw lastError();
   return r;
@@ -157,9 +167,5 @@ export function call(f: (x: LimiterExports) => number): number {
 
 /** Frees limiters the program dropped without `dispose()`. */
 export const finalizer = new FinalizationRegistry<number>((h) => {
-  try {
-    x!.tg_free(h);
-  } catch (error) {
-    trapped(error);
-  }
+  call((x) => (x.tg_free(h), 0));
 });

@@ -4,7 +4,7 @@
  * this class only keeps the promises and arms the timer for that time.
  */
 
-import { call, DISPOSED, finalizer, lastError, scratch, scratchOut, trapped, wasm } from './core.js';
+import { boundary, call, DISPOSED, finalizer, lastError, rewind, scratch, scratchOut, wasm } from './core.js';
 import { SnapshotError, TollgateError } from './errors.js';
 import { fromFlat, type SnapshotData, toFlat } from './snapshot.js';
 import {
@@ -56,7 +56,9 @@ export class Permit {
     const limiter = this.#limiter;
     if (limiter === undefined) return;
     limiter._complete(this, at);
+    // Counted: from here on nothing may leave the permit open to a second count.
     this.#limiter = undefined;
+    limiter._wake();
   }
 
   /** Whether `complete()` or `release()` has been called successfully. */
@@ -108,6 +110,8 @@ interface Waiter {
   reject: (reason: unknown) => void;
   signal: AbortSignal | undefined;
   onAbort: (() => void) | undefined;
+  /** Its caller already got an error (see `acquire`): to be cancelled, never admitted. */
+  orphan: boolean;
 }
 
 /** Restore options: the windows are optional (the snapshot has them). */
@@ -134,6 +138,8 @@ export class Limiter {
   #clock: Clock;
   #windows: NormalizedWindow[];
   #waiters = new Map<number, Waiter>();
+  /** Waiters marked `orphan` and not yet cancelled. */
+  #orphans = 0;
   #timer: unknown = undefined;
   #timerAt = -1;
   #events: EventTarget | undefined;
@@ -204,13 +210,22 @@ export class Limiter {
   tryAcquire(cost = 1): TryAcquireResult {
     if (cost !== 1) normalizeCost(cost);
     const now = this.#now();
+    if (boundary.unwound) rewind();
+    // Made before the call: once the core has admitted, nothing that could
+    // throw (a call, with the stack nearly exhausted) may stand between the
+    // admission and the caller.
+    const permit = new Permit(this, 0, cost);
     let r: number;
     try {
       r = wasm.tg_try_acquire(this.#h, now, cost);
     } catch (error) {
-      throw trapped(error);
+      boundary.unwound = true; // no call here: the stack may be exhausted (see core.ts)
+      throw error;
     }
-    if (r <= 0) return { ok: true, permit: new Permit(this, -r, cost) };
+    if (r <= 0) {
+      (permit as { at: number }).at = -r;
+      return { ok: true, permit };
+    }
     if (r !== r) throw lastError(); // NaN
     return { ok: false, retryAt: r, waitMs: r - now };
   }
@@ -236,13 +251,19 @@ export class Limiter {
       }
       if (this.#waiters.size === 0) {
         const now = this.#now();
+        if (boundary.unwound) rewind();
+        const permit = new Permit(this, 0, cost); // before the call, as in tryAcquire
         let r: number;
         try {
           r = wasm.tg_try_acquire(this.#h, now, cost);
         } catch (error) {
-          throw trapped(error);
+          boundary.unwound = true;
+          throw error;
         }
-        if (r <= 0) return Promise.resolve(new Permit(this, -r, cost));
+        if (r <= 0) {
+          (permit as { at: number }).at = -r;
+          return Promise.resolve(permit);
+        }
         if (r !== r) throw lastError(); // NaN
       }
       id = call((x) => x.tg_enqueue(this.#h, cost, priority));
@@ -250,15 +271,24 @@ export class Limiter {
       return Promise.reject(error);
     }
     return new Promise<Permit>((resolve, reject) => {
-      const waiter: Waiter = { cost, resolve, reject, signal, onAbort: undefined };
-      if (signal) {
-        const s = signal;
-        waiter.onAbort = () => this.#abort(id, s.reason);
-        onAbort(s, waiter.onAbort);
-      }
+      const waiter: Waiter = { cost, resolve, reject, signal, onAbort: undefined, orphan: false };
       this.#waiters.set(id, waiter);
-      this.#emit('queued', { cost, priority, waiting: this.#waiters.size });
-      this.#pump();
+      try {
+        if (signal) {
+          const s = signal;
+          waiter.onAbort = () => this.#abort(id, s.reason);
+          onAbort(s, waiter.onAbort);
+        }
+        this.#emit('queued', { cost, priority, waiting: this.#waiters.size });
+        this.#pump();
+      } catch (error) {
+        // The stack ran out while the waiter was being set up, and the caller
+        // gets this error: mark the waiter (no call here, the stack is gone) so
+        // that the next pump takes it out of the queue instead of admitting it.
+        waiter.orphan = true;
+        this.#orphans++;
+        throw error;
+      }
     });
   }
 
@@ -317,6 +347,7 @@ export class Limiter {
 
   /** How many requests wait. */
   get waiting(): number {
+    if (this.#orphans > 0) this.#dropOrphans();
     return this.#waiters.size;
   }
 
@@ -386,9 +417,7 @@ export class Limiter {
     const h = this.#h;
     this.#h = DISPOSED;
     try {
-      wasm.tg_free(h);
-    } catch (error) {
-      throw trapped(error);
+      call((x) => (x.tg_free(h), 0));
     } finally {
       for (const w of waiters) {
         if (w.onAbort) offAbort(w.signal!, w.onAbort);
@@ -409,15 +438,26 @@ export class Limiter {
       when = at;
     }
     call((x) => x.tg_complete(this.#h, permit.at, permit.cost, when));
-    // A request that left the in-flight set may make room at once.
+  }
+
+  /** @internal A request left the in-flight set: it may make room at once. */
+  _wake(): void {
     if (this.#waiters.size > 0) this.#pump();
   }
 
   #abort(id: number, reason: unknown): void {
     const waiter = this.#waiters.get(id);
     if (waiter === undefined) return;
+    try {
+      call((x) => x.tg_cancel(this.#h, id));
+    } catch (error) {
+      // The stack ran out (an abort deep in someone's recursion): the core
+      // changed nothing; cancel again from a fresh stack, never leave a ghost.
+      if (error instanceof RangeError) return void queueMicrotask(() => this.#abort(id, reason));
+    }
     this.#waiters.delete(id);
-    call((x) => x.tg_cancel(this.#h, id));
+    if (waiter.orphan) this.#orphans--;
+    if (waiter.onAbort) offAbort(waiter.signal!, waiter.onAbort);
     waiter.reject(reason);
     this.#emit('aborted', { cost: waiter.cost, waiting: this.#waiters.size });
     // The head may have changed: the next wake may be earlier or gone.
@@ -425,19 +465,36 @@ export class Limiter {
   }
 
   /** Lets in every waiter that fits now, then arms the one timer for the next. */
-  #pump(): void {
+  /** Cancels the waiters whose callers already got an error. */
+  #dropOrphans(): void {
+    for (const [id, waiter] of this.#waiters) if (waiter.orphan) this.#abort(id, undefined);
+  }
+
+  #pump(retried = false): void {
     try {
+      if (this.#orphans > 0) this.#dropOrphans();
       const now = this.#now();
       let id: number;
       while ((id = call((x) => x.tg_admit_next(this.#h, now))) !== 0) {
-        const waiter = this.#waiters.get(id)!;
+        const waiter = this.#waiters.get(id);
+        // An id the map never got (the stack ran out between the core and the map): already rejected.
+        if (waiter === undefined) continue;
         this.#waiters.delete(id);
+        if (waiter.signal?.aborted) {
+          // Aborted, but its listener never ran (the abort's dispatch was cut short): never admit it.
+          this.#waiters.set(id, waiter);
+          this.#abort(id, waiter.signal.reason);
+          continue;
+        }
         if (waiter.onAbort) offAbort(waiter.signal!, waiter.onAbort);
         waiter.resolve(new Permit(this, call((x) => x.tg_clock(this.#h)), waiter.cost));
         this.#emit('admitted', { cost: waiter.cost, waiting: this.#waiters.size });
       }
       this.#arm(now);
     } catch (error) {
+      // The stack ran out here (a completion deep in a recursion): try again
+      // from a fresh stack before giving up on anyone.
+      if (error instanceof RangeError && !retried) return void queueMicrotask(() => this.#pump(true));
       // A clock that returns garbage must not strand anyone: fail every waiter.
       this.#disarm();
       for (const [id, waiter] of this.#waiters) {
@@ -521,7 +578,13 @@ function onAbort(signal: AbortSignal, handler: () => void): void {
     const handlers = new Set<() => void>();
     const listener = () => {
       aborters.delete(signal);
-      for (const h of handlers) h();
+      for (const h of handlers) {
+        try {
+          h();
+        } catch {
+          queueMicrotask(h); // the stack ran out: from a fresh one
+        }
+      }
     };
     entry = { handlers, listener };
     aborters.set(signal, entry);
