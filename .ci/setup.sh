@@ -27,6 +27,12 @@ if [ "$have" != "$want" ]; then
 fi
 
 
+# strace: the fileStore test reads a child's system calls to check its fsyncs.
+if ! command -v strace >/dev/null; then
+  say "installing strace for the fileStore durability test"
+  apt_install strace
+fi
+
 # `--browser` (npm test): Debian's Chromium for the browser tests.
 if { [ "${1:-}" = --browser ] || [ "${TOLLGATE_BROWSER:-0}" = 1 ]; } && [ ! -x /usr/bin/chromium ]; then
   say "installing Debian's chromium for the browser tests"

@@ -1,68 +1,91 @@
 #!/usr/bin/env node
-// `tollgate`: plan a batch under a seed API's quota, or watch one go through the
-// Hex client against a local Hex-like server under a fast-forwarded clock.
+// `tollgate`: plan a batch under a quota, or watch one go through the Hex client
+// against a local Hex-like server under a fast-forwarded clock.
 //
-//   tollgate plan --preset hex --jobs 100 [--now 2026-11-23T13:42:00Z]
+//   tollgate plan --preset hex --jobs 100 [--now 2026-11-23T13:42:00Z] [--json]
+//   tollgate plan --windows '20/1m, 60/1h' --jobs 100
 //   tollgate demo --preset hex --jobs 100 [--speed 600] [--concurrency 10]
-//   tollgate inspect <url> [--method GET] [--header 'name: value' ...]
+//   tollgate inspect <url> [--method GET] [--header 'name: value' ...] [--json]
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import * as tollgate from './node.mjs';
 
 const { Limiter, presets, parseDuration, hexClient, parseRateLimitHeaders } = tollgate;
 
+const JOBS = { plan: 1_000_000, demo: 100_000 };
+/** The progress line's fastest redraw on a terminal, real ms. */
+const REDRAW_MS = 250;
+
 const USAGE = `Usage: tollgate <command> [options]
 
 Commands:
-  plan   when each of the next --jobs requests may go under a preset's quota, and the ETA
+  plan   when each of the next --jobs requests may go under a quota, and the ETA
   demo   --jobs Hex runs through the Hex client against a local Hex-like server, fast-forwarded
   inspect <url>  send one request; print the rate-limit headers the server sent, decoded
 
 Options:
   --preset <name>     hex | hexagraph | securecodinghub (demo: hex only)  [default: hex]
-  --jobs <n>          requests (plan) or runs (demo), 1 to 1000000        [default: 100]
+  --windows <list>    plan: any quota instead of a preset, e.g. '20/1m, 60/1h'
+                      (limit/period; add 'fixed' for calendar windows: '1000/1d fixed')
+  --jobs <n>          plan: requests, 1 to ${JOBS.plan}; demo: runs, 1 to ${JOBS.demo}  [default: 100]
   --now <time>        plan: start from this ISO 8601 time                 [default: now]
-  --speed <x>         demo: how many times faster than real time          [default: 600]
-  --concurrency <n>   demo: runs in progress at once                      [default: 10]
+  --speed <x>         demo: how many times faster than real time, 1 to 100000  [default: 600]
+  --concurrency <n>   demo: runs in progress at once, 1 to 1000           [default: 10]
   --method <m>        inspect: the request method                         [default: GET]
   --header <h>        inspect: a request header 'name: value' (repeatable)
+  --json              plan, inspect: print one JSON object instead of text
   -h, --help          show this help
+  -V, --version       print tollgate's version
 
 Examples:
   tollgate plan --preset hex --jobs 100
   tollgate plan --preset hexagraph --jobs 1500 --now 2026-11-23T13:42:00Z
+  tollgate plan --windows '20/1m, 60/1h' --jobs 500 --json
   tollgate demo --preset hex --jobs 100
   tollgate inspect https://api.example.com/v1/status --header 'authorization: Bearer $TOKEN'
 
-Exit status: 0 done; 1 the demo drew a 429 or a run did not complete; 2 bad usage.`;
+Exit status: 0 done; 1 the demo drew a 429 or a run did not complete, or inspect got
+a 429, a 5xx or no response; 2 bad usage.`;
 
+/** `unit`: what one of the quota's units is, the plan's first column. */
 const PRESETS = {
-  hex: { what: 'Hex run triggers', options: () => presets.hex() },
-  hexagraph: { what: 'Hexagraph requests', options: () => presets.hexagraph() },
-  securecodinghub: { what: 'SecureCodingHub requests', options: () => presets.secureCodingHub() },
+  hex: { what: 'Hex run triggers', unit: 'trigger', options: () => presets.hex() },
+  hexagraph: { what: 'Hexagraph requests', unit: 'request', options: () => presets.hexagraph() },
+  securecodinghub: { what: 'SecureCodingHub requests', unit: 'request', options: () => presets.secureCodingHub() },
 };
 
 const OPTIONS = {
-  preset: { type: 'string', default: 'hex' },
+  preset: { type: 'string' }, // hex when neither it nor --windows is given
   jobs: { type: 'string', default: '100' },
   help: { type: 'boolean', short: 'h' },
 };
 const COMMANDS = {
-  plan: { options: { ...OPTIONS, now: { type: 'string' } }, run: plan },
+  plan: { options: { ...OPTIONS, now: { type: 'string' }, windows: { type: 'string' }, json: { type: 'boolean' } }, run: plan },
   demo: { options: { ...OPTIONS, speed: { type: 'string', default: '600' }, concurrency: { type: 'string', default: '10' } }, run: demo },
   inspect: {
-    options: { method: { type: 'string', default: 'GET' }, header: { type: 'string', multiple: true, default: [] }, help: { type: 'boolean', short: 'h' } },
+    options: {
+      method: { type: 'string', default: 'GET' }, header: { type: 'string', multiple: true, default: [] },
+      json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+    },
     positionals: true,
     run: inspect,
   },
 };
 
-class UsageError extends Error {}
+/** Bad usage: one line saying what is wrong, and where to look. */
+class UsageError extends Error {
+  constructor(message, command) {
+    super(message);
+    this.command = command;
+  }
+}
 
 try {
   process.exitCode = await main(process.argv.slice(2));
 } catch (error) {
   if (!(error instanceof UsageError)) throw error;
-  process.stderr.write(`tollgate: ${error.message}\n\n${USAGE}\n`);
+  const help = error.command ? `tollgate ${error.command} --help` : 'tollgate --help';
+  process.stderr.write(`tollgate: ${error.message} (see '${help}')\n`);
   process.exitCode = 2;
 }
 
@@ -72,27 +95,58 @@ async function main(argv) {
     process.stdout.write(`${USAGE}\n`);
     return 0;
   }
-  if (command === undefined) throw new UsageError('no command given');
-  if (!Object.hasOwn(COMMANDS, command)) throw new UsageError(`unknown command '${command}'`);
+  if (command === '-V' || command === '--version') {
+    const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
+    process.stdout.write(`tollgate ${version}\n`);
+    return 0;
+  }
+  if (command === undefined) throw new UsageError(`no command given: plan, demo or inspect`);
+  if (!Object.hasOwn(COMMANDS, command)) throw new UsageError(`unknown command '${command}': plan, demo or inspect`);
+  const { options, positionals: allowPositionals = false } = COMMANDS[command];
   let values;
   let positionals;
   try {
-    ({ values, positionals } = parseArgs({ args: rest, options: COMMANDS[command].options, strict: true, allowPositionals: COMMANDS[command].positionals === true }));
+    ({ values, positionals } = parseArgs({ args: rest, options, strict: true, allowPositionals }));
   } catch (error) {
-    // parseArgs explains at length how to pass '-' values; the option is what matters here.
-    const name = /'([^']+)'/.exec(error.message)?.[1];
-    if (error.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') throw new UsageError(`unknown option '${name}' for '${command}'`);
-    if (error.code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL') throw new UsageError(`unexpected argument '${name}' for '${command}'`);
-    throw new UsageError(error.message);
+    throw new UsageError(argumentError(error, command, options), command);
   }
   if (values.help) {
     process.stdout.write(`${USAGE}\n`);
     return 0;
   }
-  return COMMANDS[command].run(values, positionals);
+  try {
+    return await COMMANDS[command].run(values, positionals);
+  } catch (error) {
+    if (error instanceof UsageError) error.command ??= command;
+    throw error;
+  }
 }
 
-/** One request; the rate-limit headers it brought back, raw and decoded. */
+/** Our words for parseArgs' errors (its own explain at length how to pass values starting with '-'). */
+function argumentError(error, command, options) {
+  const quoted = /'([^']+)'/.exec(error.message)?.[1] ?? '';
+  const flag = quoted.split(' ')[0];
+  switch (error.code) {
+    case 'ERR_PARSE_ARGS_UNKNOWN_OPTION': {
+      const known = Object.keys(options).map((o) => `--${o}`).join(', ');
+      return `unknown option '${flag}' for '${command}'; it takes ${known}`;
+    }
+    case 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL':
+      return `unexpected argument '${quoted}' for '${command}'`;
+    case 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE': {
+      const name = /--([\w-]+)/.exec(error.message)?.[1];
+      if (name && options[name]?.type === 'boolean') return `--${name} takes no value`;
+      return `--${name ?? flag} needs a value`;
+    }
+    default:
+      return error.message.split('\n')[0];
+  }
+}
+
+/**
+ * One request; the rate-limit headers it brought back, raw and decoded. Exit 1
+ * on a 429, a 5xx or no response, so scripts can tell a refused quota.
+ */
 async function inspect(values, positionals) {
   if (positionals.length !== 1) throw new UsageError(`inspect takes one URL; got ${positionals.length}`);
   let url;
@@ -102,6 +156,7 @@ async function inspect(values, positionals) {
     throw new UsageError(`not a URL: '${positionals[0]}'`);
   }
   if (!/^[A-Za-z]+$/.test(values.method)) throw new UsageError(`--method must be an HTTP method; got '${values.method}'`);
+  const method = values.method.toUpperCase();
   const headers = new Headers();
   for (const h of values.header) {
     const at = h.indexOf(':');
@@ -110,34 +165,62 @@ async function inspect(values, positionals) {
   }
   let res;
   try {
-    res = await fetch(url, { method: values.method.toUpperCase(), headers });
+    res = await fetch(url, { method, headers });
   } catch (error) {
-    process.stderr.write(`tollgate: ${values.method.toUpperCase()} ${url.href} failed: ${error.cause?.message ?? error.message}\n`);
+    const reason = error.cause?.message ?? error.message;
+    if (values.json) process.stdout.write(`${JSON.stringify({ request: { method, url: url.href }, error: reason }, null, 2)}\n`);
+    process.stderr.write(`tollgate: ${method} ${url.href} failed: ${reason}\n`);
     return 1;
   }
   const now = Date.now();
   await res.body?.cancel();
-  const out = [`${res.status} ${res.statusText}  ${values.method.toUpperCase()} ${url.href}`, ''];
-  const raw = [...res.headers].filter(([name]) => /^(date|retry-after|x-rate-?limit-|ratelimit)/i.test(name));
+  const report = inspectReport(method, url, res, now);
+  process.stdout.write(values.json ? `${JSON.stringify(report, null, 2)}\n` : `${formatInspect(report, now)}\n`);
+  return res.status === 429 || res.status >= 500 ? 1 : 0;
+}
+
+/** What inspect found, as data (--json prints it as is). Times in ms since the epoch. */
+function inspectReport(method, url, res, now) {
+  const rateLimitHeaders = [...res.headers].filter(([name]) => /^(date|retry-after|x-rate-?limit-|ratelimit)/i.test(name));
+  const f = parseRateLimitHeaders(res.headers, now);
+  return {
+    request: { method, url: url.href },
+    status: res.status,
+    statusText: res.statusText,
+    at: now,
+    headers: Object.fromEntries(rateLimitHeaders),
+    decoded: {
+      serverOffsetMs: f.serverOffsetMs ?? null,
+      retryAt: f.retryAtMs ?? null,
+      windows: f.windows.map((w) => ({
+        name: w.name ?? null, limit: w.limit ?? null, windowMs: w.windowMs ?? null, remaining: w.remaining ?? null, resetAt: w.resetAtMs ?? null,
+      })),
+    },
+  };
+}
+
+function formatInspect(report, now) {
+  const { request, decoded } = report;
+  const out = [`${report.status} ${report.statusText}  ${request.method} ${request.url}`, ''];
+  const raw = Object.entries(report.headers);
   out.push(raw.length ? 'rate-limit headers:' : 'no rate-limit headers');
   for (const [name, value] of raw) out.push(`  ${name}: ${value}`);
-  const f = parseRateLimitHeaders(res.headers, now);
   const bare = (ms) => span(ms).slice(1);
   const at = (ms) => `${new Date(ms).toISOString()} (in ${bare(Math.max(0, ms - now))})`;
   out.push('', 'decoded:');
-  if (f.serverOffsetMs !== undefined) out.push(`  server clock: ${f.serverOffsetMs >= 0 ? '+' : '-'}${bare(Math.abs(f.serverOffsetMs))} from this machine's (Date is whole seconds)`);
-  if (f.retryAtMs !== undefined) out.push(`  retry after: ${at(f.retryAtMs)}`);
-  for (const w of f.windows) {
-    const parts = [w.name ? `policy '${w.name}'` : 'window'];
-    if (w.limit !== undefined) parts.push(`limit ${w.limit}`);
-    if (w.windowMs !== undefined) parts.push(`per ${bare(w.windowMs)}`);
-    if (w.remaining !== undefined) parts.push(`remaining ${w.remaining}`);
-    if (w.resetAtMs !== undefined) parts.push(`resets ${at(w.resetAtMs)}`);
+  const offset = decoded.serverOffsetMs;
+  if (offset !== null) out.push(`  server clock: ${offset >= 0 ? '+' : '-'}${bare(Math.abs(offset))} from this machine's (Date is whole seconds)`);
+  if (decoded.retryAt !== null) out.push(`  retry after: ${at(decoded.retryAt)}`);
+  for (const w of decoded.windows) {
+    const parts = [w.name !== null ? `policy '${w.name}'` : 'window'];
+    if (w.limit !== null) parts.push(`limit ${w.limit}`);
+    if (w.windowMs !== null) parts.push(`per ${bare(w.windowMs)}`);
+    if (w.remaining !== null) parts.push(`remaining ${w.remaining}`);
+    if (w.resetAt !== null) parts.push(`resets ${at(w.resetAt)}`);
     out.push(`  ${parts.join(', ')}`);
   }
-  if (f.retryAtMs === undefined && f.windows.length === 0) out.push('  nothing about limits');
-  process.stdout.write(`${out.join('\n')}\n`);
-  return 0;
+  if (decoded.retryAt === null && decoded.windows.length === 0) out.push('  nothing about limits');
+  return out.join('\n');
 }
 
 function integer(value, flag, min, max) {
@@ -151,15 +234,30 @@ function integer(value, flag, min, max) {
 function preset(name) {
   if (!Object.hasOwn(PRESETS, name)) throw new UsageError(`--preset must be one of ${Object.keys(PRESETS).join(', ')}; got '${name}'`);
   const windows = PRESETS[name].options().routes[0].windows;
-  return { name, what: PRESETS[name].what, windows };
+  return { name, what: PRESETS[name].what, unit: PRESETS[name].unit, windows };
 }
 
+/** '20/1m, 60/1h' or '1000/1d fixed': limit/period[ kind], comma-separated. */
+function parseWindows(text) {
+  const example = "e.g. '20/1m, 60/1h' or '1000/1d fixed'";
+  const windows = text.split(',').map((part) => {
+    const m = /^\s*(\d+)\s*\/\s*(\d+(?:\.\d+)?\s*(?:ms|s|m|h|d))(?:\s+(sliding|fixed|bucket))?\s*$/.exec(part);
+    if (!m) throw new UsageError(`--windows must be limit/period pairs, ${example}; got '${part.trim()}'`);
+    return { limit: Number(m[1]), per: m[2].replace(/\s+/g, ''), ...(m[3] ? { kind: m[3] } : {}) };
+  });
+  try {
+    new Limiter({ windows }); // the library's own checks (limits, periods)
+  } catch (error) {
+    throw new UsageError(`--windows: ${error.message.replace(/`/g, '')}`);
+  }
+  return windows;
+}
 /** '20/min AND 60/h'; '(calendar)' marks a fixed window. */
 function describe(windows) {
   const unit = { 1_000: 's', 60_000: 'min', 3_600_000: 'h', 86_400_000: 'day' };
   return windows.map((w) => {
-    const ms = parseDuration(w.per, 'per');
-    return `${w.limit}/${unit[ms] ?? `${ms} ms`}${w.kind === 'fixed' ? ' (calendar)' : ''}`;
+    const ms = w.perMs ?? parseDuration(w.per, 'per');
+    return `${w.limit}/${unit[ms] ?? span(ms).slice(1)}${w.kind === 'fixed' ? ' (calendar)' : ''}`;
   }).join(' AND ');
 }
 
@@ -175,31 +273,53 @@ function span(ms) {
   return `+${sec}s`;
 }
 
-function plan(values) {
-  const { what, windows } = preset(values.preset);
-  const jobs = integer(values.jobs, 'jobs', 1, 1_000_000);
+/** The plan as data: what --json prints, and what the text shows. */
+function planReport(values) {
+  if (values.windows !== undefined && values.preset !== undefined) throw new UsageError('give --preset or --windows, not both');
+  const quota = values.windows === undefined
+    ? preset(values.preset ?? 'hex')
+    : { name: null, what: 'requests', unit: 'request', windows: parseWindows(values.windows) };
+  const jobs = integer(values.jobs, 'jobs', 1, JOBS.plan);
   const now = values.now === undefined ? Date.now() : Date.parse(values.now);
   if (!Number.isFinite(now)) throw new UsageError(`--now must be an ISO 8601 time such as 2026-11-23T13:42:00Z; got '${values.now}'`);
   const clock = { now: () => now, setTimeout: () => 0, clearTimeout: () => {} }; // planning never waits
-  const times = new Limiter({ windows, clock }).plan(jobs);
-
-  const out = [`tollgate plan: ${jobs} ${what} under ${describe(windows)}, from ${new Date(now).toISOString()}`, ''];
-  out.push('  trigger  goes at                     after start');
+  const times = new Limiter({ windows: quota.windows, clock }).plan(jobs);
   // The first and last, and each side of every window's limit: where the schedule bends.
   const marks = new Set([1, jobs]);
-  for (const w of windows) for (const k of [w.limit, w.limit + 1]) if (k <= jobs) marks.add(k);
-  for (const k of [...marks].sort((a, b) => a - b)) {
-    out.push(`  ${String(k).padStart(7)}  ${new Date(times[k - 1]).toISOString()}    ${span(times[k - 1] - now)}`);
-  }
-  const groups = [];
+  for (const w of quota.windows) for (const k of [w.limit, w.limit + 1]) if (k <= jobs) marks.add(k);
+  const schedule = [];
   for (const at of times) {
-    if (groups.length > 0 && groups.at(-1).at === at) groups.at(-1).n += 1;
-    else groups.push({ at, n: 1 });
+    if (schedule.length > 0 && schedule.at(-1).at === at) schedule.at(-1).count += 1;
+    else schedule.push({ at, count: 1 });
   }
-  const shown = groups.slice(0, 8).map((g) => `${g.n} at ${span(g.at - now)}`);
-  out.push('', `schedule: ${shown.join(', ')}${groups.length > 8 ? `, ... (${groups.length} steps)` : ''}`);
-  const last = times.at(-1);
-  out.push(`ETA: the last (${ordinal(jobs)}) goes at ${new Date(last).toISOString()}, ${span(last - now)} from the start`);
+  const moment = (at) => ({ at: new Date(at).toISOString(), afterMs: at - now });
+  return {
+    preset: quota.name,
+    what: quota.what,
+    unit: quota.unit,
+    windows: quota.windows.map((w) => ({ limit: w.limit, perMs: parseDuration(w.per, 'per'), kind: w.kind ?? 'sliding' })),
+    from: new Date(now).toISOString(),
+    jobs,
+    marks: [...marks].sort((a, b) => a - b).map((n) => ({ n, ...moment(times[n - 1]) })),
+    schedule: schedule.map((g) => ({ count: g.count, ...moment(g.at) })),
+    eta: moment(times.at(-1)),
+  };
+}
+
+function plan(values) {
+  const report = planReport(values);
+  if (values.json) {
+    process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+    return 0;
+  }
+  const { jobs, what, unit } = report;
+  const out = [`tollgate plan: ${jobs} ${what} under ${describe(report.windows)}, from ${report.from}`, ''];
+  const width = Math.max(7, unit.length);
+  out.push(`  ${unit.padStart(width)}  goes at                     after start`);
+  for (const m of report.marks) out.push(`  ${String(m.n).padStart(width)}  ${m.at}    ${span(m.afterMs)}`);
+  const shown = report.schedule.slice(0, 8).map((g) => `${g.count} at ${span(g.afterMs)}`);
+  out.push('', `schedule: ${shown.join(', ')}${report.schedule.length > 8 ? `, ... (${report.schedule.length} steps)` : ''}`);
+  out.push(`ETA: the last (${ordinal(jobs)}) goes at ${report.eta.at}, ${span(report.eta.afterMs)} from the start`);
   process.stdout.write(`${out.join('\n')}\n`);
   return 0;
 }
@@ -211,12 +331,13 @@ function ordinal(n) {
 }
 
 async function demo(values) {
+  values.preset ??= 'hex';
   if (values.preset !== 'hex') {
     preset(values.preset); // an unknown name gets the list of presets
     throw new UsageError(`demo runs the Hex client: --preset must be hex; got '${values.preset}'`);
   }
   const { windows } = preset('hex');
-  const jobs = integer(values.jobs, 'jobs', 1, 100_000);
+  const jobs = integer(values.jobs, 'jobs', 1, JOBS.demo);
   const speed = Number(values.speed);
   if (!(speed >= 1 && speed <= 100_000)) throw new UsageError(`--speed must be from 1 to 100000; got '${values.speed}'`);
   const concurrency = integer(values.concurrency, 'concurrency', 1, 1000);
@@ -328,30 +449,50 @@ function demoClock(startMs, speed) {
   };
 }
 
-/** A single redrawn line on a terminal; a plain line every tenth of the batch otherwise (logs, CI). */
-function progressBar(stream, clock, start) {
+/**
+ * A single line on a terminal, redrawn at most every REDRAW_MS (the last state
+ * always) and never wider than the terminal; a plain line every tenth of the
+ * batch otherwise (logs, CI).
+ */
+function progressBar(stream, clock, start, { now = () => performance.now() } = {}) {
   const tty = stream.isTTY === true;
   let printedTenth = -1;
   let drawn = false;
+  let drawnAt = -Infinity;
+  let pending;
   const clockTime = (ms) => new Date(ms).toISOString().slice(11, 19);
+  const draw = (p) => {
+    const text = `${String(p.finished).padStart(String(p.total).length)}/${p.total} done, ` +
+      `${p.started} started, ${p.failed} failed, at ${span(clock.now() - start)}; ETA ${span(p.etaAt - start)} (${clockTime(p.etaAt)} UTC)`;
+    if (!tty) return text;
+    const columns = Math.max(20, stream.columns ?? 80) - 1; // the last column would wrap on some terminals
+    const width = Math.min(24, columns - text.length - 3);
+    if (width < 5) return text.slice(0, columns);
+    const full = p.total === 0 ? width : Math.round((p.finished / p.total) * width);
+    return `[${'#'.repeat(full)}${'.'.repeat(width - full)}] ${text}`;
+  };
+  const redraw = (p) => {
+    stream.write(`\r${draw(p)}\x1b[K`);
+    drawn = true;
+    drawnAt = now();
+    pending = undefined;
+  };
   return {
     update(p) {
-      const width = 24;
-      const full = p.total === 0 ? width : Math.round((p.finished / p.total) * width);
-      const line = `${tty ? `[${'#'.repeat(full)}${'.'.repeat(width - full)}] ` : ''}${String(p.finished).padStart(String(p.total).length)}/${p.total} done, ` +
-        `${p.started} started, ${p.failed} failed, at ${span(clock.now() - start)}; ETA ${span(p.etaAt - start)} (${clockTime(p.etaAt)} UTC)`;
       if (tty) {
-        stream.write(`\r${line}\x1b[K`);
-        drawn = true;
+        // The final state, and no more than a few redraws a second: a terminal is slow to repaint.
+        if (p.finished === p.total || now() - drawnAt >= REDRAW_MS) redraw(p);
+        else pending = p;
         return;
       }
       const tenth = Math.floor((p.finished * 10) / Math.max(1, p.total));
       if (tenth > printedTenth) {
         printedTenth = tenth;
-        stream.write(`${line}\n`);
+        stream.write(`${draw(p)}\n`);
       }
     },
     end() {
+      if (pending) redraw(pending);
       if (drawn) stream.write('\n');
     },
   };

@@ -419,9 +419,20 @@ function createPipeline({ timers, speed, hex, hexagraph, sch }) {
 // ---------------------------------------------------------------- the command
 
 async function main() {
-  const { values } = parseArgs({
-    options: { port: { type: 'string', default: '8080' }, speed: { type: 'string', default: '60' }, help: { type: 'boolean', short: 'h' } },
-  });
+  let values;
+  try {
+    ({ values } = parseArgs({
+      options: { port: { type: 'string', default: '8080' }, speed: { type: 'string', default: '60' }, help: { type: 'boolean', short: 'h' } },
+    }));
+  } catch (error) {
+    // One line in our words, not parseArgs' stack trace.
+    const flag = /'(-[^' ]+)/.exec(error.message)?.[1] ?? '';
+    const what = error.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' ? `unknown option '${flag}'; it takes --port, --speed, --help`
+      : error.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' ? `${flag} needs a value`
+        : error.code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL' ? `unexpected argument '${/'([^']+)'/.exec(error.message)?.[1]}'`
+          : error.message.split('\n')[0];
+    fail(`${what} (see 'node www/serve.mjs --help')`);
+  }
   if (values.help) {
     console.log('usage: node www/serve.mjs [--port 8080] [--speed 60]\n  --speed: how many times faster than real time the quota clock runs (60: an hour in a minute)');
     return;

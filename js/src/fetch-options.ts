@@ -6,6 +6,7 @@ import {
   normalizeClock, normalizeCost, normalizeMaxWaiters, normalizePriority, normalizeWindows, parseDuration,
 } from './options.js';
 import { type CompiledMatcher, type UrlPattern, compileMatcher } from './routes.js';
+import { normalizeMaxConcurrent } from './concurrency.js';
 
 /** What a route's `key` and `cost` functions see of a request. */
 export interface RouteRequest {
@@ -37,6 +38,8 @@ export interface RouteOptions {
    * into `header` as `format(key)`. Replaces `key`.
    */
   keyPool?: KeyPoolOptions;
+  /** The most requests of one scope (one key) in flight at once, from admission until the response headers arrive. @default Infinity */
+  maxConcurrent?: number;
 }
 
 export interface KeyPoolOptions {
@@ -77,6 +80,13 @@ export interface RateLimitedFetchOptions {
   clock?: Clock;
   /** Random numbers in [0, 1) for jitter. @default Math.random */
   random?: () => number;
+  /**
+   * The secret under which scope keys (tokens, IPs) are hashed (HMAC-SHA-256)
+   * into the labels that snapshots, events and stores see. Give the same one
+   * to every process that must agree on a scope's label. At least 16 bytes.
+   * @default 32 random bytes per wrapper
+   */
+  keySecret?: string | Uint8Array;
 }
 
 /** Per-call options, as `init.tollgate`. */
@@ -96,6 +106,7 @@ export interface NormalizedRoute {
   priority: number;
   idempotencyKey: boolean | undefined;
   pool: { keys: string[]; header: string; format: (key: string) => string } | undefined;
+  maxConcurrent: number;
 }
 
 export interface NormalizedRetry {
@@ -142,6 +153,7 @@ function normalizeRoute(r: RouteOptions, i: number): NormalizedRoute {
     priority: normalizePriority(r.priority ?? 0),
     idempotencyKey: r.idempotencyKey,
     pool: r.keyPool === undefined ? undefined : normalizePool(r.keyPool, `${at}.keyPool`),
+    maxConcurrent: normalizeMaxConcurrent(r.maxConcurrent, `${at}.maxConcurrent`),
   };
 }
 

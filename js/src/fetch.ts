@@ -6,6 +6,7 @@
  */
 import { core, type CoreRetryPlanner } from './core.js';
 import { DeadlineError, RateLimitError, RetryError } from './errors.js';
+import { type FetchEventBase, type FetchEventMap, type FetchEvents, subscribedChannel } from './events.js';
 import { ServerClock, comeBackAt, readFeedback, reconcileWith } from './feedback.js';
 import {
   type CallOptions, type NormalizedFetchOptions, type NormalizedRoute, type RateLimitedFetchOptions, type RouteRequest,
@@ -13,7 +14,7 @@ import {
 } from './fetch-options.js';
 import { Limiter } from './limiter.js';
 import { normalizePriority, parseDuration } from './options.js';
-import { hashKey } from './routes.js';
+import { keyHasher } from './routes.js';
 import { sleepUntil, withDeadline } from './wait.js';
 
 /** Any fetch: the global one, undici's, a browser's, or a wrapper with the same shape. */
@@ -32,8 +33,12 @@ export type LimitedInit = RequestInit & { tollgate?: CallOptions };
 
 export interface RateLimitedFetch {
   (input: string | URL | Request, init?: LimitedInit): Promise<Response>;
-  /** `queued`, `admitted`, `throttled`, `retry`, `paused`, `reconciled`, `gave-up`: CustomEvents whose `detail` has `route`, `key`, `at` and more. */
-  readonly events: EventTarget;
+  /**
+   * `queued`, `admitted`, `throttled`, `retry`, `paused`, `reconciled`, `aligned`, `gave-up`:
+   * CustomEvents whose `detail` has `route`, `key`, `at` and more (`FetchEventMap`), also
+   * published on Node's diagnostics channels `tollgate:fetch:<type>`.
+   */
+  readonly events: FetchEvents;
   /** The scopes in use. Idle ones (empty windows, no one waiting or in flight) are dropped as new ones come. */
   scopes(): Scope[];
   /**
@@ -76,7 +81,7 @@ export function rateLimitedFetch(fetch: FetchLike, options: RateLimitedFetchOpti
   const events = new Events();
   const scopes = new Map<string, Scope>();
 
-  const wrapper: Wrapper = { fetch, o, planner, events, scopes, sweepAt: SWEEP_FROM };
+  const wrapper: Wrapper = { fetch, o, planner, events, scopes, sweepAt: SWEEP_FROM, hashKey: keyHasher(options.keySecret) };
   const routeOf = (input: string | URL | Request, init: LimitedInit | undefined) => {
     const method = (init?.method ?? (input instanceof Request ? input.method : 'GET')).toUpperCase();
     const url = urlOf(input);
@@ -110,6 +115,8 @@ interface Wrapper {
   scopes: Map<string, Scope>;
   /** The map size at which idle scopes are next swept out. */
   sweepAt: number;
+  /** Scope key to its label (HMAC under the wrapper's secret). */
+  hashKey: (key: string) => string;
 }
 
 function urlOf(input: string | URL | Request): URL | undefined {
@@ -144,13 +151,13 @@ function pickScope(w: Wrapper, route: NormalizedRoute, info: RouteRequest, cost:
 }
 
 function scopeFor(w: Wrapper, route: NormalizedRoute, raw: string | null | undefined): Scope {
-  const key = raw == null || raw === '' ? '' : hashKey(String(raw));
+  const key = raw == null || raw === '' ? '' : w.hashKey(String(raw));
   const id = `${route.name}\u0000${key}`;
   let scope = w.scopes.get(id);
   if (scope === undefined) {
     if (w.scopes.size >= w.sweepAt) sweep(w);
     // Every permit is completed below, so requests in flight can be counted.
-    const limiter = new Limiter({ windows: route.windows.map((x) => ({ limit: x.limit, per: x.perMs, kind: x.kind, ...(x.kind === 'fixed' ? { offset: x.offsetMs } : {}) })), clock: w.o.clock, maxWaiters: w.o.maxWaiters, countInFlight: true });
+    const limiter = new Limiter({ windows: route.windows.map((x) => ({ limit: x.limit, per: x.perMs, kind: x.kind, ...(x.kind === 'fixed' ? { offset: x.offsetMs } : {}) })), clock: w.o.clock, maxWaiters: w.o.maxWaiters, countInFlight: true, maxConcurrent: route.maxConcurrent });
     scope = { route: route.name, key, limiter };
     w.scopes.set(id, scope);
   }
@@ -175,9 +182,12 @@ function sweep(w: Wrapper): void {
 /** Scopes kept before the first sweep. */
 const SWEEP_FROM = 1_024;
 
-function emit(w: Wrapper, type: string, scope: Scope, detail: Record<string, unknown>): void {
-  if (!w.events.observed) return;
-  w.events.dispatchEvent(new CustomEvent(type, { detail: { route: scope.route, key: scope.key, at: w.o.clock.now(), ...detail } }));
+function emit<K extends keyof FetchEventMap>(w: Wrapper, type: K, scope: Scope, detail: Omit<FetchEventMap[K], keyof FetchEventBase>): void {
+  const channel = subscribedChannel('fetch', type);
+  if (!w.events.observed && channel === undefined) return;
+  const full = { route: scope.route, key: scope.key, at: w.o.clock.now(), ...detail };
+  if (w.events.observed) w.events.dispatchEvent(new CustomEvent(type, { detail: full }));
+  channel?.publish(full);
 }
 
 /** A body fetch can send again on a retry; a stream can be read only once. */
@@ -220,7 +230,7 @@ async function call(w: Wrapper, route: NormalizedRoute, method: string, url: URL
       const quick = scope.limiter.tryAcquire(cost);
       if (!quick.ok) emit(w, 'queued', scope, { retryAt: quick.retryAt, waiting: scope.limiter.waiting + 1 });
       const permit = quick.ok ? quick.permit : await scope.limiter.acquire({ cost, priority, signal: waits.signal });
-      emit(w, 'admitted', scope, { attempt, waitedMs: clock.now() - queuedAt });
+      emit(w, 'admitted', scope, { attempt, waitedMs: clock.now() - queuedAt, queued: !quick.ok });
 
       let response: Response | undefined;
       let failure: unknown;

@@ -19,6 +19,8 @@ export {
 export { rateLimitedFetch } from './fetch.js';
 export type { FetchLike, LimitedInit, RateLimitedFetch, Scope } from './fetch.js';
 export type { UrlPattern } from './routes.js';
+export type { FetchEventBase, FetchEventMap, FetchEvents, LimiterEventMap, LimiterEvents, TypedEventTarget } from './events.js';
+export type { ScheduleOptions, WrapOptions } from './schedule.js';
 export type { CallOptions, RateLimitedFetchOptions, RouteRequest, RetryOptions, RouteOptions } from './fetch-options.js';
 export type { Feedback, ServerWindow } from './core.js';
 export { parseRateLimitHeaders } from './feedback.js';

@@ -4,8 +4,10 @@
  * this class only keeps the promises and arms the timer for that time.
  */
 
+import { Slots, normalizeMaxConcurrent } from './concurrency.js';
 import { boundary, call, DISPOSED, finalizer, lastError, rewind, scratch, scratchOut, wasm } from './core.js';
 import { SnapshotError, TollgateError } from './errors.js';
+import { type LimiterEventMap, type LimiterEvents, subscribedChannel } from './events.js';
 import { fromFlat, type SnapshotData, toFlat } from './snapshot.js';
 import {
   type Clock,
@@ -22,6 +24,7 @@ import {
   normalizeWindows,
   parseDuration,
 } from './options.js';
+import { type ScheduleOptions, type WrapOptions, scheduleWith, wrapWith } from './schedule.js';
 
 /**
  * How far past the limiter's clock `permit.complete(at)` may put `at`, in ms:
@@ -143,18 +146,25 @@ export class Limiter {
   #timer: unknown = undefined;
   #timerAt = -1;
   #events: EventTarget | undefined;
+  /** `maxConcurrent`'s slots; undefined when unlimited. */
+  #slots: Slots | undefined;
 
   /**
    * `queued`, `admitted` (from the queue), `aborted`, `paused`, `reconciled`:
-   * CustomEvents whose `detail` has `at` and more. Created on first use, and
-   * nothing is dispatched before, so an unobserved limiter pays nothing.
+   * CustomEvents whose `detail` has `at` and more (`LimiterEventMap`), also
+   * published on Node's diagnostics channels `tollgate:limiter:<type>`. Created
+   * on first use, and nothing is built unobserved, so an unobserved limiter pays nothing.
    */
-  get events(): EventTarget {
-    return (this.#events ??= new EventTarget());
+  get events(): LimiterEvents {
+    return (this.#events ??= new EventTarget()) as LimiterEvents;
   }
 
-  #emit(type: string, detail: Record<string, unknown>): void {
-    this.#events?.dispatchEvent(new CustomEvent(type, { detail: { at: this.#clock.now(), ...detail } }));
+  #emit<K extends keyof LimiterEventMap>(type: K, detail: Omit<LimiterEventMap[K], 'at'>): void {
+    const channel = subscribedChannel('limiter', type);
+    if (this.#events === undefined && channel === undefined) return;
+    const full = { at: this.#clock.now(), ...detail };
+    this.#events?.dispatchEvent(new CustomEvent(type, { detail: full }));
+    channel?.publish(full);
   }
 
   constructor(options: LimiterOptions) {
@@ -167,6 +177,7 @@ export class Limiter {
       this.#windows = o.windows;
       scratch(o.flat.length).set(o.flat);
       this.#h = call((x) => x.tg_new(o.windows.length, o.maxWaiters, o.countInFlight ? 1 : 0));
+      this.#slots = slotsFor(options.maxConcurrent, o.maxWaiters);
     }
     finalizer.register(this, this.#h, this);
   }
@@ -196,7 +207,9 @@ export class Limiter {
       throw error;
     }
     restoring = { h, clock, windows: windows ?? read.windows };
-    return new Limiter(undefined as unknown as LimiterOptions);
+    const limiter = new Limiter(undefined as unknown as LimiterOptions);
+    limiter.#slots = slotsFor(options.maxConcurrent, maxWaiters);
+    return limiter;
   }
 
   /** Reads the clock: a number of ms, else a `TypeError` naming the clock. */
@@ -209,7 +222,15 @@ export class Limiter {
   /** Admits now if every window allows it and no one waits ahead; never waits. */
   tryAcquire(cost = 1): TryAcquireResult {
     if (cost !== 1) normalizeCost(cost);
-    const now = this.#now();
+    // Every slot taken: only a completion can make room.
+    if (this.#slots?.tryTake() === false) return { ok: false, retryAt: Number.POSITIVE_INFINITY, waitMs: Number.POSITIVE_INFINITY };
+    let now: number;
+    try {
+      now = this.#now();
+    } catch (error) {
+      this.#slots?.release();
+      throw error;
+    }
     if (boundary.unwound) rewind();
     // Made before the call: once the core has admitted, nothing that could
     // throw (a call, with the stack nearly exhausted) may stand between the
@@ -220,18 +241,56 @@ export class Limiter {
       r = wasm.tg_try_acquire(this.#h, now, cost);
     } catch (error) {
       boundary.unwound = true; // no call here: the stack may be exhausted (see core.ts)
+      this.#slots?.release();
       throw error;
     }
     if (r <= 0) {
       (permit as { at: number }).at = -r;
       return { ok: true, permit };
     }
+    this.#slots?.release();
     if (r !== r) throw lastError(); // NaN
     return { ok: false, retryAt: r, waitMs: r - now };
   }
 
-  /** Resolves with a permit exactly when the request is admitted. */
+  /**
+   * Resolves with a permit exactly when the request is admitted. With
+   * `maxConcurrent`, the permit holds a slot until `complete()`.
+   */
   acquire(options?: AcquireOptions): Promise<Permit> {
+    const slots = this.#slots;
+    if (slots === undefined) return this.#acquire(options);
+    let priority: number;
+    try {
+      if (typeof options !== 'object' && options !== undefined) return this.#acquire(options);
+      if (options === null) return this.#acquire(options);
+      normalizeCost(options?.cost ?? 1);
+      priority = normalizePriority(options?.priority ?? 0);
+      if (options?.signal !== undefined) checkSignal(options.signal);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return slots.take(priority, options?.signal, this.#waiters.size).then(() => this.#acquire(options).catch((error: unknown) => {
+      slots.release(); // refused or aborted while queued for the windows: the slot was never used
+      throw error;
+    }));
+  }
+
+  /**
+   * Runs `fn` once admitted (`cost`, `priority` and `signal` as for `acquire`)
+   * and completes the permit when `fn`'s promise settles; resolves or rejects
+   * as `fn` does.
+   */
+  schedule<T>(fn: () => T | PromiseLike<T>, options?: ScheduleOptions): Promise<Awaited<T>> {
+    return scheduleWith(this, fn, options);
+  }
+
+  /** `fn` limited: every call is `schedule`d; `this`, arguments and result pass through. */
+  wrap<A extends unknown[], R, This = unknown>(fn: (this: This, ...args: A) => R, options?: WrapOptions): (this: This, ...args: A) => Promise<Awaited<R>> {
+    return wrapWith(this, fn, options);
+  }
+
+  #acquire(options: AcquireOptions | undefined): Promise<Permit> {
     let cost = 1;
     let priority = 0;
     let signal: AbortSignal | undefined;
@@ -348,7 +407,7 @@ export class Limiter {
   /** How many requests wait. */
   get waiting(): number {
     if (this.#orphans > 0) this.#dropOrphans();
-    return this.#waiters.size;
+    return this.#waiters.size + (this.#slots?.waiting ?? 0);
   }
 
   /** Units admitted and not yet completed (0 unless `countInFlight`). */
@@ -440,8 +499,9 @@ export class Limiter {
     call((x) => x.tg_complete(this.#h, permit.at, permit.cost, when));
   }
 
-  /** @internal A request left the in-flight set: it may make room at once. */
+  /** @internal The permit is settled: its slot is free, and a request that left the in-flight set may make room at once. */
   _wake(): void {
+    this.#slots?.release();
     if (this.#waiters.size > 0) this.#pump();
   }
 
@@ -530,6 +590,11 @@ export class Limiter {
     this.#timer = undefined;
     this.#timerAt = -1;
   }
+}
+
+function slotsFor(maxConcurrent: unknown, maxWaiters: number): Slots | undefined {
+  const max = normalizeMaxConcurrent(maxConcurrent);
+  return max === Number.POSITIVE_INFINITY ? undefined : new Slots(max, maxWaiters);
 }
 
 /** `using limiter = new Limiter(...)` disposes it at the end of the block, where the runtime has `Symbol.dispose`. */

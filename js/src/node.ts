@@ -5,6 +5,8 @@
  */
 import * as glue from '../../pkg/node/tollgate.js';
 import { type CoreModule, useCore } from './core.js';
+import * as diagnostics from 'node:diagnostics_channel';
+import { useDiagnostics } from './events.js';
 
 // The package's types do not depend on @types/node.
 declare const __dirname: string;
@@ -13,5 +15,6 @@ declare function require(id: 'node:path'): { join(...parts: string[]): string };
 
 const bytes = require('node:fs').readFileSync(require('node:path').join(__dirname, '../../pkg/node/tollgate_core.wasm'));
 useCore(glue as unknown as CoreModule, new WebAssembly.Instance(new WebAssembly.Module(bytes)));
+useDiagnostics(diagnostics); // the events, mirrored on diagnostics channels (Node only)
 
 export * from './index.js';

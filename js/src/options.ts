@@ -57,6 +57,14 @@ export interface LimiterOptions {
    * @default false
    */
   countInFlight?: boolean;
+  /**
+   * The most calls in flight at once: a permit holds one of these slots from
+   * admission until `permit.complete()` (`schedule` and `wrap`: until the
+   * function settles). Calls beyond it wait, by priority, before they queue for
+   * the windows. With it, complete every permit, or its slot stays taken.
+   * @default Infinity
+   */
+  maxConcurrent?: number;
 }
 
 export interface NormalizedWindow {

@@ -4,6 +4,8 @@
  * scheme); `:name` matches one path segment, `*` anything, the query is ignored.
  */
 
+import { hmacSha256 } from './hmac.js';
+
 export type UrlPattern = string | RegExp | ((url: URL) => boolean);
 
 export interface CompiledMatcher {
@@ -35,19 +37,29 @@ function upper(at: string) {
 }
 
 /**
- * A stable, non-reversible label for a scope key (an API token, an IP): keys
- * are hashed before they are stored, so a token never sits in a snapshot, an
- * event or the dashboard. 53 bits of cyrb53: not for security, for labels.
+ * How a wrapper turns scope keys (API tokens, IPs) into the labels it stores
+ * and shows: HMAC-SHA-256 under a secret, the first 128 bits in hex. Without
+ * the secret a label cannot be tested against guesses, so even a short key
+ * cannot be recovered from a snapshot, an event, Redis or the dashboard.
+ * The secret is random per wrapper unless `keySecret` is given (processes
+ * that must agree on a scope's label share one).
  */
-export function hashKey(key: string): string {
-  let h1 = 0xdeadbeef;
-  let h2 = 0x41c6ce57;
-  for (let i = 0; i < key.length; i++) {
-    const c = key.charCodeAt(i);
-    h1 = Math.imul(h1 ^ c, 2654435761);
-    h2 = Math.imul(h2 ^ c, 1597334677);
+export function keyHasher(secret: unknown): (key: string) => string {
+  const hmac = hmacSha256(secretBytes(secret));
+  const encoder = new TextEncoder();
+  return (key) => {
+    const mac = hmac(encoder.encode(key));
+    let hex = '';
+    for (let i = 0; i < 16; i++) hex += mac[i]!.toString(16).padStart(2, '0');
+    return hex;
+  };
+}
+
+function secretBytes(secret: unknown): Uint8Array {
+  if (secret === undefined) return crypto.getRandomValues(new Uint8Array(32));
+  const bytes = typeof secret === 'string' ? new TextEncoder().encode(secret) : secret instanceof Uint8Array ? secret : undefined;
+  if (bytes === undefined || bytes.length < 16) {
+    throw new TypeError('`keySecret` must be a string or a Uint8Array of at least 16 bytes, e.g. 32 random bytes shared by every process of the quota');
   }
-  h1 = Math.imul(h1 ^ (h1 >>> 16), 2246822507) ^ Math.imul(h2 ^ (h2 >>> 13), 3266489909);
-  h2 = Math.imul(h2 ^ (h2 >>> 16), 2246822507) ^ Math.imul(h1 ^ (h1 >>> 13), 3266489909);
-  return (4294967296 * (2097151 & h2) + (h1 >>> 0)).toString(36);
+  return bytes;
 }

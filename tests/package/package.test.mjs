@@ -116,7 +116,7 @@ test('the tarball holds what users need and nothing else', (t) => {
     assert.ok(!/\.ts$/.test(p) || p.endsWith('.d.ts'), `${p}: TypeScript sources are not shipped (declarations are)`);
   }
 
-  const required = [...BUILT, 'package.json', 'README.md'];
+  const required = [...BUILT, 'package.json', 'README.md', 'LICENSE-MIT', 'LICENSE-APACHE'];
   const absent = required.filter((f) => !paths.includes(f));
   assert.deepEqual(absent, [], `the tarball lacks ${absent.join(', ')}`);
 

@@ -48,6 +48,12 @@ import {
   type WindowKind,
   type WindowOptions,
   type WindowUsage,
+  type FetchEventMap,
+  type FetchEvents,
+  type LimiterEventMap,
+  type LimiterEvents,
+  type ScheduleOptions,
+  type WrapOptions,
 } from 'tollgate';
 
 /** `true` only when X and Y are the same type (not merely assignable). */
@@ -291,6 +297,51 @@ export async function errorsAsDocumented(limited: RateLimitedFetch): Promise<voi
   void feedback;
 }
 
+// Any async function under a limiter, and typed events.
+export async function scheduling(limiter: Limiter, limited: RateLimitedFetch): Promise<void> {
+  const n: number = await limiter.schedule(async () => 42, { cost: 2, priority: 1, signal });
+  const s: string = await limiter.schedule(() => 'sync is fine too');
+  const options: ScheduleOptions = { cost: 1 };
+  await limiter.schedule(() => undefined, options);
+  const client = {
+    base: 'https://api.example.com',
+    get(this: { base: string }, path: string, retries: number): Promise<Response> {
+      return fetch(this.base + path + String(retries));
+    },
+  };
+  const wrapOptions: WrapOptions = { priority: 2 };
+  const get = limiter.wrap(client.get, wrapOptions);
+  expectTrue<Equal<typeof get, (this: { base: string }, path: string, retries: number) => Promise<Response>>>();
+  const bound = { base: client.base, get };
+  const res: Response = await bound.get('/v1/status', 3);
+  const capped = new Limiter({ windows: [{ limit: 20, per: '1m' }], maxConcurrent: 3 });
+  const route: RouteOptions = { url: '/api/v1/run/:id', windows: [{ limit: 20, per: '1m' }], maxConcurrent: 3 };
+  void [n, s, res, capped, route];
+
+  const events: LimiterEvents = limiter.events;
+  events.addEventListener('queued', (e) => expectType<number>(e.detail.waiting + e.detail.priority + e.detail.at));
+  limiter.events.addEventListener('paused', (e) => expectType<number>(e.detail.until));
+  const fetchEvents: FetchEvents = limited.events;
+  fetchEvents.addEventListener('throttled', (e) => expectType<number | undefined>(e.detail.retryAt));
+  limited.events.addEventListener('throttled', (e) => {
+    expectTrue<Equal<typeof e.detail.retryAt, number | undefined>>();
+    expectType<string>(e.detail.route + e.detail.key);
+    expectType<number>(e.detail.status);
+  });
+  limited.events.addEventListener('gave-up', (e) => expectType<string>(e.detail.reason));
+  limited.events.addEventListener('retry', { handleEvent: (e) => expectType<number>(e.detail.waitMs) });
+  const onRetry = (e: CustomEvent<FetchEventMap['retry']>) => void e.detail.retryAt;
+  limited.events.addEventListener('retry', onRetry, { once: true });
+  limited.events.removeEventListener('retry', onRetry);
+  const detail: LimiterEventMap['admitted'] = { at: 0, cost: 1, waiting: 0 };
+  void detail;
+  // A name known only as a string (a loop over names) gets a plain Event, as with the DOM's targets.
+  for (const type of ['queued', 'admitted'] as string[]) limited.events.addEventListener(type, (e) => expectType<Event>(e));
+  // Still an EventTarget where one is expected.
+  const target: EventTarget = limited.events;
+  void target;
+}
+
 // ---------------------------------------------------------------------------
 // Mistakes that must not compile
 // ---------------------------------------------------------------------------
@@ -434,6 +485,32 @@ export async function mistakes(limiter: Limiter, limited: RateLimitedFetch, perm
   await limited('/x', { tollgate: { retry: false } });
   // @ts-expect-error read-only
   limited.events = new EventTarget();
+
+  // -- schedule, wrap and typed events --
+  // @ts-expect-error schedule takes a function, not a promise
+  await limiter.schedule(fetch('/x'));
+  await limiter.schedule(() => fetch('/x'));
+  // @ts-expect-error the result keeps fn's type
+  const wrong: string = await limiter.schedule(async () => 42);
+  void wrong;
+  // @ts-expect-error `priority` is a number
+  await limiter.schedule(() => 1, { priority: 'high' });
+  const add = limiter.wrap((a: number, b: number) => a + b);
+  // @ts-expect-error the wrapped function keeps its parameters
+  await add('1', 2);
+  await add(1, 2);
+  // @ts-expect-error `maxConcurrent` is a number
+  new Limiter({ windows: [{ limit: 1, per: '1s' }], maxConcurrent: '3' });
+  // @ts-expect-error a route's `maxConcurrent` is a number
+  void ({ ...route, maxConcurrent: true } satisfies RouteOptions);
+  // @ts-expect-error a misspelt event gets a plain Event, which has no `detail`
+  limited.events.addEventListener('throttle', (e) => e.detail.retryAt);
+  // @ts-expect-error a limiter's `paused` has `until`, not `retryAt`
+  limiter.events.addEventListener('paused', (e) => e.detail.retryAt);
+  // @ts-expect-error `throttled`'s `retryAt` may be undefined
+  limited.events.addEventListener('throttled', (e) => { const at: number = e.detail.retryAt; void at; });
+  // @ts-expect-error a Limiter has no `throttled` event (rateLimitedFetch has): no typed `detail`
+  limiter.events.addEventListener('throttled', (e) => e.detail.retryAt);
 
   // -- errors: nothing is known of `unknown` until a guard narrows it --
   // @ts-expect-error `caught` is unknown

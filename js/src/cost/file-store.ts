@@ -1,7 +1,10 @@
 /**
  * `fileStore(path)`: a `Store` in one JSON file, for Node. Every write goes to
- * a temporary file in the same directory and is renamed over the old one, so a
- * crash leaves the old file or the new one, never half of one.
+ * a temporary file in the same directory, is flushed to disk (fsync), renamed
+ * over the old one, and the directory is flushed too: a crash or a power cut
+ * leaves the old file or the new one, never half of one nor an empty one.
+ * Processes sharing the file take turns through a lock file (see `lock.ts`),
+ * reading, changing and writing under it, so no one's write loses another's.
  *
  * A file that is not this store's JSON (garbage, a truncated copy, someone
  * else's file) is never overwritten: every call rejects with a `StoreError`
@@ -9,15 +12,8 @@
  * must not silently drop them, nor clobber a file passed by mistake.
  */
 import { StoreError } from './errors.js';
+import { type NodeFs, withFileLock } from './file-lock.js';
 import { type Store, checkKey, checkValue } from './store.js';
-
-interface NodeFs {
-  readFile(path: string, encoding: 'utf8'): Promise<string>;
-  writeFile(path: string, data: string, encoding: 'utf8'): Promise<void>;
-  rename(from: string, to: string): Promise<void>;
-  rm(path: string, options: { force: boolean }): Promise<void>;
-  mkdir(path: string, options: { recursive: true }): Promise<unknown>;
-}
 
 interface NodePath {
   resolve(path: string): string;
@@ -35,8 +31,7 @@ const VERSION = 1;
 
 /**
  * One queue per file for the whole process: every `fileStore` of the same file
- * reads, changes and writes in turn, so no write loses another's. (Processes
- * sharing a file do not coordinate: the last writer wins.)
+ * reads, changes and writes in turn; the lock file does the same between processes.
  */
 const fileQueues = new Map<string, Promise<unknown>>();
 let tempCounter = 0;
@@ -66,17 +61,30 @@ export function fileStore(path: string): Store {
   }
 
   async function update(m: NodeModules, file: string, change: (entries: Map<string, string>) => boolean): Promise<void> {
+    await m.fs.mkdir(m.path.dirname(file), { recursive: true });
+    // Read, change and write under the lock: another process's write in between would be lost.
+    await withFileLock(m.fs, file, pid, () => write(m, file, change));
+  }
+
+  async function write(m: NodeModules, file: string, change: (entries: Map<string, string>) => boolean): Promise<void> {
     const entries = await read(m.fs, file);
     if (!change(entries)) return;
     const temp = `${file}.${pid}-${++tempCounter}.tmp`;
+    const dir = m.path.dirname(file);
     try {
-      await m.fs.mkdir(m.path.dirname(file), { recursive: true });
-      await m.fs.writeFile(temp, JSON.stringify({ format: FORMAT, version: VERSION, entries: Object.fromEntries(entries) }), 'utf8');
+      const handle = await m.fs.open(temp, 'w');
+      try {
+        await handle.writeFile(JSON.stringify({ format: FORMAT, version: VERSION, entries: Object.fromEntries(entries) }), 'utf8');
+        await handle.sync(); // the data is on disk before the name points at it
+      } finally {
+        await handle.close();
+      }
       await m.fs.rename(temp, file);
     } catch (error) {
       await m.fs.rm(temp, { force: true }).catch(() => {});
       throw error;
     }
+    await syncDirectory(m.fs, dir);
   }
 
   return {
@@ -98,6 +106,24 @@ export function fileStore(path: string): Store {
       return run((m, file) => update(m, file, (entries) => entries.delete(key)));
     },
   };
+}
+
+/** Makes a rename durable: the directory entry is flushed too (not possible on Windows, where rename is durable enough). */
+async function syncDirectory(fs: NodeFs, dir: string): Promise<void> {
+  let handle;
+  try {
+    handle = await fs.open(dir, 'r');
+  } catch {
+    return;
+  }
+  try {
+    await handle.sync();
+  } catch (error) {
+    const code = (error as { code?: unknown }).code;
+    if (code !== 'EINVAL' && code !== 'EPERM' && code !== 'EISDIR') throw error;
+  } finally {
+    await handle.close();
+  }
 }
 
 function inTurn<T>(file: string, op: () => Promise<T>): Promise<T> {

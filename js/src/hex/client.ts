@@ -66,7 +66,9 @@ export function hexClient(options: HexClientOptions): HexClient {
   const isTrigger = (u: URL) => u.origin === base.origin && u.pathname.startsWith(base.pathname) &&
     /^\/run\/[^/]+$/.test(u.pathname.slice(base.pathname.length));
   const preset = presets.hex({ perMinute: o.perMinute, perHour: o.perHour, url: isTrigger });
-  const limited = rateLimitedFetch(o.fetch, { ...preset, clock, ...(o.retry === undefined ? {} : { retry: o.retry }) });
+  const limited = rateLimitedFetch(o.fetch, {
+    ...preset, clock, keySecret: options.keySecret, ...(o.retry === undefined ? {} : { retry: o.retry }),
+  });
   const api: Api = { fetch: limited, apiBase: o.apiBase, token: o.token };
   const windows = preset.routes[0]!.windows;
   let planning: Limiter | undefined;

@@ -27,6 +27,8 @@ export interface HexClientOptions {
   perHour?: number;
   /** Retries of refused triggers, as `rateLimitedFetch`'s `retry`. @default {} (its defaults) */
   retry?: RetryOptions | false;
+  /** The secret the token is hashed under in events and scopes, as `rateLimitedFetch`'s `keySecret`. @default random */
+  keySecret?: string | Uint8Array;
 }
 
 export interface RunProjectOptions {

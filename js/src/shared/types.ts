@@ -7,6 +7,7 @@
  * where a decision needs the store.
  */
 import type { AcquireOptions, ReconcileOptions, WindowUsage } from '../limiter.js';
+import type { ScheduleOptions, WrapOptions } from '../schedule.js';
 import type { Clock, Duration, NormalizedWindow, WindowOptions } from '../options.js';
 
 export interface SharedLimiterOptions {
@@ -26,6 +27,12 @@ export interface SharedLimiterOptions {
   leaseMs?: Duration;
   /** The most requests that may wait in this process. @default Infinity */
   maxWaiters?: number;
+  /**
+   * The most calls of this process in flight at once (a per-process cap, not a
+   * shared one). Stores apply it with `acquireInSlot` (js/src/concurrency.ts).
+   * @default Infinity
+   */
+  maxConcurrent?: number;
   /** @default systemClock */
   clock?: Clock;
 }
@@ -40,6 +47,8 @@ export interface NormalizedSharedOptions {
   countInFlight: boolean;
   leaseMs: number;
   maxWaiters: number;
+  /** Optional until every normalizer sets it (`normalizeMaxConcurrent`); absent means Infinity. */
+  maxConcurrent?: number;
   clock: Clock;
 }
 
@@ -71,6 +80,13 @@ export interface SharedLimiter {
   readonly events: EventTarget;
   tryAcquire(cost?: number): Promise<SharedTryAcquireResult>;
   acquire(options?: AcquireOptions): Promise<SharedPermit>;
+  /**
+   * Runs `fn` once admitted and completes the permit when it settles.
+   * Implement as `scheduleWith(this, fn, options)` (js/src/schedule.ts).
+   */
+  schedule<T>(fn: () => T | PromiseLike<T>, options?: ScheduleOptions): Promise<Awaited<T>>;
+  /** `fn` limited. Implement as `wrapWith(this, fn, options)` (js/src/schedule.ts). */
+  wrap<A extends unknown[], R, This = unknown>(fn: (this: This, ...args: A) => R, options?: WrapOptions): (this: This, ...args: A) => Promise<Awaited<R>>;
   pauseUntil(at: number): Promise<void>;
   reconcile(window: number, options: ReconcileOptions): Promise<boolean>;
   usage(): Promise<WindowUsage[]>;
