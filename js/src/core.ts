@@ -14,8 +14,9 @@ import { coreError } from './errors.js';
 
 /** The limiter module's exports. Times are ms since the Unix epoch; NaN means an error (see `tg_error`). */
 export interface LimiterExports {
-  memory: WebAssembly.Memory;
-  __stack_pointer: WebAssembly.Global;
+  // Structural types, not WebAssembly's: the package's declarations must not need DOM or Node types.
+  memory: { readonly buffer: ArrayBuffer };
+  __stack_pointer: { value: number };
   tg_scratch(n: number): number;
   tg_error(): number;
   tg_new(windows: number, maxWaiters: number, countInFlight: number): number;
@@ -87,7 +88,7 @@ let f64: Float64Array = new Float64Array(0);
 
 const NOT_LOADED = 'tollgate: the wasm core is not loaded; import the package entry point, not an inner file';
 
-export function useCore(feedbackModule: CoreModule, limiter: WebAssembly.Instance): void {
+export function useCore(feedbackModule: CoreModule, limiter: { exports: object }): void {
   feedback = feedbackModule;
   x = wasm = limiter.exports as unknown as LimiterExports;
   stackTop = x.__stack_pointer.value as number;
