@@ -10,19 +10,22 @@ cd "$(dirname "$0")/.."
 
 # No absolute path of this machine may end up in the wasm (reproducible
 # builds: two clones in different folders give byte-identical pkg/).
+# Dependencies' paths (the same for every clone on a machine) through RUSTFLAGS;
+# this clone's own path only for the crate itself, so clones share built dependencies.
 cargo_home=${CARGO_HOME:-$HOME/.cargo}
-export RUSTFLAGS="--remap-path-prefix=$PWD=tollgate --remap-path-prefix=$cargo_home=cargo --remap-path-prefix=$(rustc --print sysroot)=rust"
+export RUSTFLAGS="--remap-path-prefix=$cargo_home=cargo --remap-path-prefix=$(rustc --print sysroot)=rust"
+here=(--remap-path-prefix="$PWD"=tollgate)
 opt=(node_modules/.bin/wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext --enable-mutable-globals --strip-debug --strip-producers)
-out=target/wasm32-unknown-unknown/release/tollgate.wasm
+out=${CARGO_TARGET_DIR:-target}/wasm32-unknown-unknown/release/tollgate.wasm
 
 # The limiter. Its stack (128 KiB) is far more than the core's deepest call
 # needs; `__stack_pointer` is exported so that core.ts can reset it after a trap.
 cargo rustc --lib --release --target wasm32-unknown-unknown --no-default-features --features wasm-core --crate-type cdylib --quiet \
-  -- -C link-arg=-zstack-size=131072 -C link-arg=--export=__stack_pointer
+  -- -C link-arg=-zstack-size=131072 -C link-arg=--export=__stack_pointer "${here[@]}"
 mkdir -p target/pkg.tmp
 "${opt[@]}" "$out" -o target/pkg.tmp/tollgate_core.wasm
 
-cargo rustc --lib --release --target wasm32-unknown-unknown --features wasm --crate-type cdylib --quiet
+cargo rustc --lib --release --target wasm32-unknown-unknown --features wasm --crate-type cdylib --quiet -- "${here[@]}"
 for target in nodejs web; do
   dir=pkg/${target%js}
   rm -rf "$dir.tmp"
