@@ -116,3 +116,17 @@ test('dispose() frees the wasm side at once: 100,000 limiters created and dispos
   scoped[Symbol.dispose]();
   assert.throws(() => scoped.tryAcquire(), /disposed/);
 });
+
+test('the wasm modules hold no absolute path of the machine that built them', async () => {
+  const { readFileSync, readdirSync } = await import('node:fs');
+  const { homedir } = await import('node:os');
+  const root = join(here, '..', '..');
+  // Remapped, dependencies read `cargo/registry/src/...` and the standard library `/rustc/<commit>/...`: the same everywhere.
+  const needles = [root, homedir(), '/.cargo/'];
+  for (const dir of ['pkg/node', 'pkg/web']) {
+    for (const file of readdirSync(join(root, dir)).filter((f) => f.endsWith('.wasm'))) {
+      const text = readFileSync(join(root, dir, file)).toString('latin1');
+      for (const needle of needles) assert.equal(text.includes(needle), false, `${dir}/${file} contains ${needle}`);
+    }
+  }
+});
