@@ -12,13 +12,14 @@
 //!
 //! Traps. A trap (a panic, or the JS stack running out at any call inside wasm)
 //! abandons a call half done. The JS layer resets the stack pointer after every
-//! throw; the allocator is trap-safe (`wasm_alloc.rs`); and each limiter is kept
-//! twice so that a half-done change never shows: a change is made on the copy
-//! that is not current, then one call-free step makes it current and notes the
-//! operation, which the other copy replays at the start of the next change. A
-//! change cut short leaves its slot `busy`, and the next call first replaces the
-//! unfinished copy with a clone of the current one. A trapped call has changed
-//! nothing the caller can see.
+//! throw; the allocator is trap-safe (`wasm_alloc.rs`); and a half-done change
+//! never shows: each limiter keeps an earlier copy of itself and a journal of the
+//! operations since (plain data: times are arguments, so replaying one does
+//! exactly what it did). A change marks its slot `busy` until it is in the
+//! journal; a change cut short leaves it set, and the next call first rebuilds
+//! the limiter from the copy and the journal, without the change the caller
+//! saw fail. The copy catches up (a clone) once the journal is about as long as
+//! the state is large. A trapped call has changed nothing the caller can see.
 
 use alloc::vec::Vec;
 use core::cell::UnsafeCell;
@@ -60,41 +61,55 @@ fn apply(l: &mut Limiter, op: Op) -> Result<f64, Error> {
     })
 }
 
-/// A limiter, twice (see the module docs).
+/// A limiter, and what rebuilds it after a trap (see the module docs).
 struct Slot {
-    copies: [Limiter; 2],
-    /// Which copy is current.
-    current: usize,
-    /// The last operation, not yet replayed on the other copy.
-    pending: Option<Op>,
-    /// A change was under way: the other copy may be half changed.
+    live: Limiter,
+    /// An earlier state: `base` with `journal` replayed is `live`.
+    base: Limiter,
+    /// The operations since `base`, in order.
+    journal: Vec<Op>,
+    /// `base` catches up (a clone of `live`) once the journal is this long:
+    /// about the size of the state, so the clone costs O(1) an operation.
+    catch_up_at: usize,
+    /// A change was under way: `live` may be half changed.
     busy: bool,
 }
 
 impl Slot {
+    fn new(limiter: Limiter) -> Slot {
+        Slot { base: limiter.clone(), live: limiter, journal: Vec::new(), catch_up_at: 64, busy: false }
+    }
+
     fn now(&self) -> &Limiter {
-        &self.copies[self.current]
+        &self.live
     }
 
     fn change(&mut self, op: Op) -> Result<f64, Error> {
-        let other = 1 - self.current;
         if self.busy {
-            // The copy may be half changed: never touch it again (a half-built
-            // structure may not even drop cleanly); leak it and clone.
-            let fresh = self.copies[self.current].clone();
-            core::mem::forget(core::mem::replace(&mut self.copies[other], fresh));
-            self.pending = None;
+            // `live` may be half changed: never touch it again (a half-built
+            // structure may not even drop cleanly); leak it and rebuild.
+            let mut fresh = self.base.clone();
+            for &done in &self.journal {
+                let _ = apply(&mut fresh, done);
+            }
+            core::mem::forget(core::mem::replace(&mut self.live, fresh));
+            self.busy = false;
+        }
+        if self.journal.len() >= self.catch_up_at {
+            let fresh = self.live.clone();
+            let weight: u64 = (0..self.live.windows().len()).filter_map(|w| self.live.used(w)).sum::<u64>() + self.live.waiters() as u64;
+            let old = core::mem::replace(&mut self.base, fresh);
+            // No call between the copy above and this store, so no trap can
+            // leave the new base with the old journal.
+            self.journal.clear();
+            self.catch_up_at = 64 + weight.min(1 << 24) as usize;
+            drop(old);
         }
         self.busy = true;
-        if let Some(pending) = self.pending.take() {
-            let _ = apply(&mut self.copies[other], pending);
-        }
-        let result = apply(&mut self.copies[other], op);
-        // The commit. `pending` first: were its copy ever a call (memcpy), a trap
-        // there leaves `busy` set and the old copy current. The last two are
-        // plain stores of words, so no trap can split them.
-        self.pending = Some(op);
-        self.current = other;
+        let result = apply(&mut self.live, op);
+        // The commit: once the push has returned, one store. A trap in the push
+        // (a reallocation) leaves `busy` set, and the rebuild leaves `op` out.
+        self.journal.push(op);
         self.busy = false;
         result
     }
@@ -239,7 +254,7 @@ fn options_of(max_waiters: f64, count_in_flight: u32) -> Options {
 
 fn insert(limiter: Limiter) -> f64 {
     let s = TABLE.get();
-    let slot = Slot { copies: [limiter.clone(), limiter], current: 0, pending: None, busy: false };
+    let slot = Slot::new(limiter);
     let h = match s.free.pop() {
         Some(h) => h as usize,
         None => {
