@@ -130,3 +130,16 @@ test('the wasm modules hold no absolute path of the machine that built them', as
     }
   }
 });
+
+test('idle scopes of rateLimitedFetch go after a period of idleness, whatever key comes next', async () => {
+  const { rateLimitedFetch } = await import('tollgate');
+  const clock = fakeClock(T0);
+  const routes = [{ url: '/api/*', windows: [{ limit: 5, per: '1m' }], key: (r) => r.headers.get('x-key') }];
+  const limited = rateLimitedFetch(fetch, { routes, clock });
+  const scopeOf = (key) => limited.scopeFor('http://127.0.0.1/api/x', { headers: { 'x-key': key } });
+  for (let i = 0; i < 500; i++) scopeOf(`k${i}`).limiter.tryAcquire().permit.complete();
+  assert.equal(limited.scopes().length, 500);
+  await clock.advance(48 * 3_600_000);
+  scopeOf('k7'); // a key it already has: no new scope
+  assert.equal(limited.scopes().length, 1, 'the 499 idle scopes were dropped');
+});
