@@ -1,6 +1,6 @@
 // README's Performance section quotes only figures that tests/bench/RESULTS.md (written by
 // `npm run bench`) contains. Convention: in that section every measured figure is an inline
-// code span that starts with a digit (`553 ns`, `1.32×`, `20.3 KB`, `0 / 180`), copied verbatim
+// code span that starts with a digit or a sign (`342 ns`, `1.95×`, `20.3 KB`, `+10.3%`), copied verbatim
 // from RESULTS.md; this test fails for any such span RESULTS.md does not contain.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -14,7 +14,7 @@ export function quotedFigures(readme) {
   assert.ok(start >= 0, 'README has a Performance section');
   const end = readme.indexOf('\n## ', start + 1);
   const section = readme.slice(start, end < 0 ? undefined : end);
-  return [...section.matchAll(/`([0-9][^`]*)`/g)].map((m) => m[1]);
+  return [...section.matchAll(/`([+\-−~]?[0-9][^`]*)`/g)].map((m) => m[1]);
 }
 
 test('every figure README quotes in Performance is in tests/bench/RESULTS.md', () => {
