@@ -8,6 +8,12 @@ step() { printf '\n== %s\n' "$*"; }
 step "Rust: unit, behaviour and property tests (${PROPTEST_CASES:=10000} cases per property)"
 PROPTEST_CASES=$PROPTEST_CASES cargo test --release --quiet
 
+step "Rust: extreme values in the debug profile too, where an overflow is a panic"
+PROPTEST_CASES=500 cargo test --quiet --test props_extremes --test permits --test snapshot_corrupt
+
+step "Rust: fuzzing, each cargo-fuzz target for ${FUZZ_SECONDS:=10} s from the seed corpus (longer: npm run fuzz)"
+bash tests/fuzz/run.sh "$FUZZ_SECONDS"
+
 step "Rust: the core builds as no_std for wasm32 (no default features)"
 cargo build --quiet --no-default-features --target wasm32-unknown-unknown
 

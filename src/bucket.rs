@@ -50,6 +50,17 @@ impl Bucket {
         self.tat = self.tat.max(floor);
     }
 
+    /// Gives back the `cost` units a permit issued at `at_ms` took, as far as
+    /// they are still owed at `now_ms` (the permit was never used). Its debt
+    /// ended at `at * limit + cost * per` at the latest; if the bucket ran dry
+    /// since, that time has passed and nothing is given back, else at most what
+    /// is left of it, so the bucket never holds more than if it was never taken.
+    pub(crate) fn unadd(&mut self, at_ms: u64, cost: u64, now_ms: u64, limit: u64, per_ms: u64) {
+        let owed_until = Self::scaled(at_ms, limit).saturating_add(cost as u128 * per_ms as u128);
+        let back = owed_until.saturating_sub(Self::scaled(now_ms, limit)).min(cost as u128 * per_ms as u128);
+        self.tat = self.tat.saturating_sub(back).max(Self::scaled(now_ms, limit).min(self.tat));
+    }
+
     /// The server says `server_used` units are spent at `now_ms`.
     pub(crate) fn reconcile(&mut self, now_ms: u64, server_used: u64, limit: u64, per_ms: u64) {
         let floor = Self::scaled(now_ms, limit) + server_used as u128 * per_ms as u128;

@@ -68,16 +68,138 @@ pub enum Error {
         /// The version the snapshot states.
         found: u64,
     },
-    /// A snapshot whose contents are inconsistent; `why` names the field.
+    /// A snapshot whose contents are inconsistent; `why` says which field and how.
     CorruptSnapshot {
         /// What is inconsistent.
-        why: &'static str,
+        why: crate::snapshot::Corrupt,
     },
     /// A snapshot taken under other windows than the ones asked for.
     SnapshotMismatch,
+    /// A permit this limiter did not issue, or already had back (completed or
+    /// released): a permit is handed back exactly once.
+    PermitNotHeld,
+    /// A completion time later than the limiter's clock plus
+    /// [`COMPLETION_TOLERANCE_MS`](crate::COMPLETION_TOLERANCE_MS).
+    CompletionAhead {
+        /// The completion time given, ms.
+        at_ms: u64,
+        /// The latest completion time accepted then, ms.
+        latest_ms: u64,
+    },
+    /// A [`plan`](crate::Limiter::plan) whose times would pass
+    /// [`MAX_TIME_MS`](crate::MAX_TIME_MS).
+    PlanBeyondTimeRange {
+        /// How many admissions (queued waiters first) fit before it.
+        planned: u64,
+    },
 }
 
+/// The names [`Error::InvalidTime`] gives arguments, in the order of their
+/// [`detail`](Error::detail) codes (0 = `now`); an unlisted name has code
+/// `TIME_ARGUMENTS.len()`.
+pub const TIME_ARGUMENTS: [&str; 7] = ["now", "at", "until", "reset", "offset", "permit.at", "resetAt"];
+
 impl Error {
+    /// A stable number per variant, so that a boundary without `core::fmt`
+    /// (the wasm build) can pass an error as numbers and build its message on
+    /// the other side. Never reused for another meaning:
+    ///
+    /// | code | variant | [`window`](Self::window) | [`value`](Self::value) | [`bound`](Self::bound) | [`detail`](Self::detail) |
+    /// |---|---|---|---|---|---|
+    /// | 1 | [`NoWindows`](Self::NoWindows) | | | | |
+    /// | 2 | [`InvalidLimit`](Self::InvalidLimit) | index | the limit | [`MAX_LIMIT`](crate::MAX_LIMIT) | |
+    /// | 3 | [`InvalidPeriod`](Self::InvalidPeriod) | index | the period | [`MAX_PERIOD_MS`](crate::MAX_PERIOD_MS) | |
+    /// | 4 | [`InvalidTime`](Self::InvalidTime) | | | [`MAX_TIME_MS`](crate::MAX_TIME_MS) | argument, see [`TIME_ARGUMENTS`] |
+    /// | 5 | [`InvalidCost`](Self::InvalidCost) | | | `u32::MAX` | |
+    /// | 6 | [`InvalidPriority`](Self::InvalidPriority) | | | | |
+    /// | 7 | [`InsufficientCapacity`](Self::InsufficientCapacity) | index | the cost | the window's limit | |
+    /// | 8 | [`QueueFull`](Self::QueueFull) | | | `maxWaiters` | |
+    /// | 9 | [`UnknownWindow`](Self::UnknownWindow) | index | | number of windows | |
+    /// | 10 | [`PlanTooLong`](Self::PlanTooLong) | | requests asked | [`MAX_PLAN`](crate::MAX_PLAN) | |
+    /// | 11 | [`UnsupportedSnapshotVersion`](Self::UnsupportedSnapshotVersion) | | version found | version read | |
+    /// | 12 | [`CorruptSnapshot`](Self::CorruptSnapshot) | window index, if one | | | reason, see [`Corrupt`](crate::snapshot::Corrupt) |
+    /// | 13 | [`SnapshotMismatch`](Self::SnapshotMismatch) | | | | |
+    /// | 14 | [`PermitNotHeld`](Self::PermitNotHeld) | | | | |
+    /// | 15 | [`CompletionAhead`](Self::CompletionAhead) | | the time given | latest accepted | |
+    /// | 16 | [`PlanBeyondTimeRange`](Self::PlanBeyondTimeRange) | | admissions planned | [`MAX_TIME_MS`](crate::MAX_TIME_MS) | |
+    pub fn code(&self) -> u32 {
+        match self {
+            Error::NoWindows => 1,
+            Error::InvalidLimit { .. } => 2,
+            Error::InvalidPeriod { .. } => 3,
+            Error::InvalidTime { .. } => 4,
+            Error::InvalidCost => 5,
+            Error::InvalidPriority => 6,
+            Error::InsufficientCapacity { .. } => 7,
+            Error::QueueFull { .. } => 8,
+            Error::UnknownWindow { .. } => 9,
+            Error::PlanTooLong { .. } => 10,
+            Error::UnsupportedSnapshotVersion { .. } => 11,
+            Error::CorruptSnapshot { .. } => 12,
+            Error::SnapshotMismatch => 13,
+            Error::PermitNotHeld => 14,
+            Error::CompletionAhead { .. } => 15,
+            Error::PlanBeyondTimeRange { .. } => 16,
+        }
+    }
+
+    /// The index of the window the error is about, if it is about one.
+    pub fn window(&self) -> Option<u64> {
+        match *self {
+            Error::InvalidLimit { window, .. }
+            | Error::InvalidPeriod { window, .. }
+            | Error::InsufficientCapacity { window, .. }
+            | Error::UnknownWindow { window, .. } => Some(window as u64),
+            Error::CorruptSnapshot { why } => why.window(),
+            _ => None,
+        }
+    }
+
+    /// The offending value, if the error carries one (see [`code`](Self::code)).
+    pub fn value(&self) -> Option<u64> {
+        match *self {
+            Error::InvalidLimit { limit, .. } => Some(limit),
+            Error::InvalidPeriod { per_ms, .. } => Some(per_ms),
+            Error::InsufficientCapacity { cost, .. } => Some(cost),
+            Error::PlanTooLong { requests } => Some(requests),
+            Error::UnsupportedSnapshotVersion { found } => Some(found),
+            Error::CompletionAhead { at_ms, .. } => Some(at_ms),
+            Error::PlanBeyondTimeRange { planned } => Some(planned),
+            _ => None,
+        }
+    }
+
+    /// The bound the value broke, or what is allowed (see [`code`](Self::code)).
+    pub fn bound(&self) -> Option<u64> {
+        match *self {
+            Error::InvalidLimit { .. } => Some(crate::MAX_LIMIT),
+            Error::InvalidPeriod { .. } => Some(crate::MAX_PERIOD_MS),
+            Error::InvalidTime { .. } | Error::PlanBeyondTimeRange { .. } => Some(crate::MAX_TIME_MS),
+            Error::InvalidCost => Some(u32::MAX as u64),
+            Error::InsufficientCapacity { limit, .. } => Some(limit),
+            Error::QueueFull { max_waiters } => Some(max_waiters),
+            Error::UnknownWindow { windows, .. } => Some(windows as u64),
+            Error::PlanTooLong { .. } => Some(crate::MAX_PLAN as u64),
+            Error::UnsupportedSnapshotVersion { .. } => Some(crate::snapshot::SNAPSHOT_VERSION as u64),
+            Error::CompletionAhead { latest_ms, .. } => Some(latest_ms),
+            _ => None,
+        }
+    }
+
+    /// A small number naming what the error is about: for
+    /// [`InvalidTime`](Self::InvalidTime) the argument's index in
+    /// [`TIME_ARGUMENTS`], for [`CorruptSnapshot`](Self::CorruptSnapshot) the
+    /// [`Corrupt`](crate::snapshot::Corrupt) reason's code; else 0.
+    pub fn detail(&self) -> u32 {
+        match *self {
+            Error::InvalidTime { what } => {
+                TIME_ARGUMENTS.iter().position(|&a| a == what).unwrap_or(TIME_ARGUMENTS.len()) as u32
+            }
+            Error::CorruptSnapshot { why } => why.code(),
+            _ => 0,
+        }
+    }
+
     /// The stable name the JS layer gives the error (`error.name`).
     pub fn name(&self) -> &'static str {
         match self {
@@ -86,6 +208,8 @@ impl Error {
             Error::UnsupportedSnapshotVersion { .. }
             | Error::CorruptSnapshot { .. }
             | Error::SnapshotMismatch => "SnapshotError",
+            Error::PermitNotHeld => "PermitError",
+            Error::CompletionAhead { .. } => "TypeError",
             _ => "TollgateConfigError",
         }
     }
@@ -155,7 +279,30 @@ impl Error {
             }
             Error::CorruptSnapshot { why } => {
                 m.push_str("corrupt snapshot: ");
-                m.push_str(why);
+                if let Some(window) = why.window() {
+                    window_prefix(&mut m, window as usize);
+                }
+                m.push_str(why.text());
+            }
+            Error::PermitNotHeld => m.push_str(
+                "this permit is not held by the limiter: it was never issued by it, \
+                 or it was already completed or released (a permit is handed back once)",
+            ),
+            Error::CompletionAhead { at_ms, latest_ms } => {
+                m.push_str("`at` must not be later than the limiter's clock plus ");
+                push_u64(&mut m, crate::COMPLETION_TOLERANCE_MS);
+                m.push_str(" ms (");
+                push_u64(&mut m, latest_ms);
+                m.push_str("); got ");
+                push_u64(&mut m, at_ms);
+                m.push_str(" (microseconds instead of milliseconds?)");
+            }
+            Error::PlanBeyondTimeRange { planned } => {
+                m.push_str("the plan passes the largest supported time, ");
+                push_u64(&mut m, crate::MAX_TIME_MS);
+                m.push_str(" ms, after ");
+                push_u64(&mut m, planned);
+                m.push_str(" admissions");
             }
             Error::SnapshotMismatch => m.push_str(
                 "the snapshot was taken with other windows than the ones given; \
@@ -224,5 +371,37 @@ mod tests {
         let e = Error::InvalidLimit { window: 1, limit: 0 };
         assert!(e.message().starts_with("window 1: `limit` must be an integer from 1 to "));
         assert!(e.message().ends_with("; got 0"));
+    }
+
+    #[test]
+    fn each_variant_has_its_own_stable_code_and_the_numbers_a_message_needs() {
+        use crate::snapshot::{Corrupt, Reason};
+        let all = [
+            (Error::NoWindows, 1, None, None, None),
+            (Error::InvalidLimit { window: 2, limit: 0 }, 2, Some(2), Some(0), Some(crate::MAX_LIMIT)),
+            (Error::InvalidPeriod { window: 1, per_ms: 0 }, 3, Some(1), Some(0), Some(crate::MAX_PERIOD_MS)),
+            (Error::InvalidTime { what: "until" }, 4, None, None, Some(crate::MAX_TIME_MS)),
+            (Error::InvalidCost, 5, None, None, Some(u32::MAX as u64)),
+            (Error::InvalidPriority, 6, None, None, None),
+            (Error::InsufficientCapacity { cost: 21, window: 0, limit: 20 }, 7, Some(0), Some(21), Some(20)),
+            (Error::QueueFull { max_waiters: 9 }, 8, None, None, Some(9)),
+            (Error::UnknownWindow { window: 4, windows: 2 }, 9, Some(4), None, Some(2)),
+            (Error::PlanTooLong { requests: 7 }, 10, None, Some(7), Some(crate::MAX_PLAN as u64)),
+            (Error::UnsupportedSnapshotVersion { found: 3 }, 11, None, Some(3), Some(1)),
+            (Error::CorruptSnapshot { why: Corrupt::at(5, Reason::BucketTat) }, 12, Some(5), None, None),
+            (Error::SnapshotMismatch, 13, None, None, None),
+            (Error::PermitNotHeld, 14, None, None, None),
+            (Error::CompletionAhead { at_ms: 9, latest_ms: 8 }, 15, None, Some(9), Some(8)),
+            (Error::PlanBeyondTimeRange { planned: 6 }, 16, None, Some(6), Some(crate::MAX_TIME_MS)),
+        ];
+        for (e, code, window, value, bound) in all {
+            assert_eq!((e.code(), e.window(), e.value(), e.bound()), (code, window, value, bound), "{e:?}");
+            assert!(!e.message().is_empty());
+        }
+        assert_eq!(Error::InvalidTime { what: "until" }.detail(), 2);
+        assert_eq!(Error::InvalidTime { what: "now" }.detail(), 0);
+        assert_eq!(Error::InvalidTime { what: "other" }.detail(), TIME_ARGUMENTS.len() as u32);
+        assert_eq!(Error::CorruptSnapshot { why: Corrupt::at(5, Reason::BucketTat) }.detail(), 17);
+        assert_eq!(Error::PermitNotHeld.detail(), 0);
     }
 }

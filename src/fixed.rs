@@ -64,7 +64,7 @@ impl Fixed {
         if start > self.start_ms {
             let spill = if start == self.start_ms + per_ms as i64 { self.spill } else { 0 };
             self.start_ms = start;
-            self.count = self.carried_into(start).max(spill) + in_flight;
+            self.count = self.carried_into(start).max(spill).saturating_add(in_flight);
             self.spill = 0;
         }
     }
@@ -77,22 +77,22 @@ impl Fixed {
     /// `in_flight` units counted in every bucket until their requests complete.
     /// Assumes `advance(now_ms)` ran and `cost <= limit`.
     pub(crate) fn earliest(&self, now_ms: u64, cost: u64, limit: u64, per_ms: u64, in_flight: u64) -> u64 {
-        if self.count + cost <= limit {
+        if self.count.saturating_add(cost) <= limit {
             return now_ms;
         }
         let next = self.start_ms + per_ms as i64;
         // A carry already holds the units admitted while it lasts, spilled ones too.
-        if self.carried_into(next).max(self.spill) + in_flight + cost <= limit {
+        if self.carried_into(next).max(self.spill).saturating_add(in_flight).saturating_add(cost) <= limit {
             return next as u64;
         }
-        if in_flight + cost > limit {
+        if in_flight.saturating_add(cost) > limit {
             return crate::policy::NEVER;
         }
         // The spill reaches only the next bucket; after it, only a carry can
         // still fill buckets, up to the first one starting at `carry_until_ms`.
         let per = per_ms as i64;
         let after = next + per;
-        if self.carried_into(after) + in_flight + cost <= limit {
+        if self.carried_into(after).saturating_add(in_flight).saturating_add(cost) <= limit {
             return after as u64;
         }
         let steps = (self.carry_until_ms as i64 - after + per - 1).div_euclid(per).max(0);
@@ -100,14 +100,14 @@ impl Fixed {
     }
 
     pub(crate) fn add(&mut self, at_ms: u64, cost: u64, per_ms: u64) {
-        self.count += cost;
+        self.count = self.count.saturating_add(cost);
         if self.guard_ms > 0 && at_ms as i64 >= self.start_ms + per_ms as i64 - self.guard_ms as i64 {
-            self.spill += cost;
+            self.spill = self.spill.saturating_add(cost);
         }
         // While a carry lasts, the server's window outlasts ours: what we send
         // now is still counted there when our next bucket starts.
         if at_ms < self.carry_until_ms {
-            self.carry_units += cost;
+            self.carry_units = self.carry_units.saturating_add(cost);
         }
     }
 
@@ -124,7 +124,7 @@ impl Fixed {
             self.start_ms = to_start;
             self.count = self.carried_into(to_start);
         }
-        self.count += cost;
+        self.count = self.count.saturating_add(cost);
     }
 
     /// Moves the bucket boundaries to `phase_ms` (the server's calendar, on our

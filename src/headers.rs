@@ -51,6 +51,7 @@ mod sf;
 
 use alloc::string::String;
 use alloc::vec::Vec;
+#[cfg(feature = "serde")]
 use serde::Serialize;
 
 pub use date::parse_http_date;
@@ -58,36 +59,36 @@ pub use date::parse_http_date;
 use crate::MAX_TIME_MS;
 
 /// One of the server's windows, as far as its headers describe it.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "serde", derive(Serialize), serde(rename_all = "camelCase"))]
 pub struct ServerWindow {
     /// The policy's name (`"burst"`), or the `X-RateLimit-Window` value as sent (`per_minute`).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Option::is_none"))]
     pub name: Option<String>,
     /// Units (requests) allowed per window.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Option::is_none"))]
     pub limit: Option<u64>,
     /// Units left in the current window.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Option::is_none"))]
     pub remaining: Option<u64>,
     /// When the server makes more room, ms since the epoch (client clock).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Option::is_none"))]
     pub reset_at_ms: Option<u64>,
     /// The window's length, in ms.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Option::is_none"))]
     pub window_ms: Option<u64>,
 }
 
 /// Everything [`parse_feedback`] found in one response.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "serde", derive(Serialize), serde(rename_all = "camelCase"))]
 pub struct Feedback {
     /// When the server allows a retry (Retry-After), ms since the epoch (client
     /// clock), at least `now`. With several Retry-After fields, the latest.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Option::is_none"))]
     pub retry_at_ms: Option<u64>,
     /// The server's clock minus ours, in ms (from `Date`; whole seconds).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Option::is_none"))]
     pub server_offset_ms: Option<i64>,
     /// The windows described, in the order of the module docs.
     pub windows: Vec<ServerWindow>,

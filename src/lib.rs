@@ -60,7 +60,7 @@
 //! ## Waiters
 //!
 //! [`Limiter::enqueue`] queues a waiter (priority first, then first come, first
-//! served; O(log n) insert and cancel). [`Limiter::admit_next`] lets the head in
+//! served; O(1) insert and O(log n) cancel per priority in use). [`Limiter::admit_next`] lets the head in
 //! when it fits, and [`Limiter::next_wake_ms`] says exactly when that will be, so
 //! a caller needs one timer per limiter however many wait.
 //!
@@ -72,6 +72,33 @@
 //! * [`Limiter::complete`]: count an admitted request at the time its response
 //!   arrived, the latest a server can have seen it, so network latency cannot
 //!   squeeze more than the limit into a window at the server.
+//!
+//! ## Permits are handed back once
+//!
+//! The limiter holds every [`Permit`] it issued until it comes back, by
+//! [`Limiter::complete`] / [`Limiter::complete_at`] (the response arrived) or
+//! [`Limiter::release`] (the request was never sent: its units are given back).
+//! A permit it does not hold (never issued, already back, an absurd cost) is
+//! [`Error::PermitNotHeld`]; a completion time past the clock plus
+//! [`COMPLETION_TOLERANCE_MS`] is [`Error::CompletionAhead`]. Every failed call
+//! changes nothing, so it can be retried. Memory stays bounded by one period's
+//! traffic: permits older than the longest period are pooled by units.
+//!
+//! ## Bounds, and no panics
+//!
+//! Times are at most [`MAX_TIME_MS`] (2^53 - 1, exact in a JS number), periods
+//! at most [`MAX_PERIOD_MS`] (2^40 ms), limits at most [`MAX_LIMIT`]. Every
+//! count and time is checked or saturating: no argument makes the core panic
+//! or overflow, in debug or release. A wait that would end past `MAX_TIME_MS`
+//! is `u64::MAX`, like a wait for a completion. Counts never exceed a window's
+//! limit (units beyond it never change a decision and are dropped).
+//!
+//! ## Errors as numbers
+//!
+//! [`Error::code`] is a stable number per variant, with [`Error::window`],
+//! [`Error::value`], [`Error::bound`] and [`Error::detail`] for what a message
+//! needs, so a boundary without `core::fmt` can build messages on its side.
+//! The decision path never formats a string.
 //!
 //! ## Time going backwards
 //!
@@ -91,8 +118,18 @@
 //!
 //! ## Snapshots
 //!
-//! [`Limiter::snapshot`] and [`Limiter::restore`] turn the state into plain serde
-//! data, versioned; see [`snapshot`] for the form.
+//! [`Limiter::snapshot_at`] and [`Limiter::restore`] turn the state into plain
+//! data (serde with the default `serde` feature), versioned; requests in flight
+//! are saved so that a restored limiter counts them until it is first used;
+//! restore checks every field. See [`snapshot`] for the form.
+//!
+//! ## Features
+//!
+//! * `std` (default): implements `std::error::Error`.
+//! * `serde` (default): `Serialize`/`Deserialize` for [`Snapshot`],
+//!   [`WindowSpec`] and the header feedback. Without it (`default-features =
+//!   false`) the crate is `no_std` + `alloc` with no dependency at all.
+//! * `wasm`: the wasm-bindgen boundary of the JS package.
 #![no_std]
 // Only the wasm boundary and its allocator (`wasm-core`) may use `unsafe`.
 #![deny(unsafe_code)]
@@ -103,6 +140,7 @@ extern crate alloc;
 mod bucket;
 mod error;
 mod fixed;
+mod held;
 pub mod headers;
 mod limiter;
 mod policy;
@@ -122,10 +160,10 @@ mod wasm_alloc;
 #[cfg(feature = "wasm")]
 mod wasm_feedback;
 
-pub use error::Error;
+pub use error::{Error, TIME_ARGUMENTS};
 pub use limiter::{Decision, Limiter, Options};
 pub use policy::Permit;
 pub use queue::WaiterId;
 pub use snapshot::{Snapshot, SNAPSHOT_VERSION};
-pub use time::{ms_from_f64, whole_from_f64, MAX_LIMIT, MAX_PERIOD_MS, MAX_PLAN, MAX_TIME_MS};
+pub use time::{ms_from_f64, whole_from_f64, COMPLETION_TOLERANCE_MS, MAX_LIMIT, MAX_PERIOD_MS, MAX_PLAN, MAX_TIME_MS};
 pub use window::{Kind, WindowSpec};

@@ -14,7 +14,8 @@ pub enum Decision {
     /// Admitted now; the windows count `permit`.
     Admit(Permit),
     /// Not before `retry_at_ms` (ms since the Unix epoch); nothing was counted.
-    /// `u64::MAX` when only the completion of a request in flight can make room.
+    /// `u64::MAX` when only the completion of a request in flight can make room,
+    /// or when the time would be past [`MAX_TIME_MS`](crate::MAX_TIME_MS).
     Wait {
         /// The earliest time to try again, ms since the epoch.
         retry_at_ms: u64,
@@ -37,6 +38,17 @@ pub struct Options {
 impl Default for Options {
     fn default() -> Self {
         Options { max_waiters: u64::MAX, count_in_flight: false }
+    }
+}
+
+/// Times past [`MAX_TIME_MS`](crate::MAX_TIME_MS) cannot be passed back in (nor
+/// held exactly by a JS number): such a wait is reported as `u64::MAX`, "not at
+/// any time the limiter can name", like a wait for a completion.
+fn in_range(at_ms: u64) -> u64 {
+    if at_ms > crate::MAX_TIME_MS {
+        crate::policy::NEVER
+    } else {
+        at_ms
     }
 }
 
@@ -80,11 +92,11 @@ impl Limiter {
         let now = self.policy.tick(now_ms)?;
         if let Some((_, head_cost)) = self.queue.head() {
             let behind = self.policy.earliest(head_cost).max(self.policy.earliest(cost));
-            return Ok(Decision::Wait { retry_at_ms: behind.max(now + 1) });
+            return Ok(Decision::Wait { retry_at_ms: in_range(behind.max(now + 1)) });
         }
         Ok(match self.policy.try_admit(cost) {
             Ok(permit) => Decision::Admit(permit),
-            Err(retry_at_ms) => Decision::Wait { retry_at_ms },
+            Err(retry_at_ms) => Decision::Wait { retry_at_ms: in_range(retry_at_ms) },
         })
     }
 
@@ -115,7 +127,7 @@ impl Limiter {
     /// `None` when no one waits; `Some(u64::MAX)` when only a completion can
     /// make room.
     pub fn next_wake_ms(&self) -> Option<u64> {
-        self.queue.head().map(|(_, cost)| self.policy.earliest(cost))
+        self.queue.head().map(|(_, cost)| in_range(self.policy.earliest(cost)))
     }
 
     /// Removes a waiter (its caller gave up). Returns whether it was queued.
@@ -128,27 +140,110 @@ impl Limiter {
         self.queue.len()
     }
 
-    /// The response to `permit`'s request arrived at `at_ms`: count the request
-    /// at that time, the latest a server could have seen it. An `at_ms` before
-    /// the permit changes nothing; a later one also moves the clock forward.
+    /// The response to `permit`'s request arrived now, at `now_ms`: count the
+    /// request at that time, the latest a server could have seen it. The same
+    /// as [`complete_at`](Self::complete_at)`(permit, now_ms, now_ms)`.
+    pub fn complete(&mut self, permit: Permit, now_ms: u64) -> Result<(), Error> {
+        self.complete_at(permit, now_ms, now_ms)
+    }
+
+    /// The response to `permit`'s request arrived at `at_ms`, and it is now
+    /// `now_ms`: count the request at `at_ms`, the latest a server could have
+    /// seen it, and move the clock to `now_ms`. An `at_ms` before the permit
+    /// moves nothing.
+    ///
+    /// A permit completes (or is [released](Self::release)) exactly once.
+    /// Errors, each changing nothing, so the call can be retried with
+    /// corrected arguments:
+    /// * [`Error::InvalidTime`]: `now_ms` beyond [`MAX_TIME_MS`](crate::MAX_TIME_MS);
+    /// * [`Error::CompletionAhead`]: `at_ms` later than the clock (the later
+    ///   of `now_ms` and the latest time seen) plus
+    ///   [`COMPLETION_TOLERANCE_MS`](crate::COMPLETION_TOLERANCE_MS) (say,
+    ///   microseconds passed for milliseconds); up to the tolerance it is read as
+    ///   the clock;
+    /// * [`Error::PermitNotHeld`]: this limiter did not issue the permit, or
+    ///   already had it back.
+    ///
     /// With [`Options::count_in_flight`], the request leaves the in-flight set.
-    pub fn complete(&mut self, permit: Permit, at_ms: u64) -> Result<(), Error> {
-        check_time(permit.at_ms, "permit.at")?;
-        self.policy.tick(at_ms)?;
-        if self.policy.land(permit) {
-            let at = at_ms.max(permit.at_ms);
+    ///
+    /// ```
+    /// use tollgate::{Decision, Error, Limiter, WindowSpec};
+    /// let mut l = Limiter::new(&[WindowSpec::sliding(1, 1_000)])?;
+    /// let Decision::Admit(permit) = l.try_acquire(0, 1)? else { unreachable!() };
+    /// // Microseconds by mistake: refused, nothing moved.
+    /// assert!(matches!(l.complete_at(permit, 250_000, 250), Err(Error::CompletionAhead { .. })));
+    /// l.complete_at(permit, 240, 250)?;
+    /// assert_eq!(l.complete_at(permit, 240, 250), Err(Error::PermitNotHeld));
+    /// assert_eq!(l.earliest(1)?, 1_240);
+    /// # Ok::<(), Error>(())
+    /// ```
+    pub fn complete_at(&mut self, permit: Permit, at_ms: u64, now_ms: u64) -> Result<(), Error> {
+        let now = check_time(now_ms, "now")?;
+        let latest = now.max(self.policy.clock_ms).saturating_add(crate::COMPLETION_TOLERANCE_MS);
+        if at_ms > latest {
+            return Err(Error::CompletionAhead { at_ms, latest_ms: latest });
+        }
+        if !self.holds(permit) {
+            return Err(Error::PermitNotHeld);
+        }
+        let clock = self.policy.tick(now)?;
+        self.policy.take_back(permit)?;
+        let at = at_ms.min(clock);
+        if self.policy.count_in_flight {
+            let at = at.max(permit.at_ms);
             for w in &mut self.policy.windows {
                 w.settle(at, permit.cost);
             }
-            return Ok(());
+        } else if at > permit.at_ms {
+            for w in &mut self.policy.windows {
+                w.restamp(permit.at_ms, at, permit.cost);
+            }
         }
-        if at_ms <= permit.at_ms || permit.cost == 0 {
-            return Ok(());
-        }
+        // A completion stamped long enough ago may have expired already.
+        let in_flight = self.policy.in_flight_total;
         for w in &mut self.policy.windows {
-            w.restamp(permit.at_ms, at_ms, permit.cost);
+            w.advance(clock, in_flight);
         }
         Ok(())
+    }
+
+    /// Gives back the units of a permit whose request was never sent (the
+    /// caller gave up before sending it), as far as the windows can still tell
+    /// they are that permit's: a sliding log drops its entry if it is still
+    /// there, a fixed window un-counts it if its bucket is still the current
+    /// one (with [`Options::count_in_flight`], it was counted in the current
+    /// bucket wherever it was admitted), a token bucket returns what is still
+    /// owed of it. With `count_in_flight` it leaves the in-flight set. Never
+    /// gives back more than the permit took, so a server that never saw the
+    /// request counts at least as much room as the limiter.
+    ///
+    /// A window that applied a server report ([`reconcile`](Self::reconcile))
+    /// after the permit was issued gives nothing back: the server's count may
+    /// have been read as including the permit's units (a tracked permit stays
+    /// counted in a sliding window, as sent when that report ends).
+    ///
+    /// Errors: [`Error::PermitNotHeld`] (nothing changes).
+    ///
+    /// ```
+    /// use tollgate::{Decision, Limiter, WindowSpec};
+    /// let mut l = Limiter::new(&[WindowSpec::sliding(1, 60_000)])?;
+    /// let Decision::Admit(permit) = l.try_acquire(0, 1)? else { unreachable!() };
+    /// l.release(permit)?; // aborted before it was sent
+    /// assert!(matches!(l.try_acquire(1, 1)?, Decision::Admit(_)));
+    /// # Ok::<(), tollgate::Error>(())
+    /// ```
+    pub fn release(&mut self, permit: Permit) -> Result<(), Error> {
+        self.policy.take_back(permit)?;
+        let (now, tracked) = (self.policy.clock_ms, self.policy.count_in_flight);
+        for w in &mut self.policy.windows {
+            w.release(permit.at_ms, permit.cost, now, tracked);
+        }
+        Ok(())
+    }
+
+    /// Whether this limiter issued `permit` and has not had it back.
+    pub fn holds(&self, permit: Permit) -> bool {
+        permit.at_ms <= self.policy.clock_ms && self.policy.held.holds(permit.at_ms, permit.cost)
     }
 
     /// Admits nothing before `until_ms` (for Retry-After or a reset). Pauses
@@ -180,13 +275,19 @@ impl Limiter {
         if window >= windows {
             return Err(Error::UnknownWindow { window, windows });
         }
+        // Every argument is checked before anything moves.
+        check_time(now_ms, "now")?;
+        if let Some(at) = reset_at_ms {
+            check_time(at, "reset")?;
+        }
         let now = self.policy.tick(now_ms)?;
         let in_flight = self.policy.in_flight_total;
-        let w = &mut self.policy.windows[window];
+        let Some(w) = self.policy.windows.get_mut(window) else { return Err(Error::UnknownWindow { window, windows }) };
         let until = match reset_at_ms {
-            Some(at) if check_time(at, "reset")? <= now => return Ok(false),
+            Some(at) if at <= now => return Ok(false),
             Some(at) => at,
-            None => now + w.spec.per_ms,
+            // A full period from now, within the time range.
+            None => now.saturating_add(w.spec.per_ms).min(crate::MAX_TIME_MS),
         };
         let server_used = w.spec.limit.saturating_sub(remaining);
         Ok(w.reconcile(now, server_used, until, in_flight))
@@ -228,7 +329,7 @@ impl Limiter {
     /// make room, `None` for a window the policy does not have.
     pub fn window_earliest(&self, window: usize, cost: u64) -> Option<u64> {
         let w = self.policy.windows.get(window)?;
-        Some(w.earliest(self.policy.clock_ms, cost.min(w.spec.limit), self.policy.in_flight_total))
+        Some(in_range(w.earliest(self.policy.clock_ms, cost.clamp(1, w.spec.limit), self.policy.in_flight_total)))
     }
 
     /// Units admitted and not yet completed (always 0 without
@@ -241,7 +342,7 @@ impl Limiter {
     /// the queue; `Err` if it never can.
     pub fn earliest(&self, cost: u64) -> Result<u64, Error> {
         self.policy.check_cost(cost)?;
-        Ok(self.policy.earliest(cost))
+        Ok(in_range(self.policy.earliest(cost)))
     }
 
     /// The latest time seen, ms since the epoch.
@@ -268,19 +369,26 @@ impl Limiter {
         self.policy.check_cost(cost)?;
         let mut sim = self.policy.clone();
         let now = sim.tick(now_ms)?;
-        let in_flight: Vec<(u64, u64)> = sim.in_flight.iter().map(|(&at, &c)| (at, c)).collect();
-        for (at_ms, cost) in in_flight {
-            sim.land(Permit { at_ms, cost });
+        // Requests in flight are taken as completed at the clock.
+        let in_flight = core::mem::take(&mut sim.in_flight_total);
+        if in_flight > 0 {
             for w in &mut sim.windows {
-                w.settle(now, cost);
+                w.settle(now, in_flight);
             }
         }
         sim.count_in_flight = false;
-        let admit = |sim: &mut Policy, cost: u64| -> Result<u64, Error> {
+        sim.orphans = 0;
+        let mut planned = 0u64;
+        let mut admit = |sim: &mut Policy, cost: u64| -> Result<u64, Error> {
             let at = sim.earliest(cost);
+            if at > crate::MAX_TIME_MS {
+                return Err(Error::PlanBeyondTimeRange { planned });
+            }
             sim.tick(at)?;
             // `earliest` is exact, so this admits; a refusal would be a bug, not a wait.
-            sim.try_admit(cost).map(|p| p.at_ms).map_err(|_| Error::InvalidTime { what: "plan" })
+            let at = sim.try_admit(cost).map(|p| p.at_ms).map_err(|_| Error::PlanBeyondTimeRange { planned })?;
+            planned += 1;
+            Ok(at)
         };
         for (_, waiter_cost) in self.queue.iter() {
             admit(&mut sim, waiter_cost)?;
@@ -345,12 +453,22 @@ mod tests {
     }
 
     #[test]
-    fn a_snapshot_writes_requests_in_flight_as_sent_at_its_clock() {
+    fn a_restored_snapshot_counts_requests_in_flight_until_it_is_first_used_then_from_then() {
         let mut l = counting_in_flight(&[WindowSpec::sliding(2, MINUTE)]);
         admit(&mut l, 1_000);
-        l.try_acquire(5_000, 2).unwrap();
-        let restored = Limiter::restore(&l.snapshot(), None, Options::default()).unwrap();
-        assert_eq!(restored.used(0), Some(1));
-        assert_eq!(restored.earliest(2).unwrap(), 5_000 + MINUTE);
+        assert!(matches!(l.try_acquire(5_000, 2).unwrap(), Decision::Wait { .. }));
+        let snap = l.snapshot_at(7_000).unwrap();
+        assert_eq!((snap.in_flight, snap.clock_ms), (1, 7_000));
+        let opts = Options { count_in_flight: true, ..Options::default() };
+        let mut restored = Limiter::restore(&snap, None, opts).unwrap();
+        assert_eq!((restored.used(0), restored.in_flight()), (Some(1), 1));
+        // Still in flight at the snapshot's clock: only its landing makes room for 2.
+        assert_eq!(restored.try_acquire(7_000, 2).unwrap(), Decision::Wait { retry_at_ms: u64::MAX });
+        // The first later time lands it, counted from then.
+        restored.advance(9_000).unwrap();
+        assert_eq!(restored.in_flight(), 0);
+        assert_eq!(restored.earliest(2).unwrap(), 9_000 + MINUTE);
+        // Not the restored limiter's permit.
+        assert_eq!(restored.complete(Permit { at_ms: 1_000, cost: 1 }, 9_000), Err(Error::PermitNotHeld));
     }
 }

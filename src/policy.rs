@@ -1,9 +1,9 @@
 //! A policy: several windows acquired all-or-nothing, a pause gate, and a clock
 //! that never goes back.
 
-use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
 
+use crate::held::Held;
 use crate::window::{Window, WindowSpec};
 use crate::{Error, MAX_TIME_MS};
 
@@ -33,9 +33,18 @@ pub(crate) struct Policy {
     pub(crate) clock_ms: u64,
     /// Whether admitted requests count as in flight until they complete.
     pub(crate) count_in_flight: bool,
-    /// Requests admitted and not yet completed: admission time -> total cost.
-    pub(crate) in_flight: BTreeMap<u64, u64>,
+    /// Permits issued and not yet completed or released.
+    pub(crate) held: Held,
+    /// Units counted as in flight: the held permits' with `count_in_flight`,
+    /// plus `orphans`.
     pub(crate) in_flight_total: u64,
+    /// Units a restored snapshot says were in flight in the process that took
+    /// it. Their responses will never be seen here, and they may reach the
+    /// server until that process is gone: they count as in flight until the
+    /// first time this limiter sees after its restored clock, and land then.
+    pub(crate) orphans: u64,
+    /// The longest window period: a permit older than that has left every window.
+    pub(crate) horizon_ms: u64,
 }
 
 pub(crate) fn check_time(at_ms: u64, what: &'static str) -> Result<u64, Error> {
@@ -54,14 +63,22 @@ impl Policy {
         for (i, s) in specs.iter().enumerate() {
             s.validate(i)?;
         }
-        Ok(Policy {
-            windows: specs.iter().map(|s| Window::new(*s)).collect(),
+        Ok(Policy::with_windows(specs.iter().map(|s| Window::new(*s)).collect(), count_in_flight))
+    }
+
+    /// A policy over windows already checked, at clock 0, nothing held.
+    pub(crate) fn with_windows(windows: Vec<Window>, count_in_flight: bool) -> Self {
+        let horizon_ms = windows.iter().map(|w| w.spec.per_ms).max().unwrap_or(0);
+        Policy {
+            windows,
             gate_ms: 0,
             clock_ms: 0,
             count_in_flight,
-            in_flight: BTreeMap::new(),
+            held: Held::default(),
             in_flight_total: 0,
-        })
+            orphans: 0,
+            horizon_ms,
+        }
     }
 
     /// Moves the clock to `now_ms` (or keeps it, if `now_ms` is earlier) and
@@ -72,6 +89,15 @@ impl Policy {
             self.clock_ms = now;
             for w in &mut self.windows {
                 w.advance(now, self.in_flight_total);
+            }
+            // Permits issued before `now - horizon` have left every window.
+            self.held.retire_before(now.saturating_sub(self.horizon_ms));
+            if self.orphans > 0 {
+                let orphans = core::mem::take(&mut self.orphans);
+                self.in_flight_total = self.in_flight_total.saturating_sub(orphans);
+                for w in &mut self.windows {
+                    w.settle(now, orphans);
+                }
             }
         }
         Ok(self.clock_ms)
@@ -111,24 +137,22 @@ impl Policy {
             w.add(now, cost, tracked);
         }
         if tracked {
-            *self.in_flight.entry(now).or_insert(0) += cost;
-            self.in_flight_total += cost;
+            self.in_flight_total = self.in_flight_total.saturating_add(cost);
         }
+        self.held.push(now, cost);
         Ok(Permit { at_ms: now, cost })
     }
 
-    /// Takes `permit` out of the in-flight set; whether it was there.
-    pub(crate) fn land(&mut self, permit: Permit) -> bool {
-        let Some(held) = self.in_flight.get_mut(&permit.at_ms) else { return false };
-        if *held < permit.cost {
-            return false;
+    /// Takes `permit` back (it completed or was released): `Err` if it is not
+    /// held (never issued, already back, or not this limiter's), changing nothing.
+    pub(crate) fn take_back(&mut self, permit: Permit) -> Result<(), Error> {
+        if permit.at_ms > self.clock_ms || !self.held.take(permit.at_ms, permit.cost) {
+            return Err(Error::PermitNotHeld);
         }
-        *held -= permit.cost;
-        if *held == 0 {
-            self.in_flight.remove(&permit.at_ms);
+        if self.count_in_flight {
+            self.in_flight_total = self.in_flight_total.saturating_sub(permit.cost);
         }
-        self.in_flight_total -= permit.cost;
-        true
+        Ok(())
     }
 
     /// Units used in window `i` at the clock, in-flight requests included.

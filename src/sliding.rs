@@ -6,10 +6,8 @@
 //! limit, not by the traffic.
 
 use alloc::collections::VecDeque;
-use serde::{Deserialize, Serialize};
-
 /// One entry of the log: `cost` units admitted (or counted) at `at_ms`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Entry {
     pub at_ms: u64,
     pub cost: u64,
@@ -24,9 +22,10 @@ pub(crate) struct Sliding {
 }
 
 impl Sliding {
-    pub(crate) fn from_log(log: VecDeque<Entry>) -> Self {
-        let used = log.iter().map(|e| e.cost).sum();
-        Sliding { log, used }
+    /// A window with `log` (sorted by time); `None` if its units overflow u64.
+    pub(crate) fn from_log(log: VecDeque<Entry>) -> Option<Self> {
+        let used = log.iter().try_fold(0u64, |sum, e| sum.checked_add(e.cost))?;
+        Some(Sliding { log, used })
     }
 
     pub(crate) fn log(&self) -> &VecDeque<Entry> {
@@ -36,10 +35,10 @@ impl Sliding {
     /// Drops entries whose slot is free at `now_ms`.
     pub(crate) fn advance(&mut self, now_ms: u64, per_ms: u64) {
         while let Some(front) = self.log.front() {
-            if front.at_ms + per_ms > now_ms {
+            if front.at_ms.saturating_add(per_ms) > now_ms {
                 break;
             }
-            self.used -= front.cost;
+            self.used = self.used.saturating_sub(front.cost);
             self.log.pop_front();
         }
     }
@@ -54,17 +53,17 @@ impl Sliding {
     /// ([`NEVER`](crate::policy::NEVER) if only a completion can make room).
     /// Assumes `advance(now_ms)` ran and `cost <= limit`.
     pub(crate) fn earliest(&self, now_ms: u64, cost: u64, limit: u64, per_ms: u64, in_flight: u64) -> u64 {
-        let total = self.used + in_flight + cost;
+        let total = self.used.saturating_add(in_flight).saturating_add(cost);
         if total <= limit {
             return now_ms;
         }
         // The oldest entries must expire until `need` units are gone.
         let need = total - limit;
-        let mut freed = 0;
+        let mut freed = 0u64;
         for e in &self.log {
-            freed += e.cost;
+            freed = freed.saturating_add(e.cost);
             if freed >= need {
-                return (e.at_ms + per_ms).max(now_ms);
+                return e.at_ms.saturating_add(per_ms).max(now_ms);
             }
         }
         crate::policy::NEVER
@@ -72,16 +71,51 @@ impl Sliding {
 
     /// Counts `cost` units at `at_ms`, keeping the log sorted.
     pub(crate) fn add(&mut self, at_ms: u64, cost: u64) {
-        self.used += cost;
+        if cost == 0 {
+            return;
+        }
+        self.used = self.used.saturating_add(cost);
         // Admissions arrive in time order, so the common case is the back.
         let idx = match self.log.back() {
             Some(back) if back.at_ms > at_ms => self.log.partition_point(|e| e.at_ms <= at_ms),
             _ => self.log.len(),
         };
-        if idx > 0 && self.log[idx - 1].at_ms == at_ms {
-            self.log[idx - 1].cost += cost;
-        } else {
-            self.log.insert(idx, Entry { at_ms, cost });
+        match idx.checked_sub(1).and_then(|i| self.log.get_mut(i)) {
+            Some(prev) if prev.at_ms == at_ms => prev.cost = prev.cost.saturating_add(cost),
+            _ => self.log.insert(idx, Entry { at_ms, cost }),
+        }
+    }
+
+    /// Drops the oldest units until at most `limit` are logged. Decisions do
+    /// not change (see `Window::cap`): units beyond the limit must all expire
+    /// before any cost fits, and the oldest of them expire first.
+    pub(crate) fn trim_to(&mut self, limit: u64) {
+        while self.used > limit {
+            let excess = self.used - limit;
+            let Some(front) = self.log.front_mut() else { break };
+            if front.cost > excess {
+                front.cost -= excess;
+                self.used = limit;
+            } else {
+                self.used = self.used.saturating_sub(front.cost);
+                self.log.pop_front();
+            }
+        }
+    }
+
+    /// Takes up to `cost` units logged at exactly `at_ms` out of the log (a
+    /// permit released unused); units already expired or moved stay as they are.
+    pub(crate) fn remove(&mut self, at_ms: u64, cost: u64) {
+        let idx = self.log.partition_point(|e| e.at_ms < at_ms);
+        if let Some(e) = self.log.get_mut(idx) {
+            if e.at_ms == at_ms {
+                let taken = e.cost.min(cost);
+                e.cost -= taken;
+                self.used = self.used.saturating_sub(taken);
+                if e.cost == 0 {
+                    self.log.remove(idx);
+                }
+            }
         }
     }
 
@@ -90,14 +124,15 @@ impl Sliding {
     /// (the fewest moves that do it). Returns whether anything moved.
     pub(crate) fn hold(&mut self, at_ms: u64, units: u64) -> bool {
         let older = self.log.partition_point(|e| e.at_ms < at_ms);
-        let lasting: u64 = self.log.iter().skip(older).map(|e| e.cost).sum();
+        let lasting = self.log.iter().skip(older).fold(0u64, |sum, e| sum.saturating_add(e.cost));
         let mut missing = units.saturating_sub(lasting);
-        let mut moved = 0;
+        let mut moved = 0u64;
         let mut i = older;
         while missing > 0 && i > 0 {
             i -= 1;
-            let take = self.log[i].cost.min(missing);
-            self.log[i].cost -= take;
+            let Some(e) = self.log.get_mut(i) else { break };
+            let take = e.cost.min(missing);
+            e.cost -= take;
             missing -= take;
             moved += take;
         }
@@ -105,7 +140,7 @@ impl Sliding {
             return false;
         }
         self.log.retain(|e| e.cost > 0);
-        self.used -= moved;
+        self.used = self.used.saturating_sub(moved);
         self.add(at_ms, moved);
         true
     }
@@ -119,7 +154,7 @@ impl Sliding {
             if e.at_ms == from_ms {
                 let moved = e.cost.min(cost);
                 e.cost -= moved;
-                self.used -= moved;
+                self.used = self.used.saturating_sub(moved);
                 if e.cost == 0 {
                     self.log.remove(idx);
                 }

@@ -17,9 +17,27 @@
 //! Times are ms since the Unix epoch. A sliding log lists `[atMs, cost]` pairs,
 //! oldest first. A bucket's theoretical arrival time is `tatMs + tatRem / limit`.
 //! Waiters are not part of a snapshot: they are live calls of one process.
-//! Requests in flight are written into sliding logs as sent at `clockMs`.
+//!
+//! `inFlight` (absent: 0) counts the units of requests in flight when the
+//! snapshot was taken (with [`Options::count_in_flight`](crate::Options)): their
+//! responses will never reach a restored limiter, and they may reach the server
+//! until the process that sent them is gone. A restored limiter counts them as
+//! in flight until the first time it is given after `clockMs` (its first call in
+//! the new process, when the old one has stopped), and from then as sent at
+//! that time. Take the snapshot with [`Limiter::snapshot_at`] and the current
+//! time, so that `clockMs` is not older than the requests it describes.
+//!
+//! [`Limiter::restore`] checks every field against its window kind and refuses
+//! anything a limiter cannot have written with [`Error::CorruptSnapshot`],
+//! whose [`Corrupt`] says which field and window: times within
+//! `0..=MAX_TIME_MS`, counts within the window's limit, a fixed window's bucket
+//! the one holding `clockMs`, a token bucket owing at most one full period.
+//!
+//! Serde support is the `serde` feature (on by default); without it the
+//! snapshot is the same plain data, built and read field by field.
 
 use alloc::vec::Vec;
+#[cfg(feature = "serde")]
 use serde::{Deserialize, Serialize};
 
 use crate::bucket::Bucket;
@@ -29,22 +47,23 @@ use crate::policy::Policy;
 use crate::queue::Queue;
 use crate::sliding::{Entry, Sliding};
 use crate::window::{Kind, State, Window, WindowSpec};
-use crate::{Error, MAX_PERIOD_MS, MAX_TIME_MS};
+use crate::{Error, MAX_LIMIT, MAX_PERIOD_MS, MAX_TIME_MS};
 
 /// The snapshot version this build writes and reads.
 pub const SNAPSHOT_VERSION: u32 = 1;
 
 /// Only the version, read first so that a future format is refused by its
 /// number and not by whatever field it renamed.
-#[derive(Debug, Clone, Copy, Deserialize)]
+#[derive(Debug, Clone, Copy)]
+#[cfg_attr(feature = "serde", derive(Deserialize))]
 pub struct SnapshotVersion {
     /// The format version.
     pub version: u64,
 }
 
 /// A limiter's state. See the module docs for the form.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(Serialize, Deserialize), serde(rename_all = "camelCase"))]
 pub struct Snapshot {
     /// The format version, [`SNAPSHOT_VERSION`].
     pub version: u32,
@@ -52,13 +71,16 @@ pub struct Snapshot {
     pub clock_ms: u64,
     /// Nothing is admitted before this time (0: not paused).
     pub paused_until_ms: u64,
+    /// Units of requests in flight (see the module docs).
+    #[cfg_attr(feature = "serde", serde(default, skip_serializing_if = "is_zero"))]
+    pub in_flight: u64,
     /// The windows, in policy order.
     pub windows: Vec<WindowSnapshot>,
 }
 
 /// One window's configuration and state.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(Serialize, Deserialize), serde(rename_all = "camelCase"))]
 pub struct WindowSnapshot {
     /// Units per period.
     pub limit: u64,
@@ -71,19 +93,19 @@ pub struct WindowSnapshot {
 }
 
 /// The state of one window, by kind.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(Serialize, Deserialize), serde(rename_all = "camelCase"))]
 pub enum WindowState {
     /// A [`Kind::Sliding`] window's log.
-    #[serde(rename_all = "camelCase")]
+    #[cfg_attr(feature = "serde", serde(rename_all = "camelCase"))]
     Sliding {
         /// `(at_ms, cost)` pairs, oldest first.
         log: Vec<(u64, u64)>,
     },
     /// A [`Kind::Fixed`] window's bucket.
-    #[serde(rename_all = "camelCase")]
+    #[cfg_attr(feature = "serde", serde(rename_all = "camelCase"))]
     Fixed {
-        /// Start of the current bucket (`null`: none yet).
+        /// Start of the current bucket, the one holding `clockMs` (`null`: that one).
         start_ms: Option<i64>,
         /// Units counted in it.
         count: u64,
@@ -93,23 +115,124 @@ pub enum WindowState {
         carry_until_ms: u64,
         /// Where buckets start after each multiple of the period, moved to the
         /// server's clock (absent: the window's own offset).
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(feature = "serde", serde(default, skip_serializing_if = "Option::is_none"))]
         phase_ms: Option<u64>,
         /// How far those boundaries may be off, ms (absent: 0).
-        #[serde(default, skip_serializing_if = "is_zero")]
+        #[cfg_attr(feature = "serde", serde(default, skip_serializing_if = "is_zero"))]
         guard_ms: u64,
         /// Units admitted within `guardMs` of the bucket's end, counted in the next bucket too.
-        #[serde(default, skip_serializing_if = "is_zero")]
+        #[cfg_attr(feature = "serde", serde(default, skip_serializing_if = "is_zero"))]
         spill: u64,
     },
     /// A [`Kind::Bucket`] window's GCRA state.
-    #[serde(rename_all = "camelCase")]
+    #[cfg_attr(feature = "serde", serde(rename_all = "camelCase"))]
     Bucket {
         /// Whole ms of the theoretical arrival time.
         tat_ms: u64,
         /// The fraction, in `1 / limit` ms.
         tat_rem: u64,
     },
+}
+
+/// Why a snapshot was refused: the [`Reason`] and, if it is about one, the window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Corrupt {
+    /// What is wrong.
+    pub reason: Reason,
+    /// The index of the window it is wrong in.
+    pub window: Option<u32>,
+}
+
+/// What is wrong with a snapshot. The numbers are stable (see
+/// [`Error::detail`]); [`Corrupt::text`] says each in words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u32)]
+pub enum Reason {
+    /// Not data of the snapshot's form (a field missing or of the wrong type).
+    Malformed = 1,
+    /// `windows` is empty.
+    NoWindows = 2,
+    /// A window's `limit` is outside `1..=MAX_LIMIT`.
+    Limit = 3,
+    /// A window's `perMs` is outside `1..=MAX_PERIOD_MS`.
+    Period = 4,
+    /// A window's `offsetMs` is past `MAX_TIME_MS`.
+    Offset = 5,
+    /// `clockMs` is past `MAX_TIME_MS`.
+    Clock = 6,
+    /// `pausedUntilMs` is past `MAX_TIME_MS`.
+    Pause = 7,
+    /// A sliding log's times are out of order or past `MAX_TIME_MS`.
+    LogTime = 8,
+    /// A sliding log entry's cost is 0.
+    LogCost = 9,
+    /// A sliding log counts more than the window's limit.
+    LogTotal = 10,
+    /// A fixed window's `startMs` is not the start of the bucket holding `clockMs`.
+    FixedStart = 11,
+    /// A fixed window's `count` is above its limit.
+    FixedCount = 12,
+    /// A fixed window's `carryUnits` is above its limit or `carryUntilMs` past `MAX_TIME_MS`.
+    FixedCarry = 13,
+    /// A fixed window's `phaseMs` is not below its period.
+    FixedPhase = 14,
+    /// A fixed window's `guardMs` is above half its period.
+    FixedGuard = 15,
+    /// A fixed window's `spill` is above its `count`.
+    FixedSpill = 16,
+    /// A token bucket's `tatMs` owes more than one full period after `clockMs`.
+    BucketTat = 17,
+    /// A token bucket's `tatRem` is not below its limit.
+    BucketRem = 18,
+    /// `inFlight` is above the smallest sliding or fixed limit, or past `MAX_TIME_MS`.
+    InFlight = 19,
+}
+
+impl Corrupt {
+    /// A reason about the whole snapshot.
+    pub const fn whole(reason: Reason) -> Self {
+        Corrupt { reason, window: None }
+    }
+
+    /// A reason about window `window`.
+    pub const fn at(window: usize, reason: Reason) -> Self {
+        Corrupt { reason, window: Some(window as u32) }
+    }
+
+    /// The reason's stable number.
+    pub fn code(&self) -> u32 {
+        self.reason as u32
+    }
+
+    /// The window index, if the reason is about one window.
+    pub fn window(&self) -> Option<u64> {
+        self.window.map(u64::from)
+    }
+
+    /// The reason in words: the field, and what it must be.
+    pub fn text(&self) -> &'static str {
+        match self.reason {
+            Reason::Malformed => "a field is missing or has the wrong type",
+            Reason::NoWindows => "`windows` must list at least one window",
+            Reason::Limit => "`limit` must be an integer from 1 to 4294967295",
+            Reason::Period => "`perMs` must be an integer from 1 to 1099511627776",
+            Reason::Offset => "`offsetMs` must be at most 2^53 - 1",
+            Reason::Clock => "`clockMs` must be at most 2^53 - 1",
+            Reason::Pause => "`pausedUntilMs` must be at most 2^53 - 1",
+            Reason::LogTime => "a sliding log must list times in order, each at most 2^53 - 1",
+            Reason::LogCost => "a sliding log entry's cost must be at least 1",
+            Reason::LogTotal => "a sliding log must count at most the window's `limit`",
+            Reason::FixedStart => "a fixed window's `startMs` must be the start of the bucket holding `clockMs`",
+            Reason::FixedCount => "a fixed window's `count` must be at most its `limit`",
+            Reason::FixedCarry => "a fixed window's `carryUnits` must be at most its `limit` and `carryUntilMs` at most 2^53 - 1",
+            Reason::FixedPhase => "a fixed window's `phaseMs` must be below its period",
+            Reason::FixedGuard => "a fixed window's `guardMs` must be at most half its period",
+            Reason::FixedSpill => "a fixed window's `spill` must be at most its `count`",
+            Reason::BucketTat => "a token bucket's `tatMs` must be at most `clockMs` plus its period",
+            Reason::BucketRem => "a token bucket's `tatRem` must be below its `limit`",
+            Reason::InFlight => "`inFlight` must be at most the smallest sliding or fixed `limit`",
+        }
+    }
 }
 
 impl WindowSnapshot {
@@ -126,12 +249,9 @@ impl WindowSnapshot {
     }
 }
 
+#[cfg(feature = "serde")]
 fn is_zero(n: &u64) -> bool {
     *n == 0
-}
-
-fn corrupt(why: &'static str) -> Error {
-    Error::CorruptSnapshot { why }
 }
 
 /// Checks a version read with [`SnapshotVersion`] before the whole snapshot is parsed.
@@ -143,49 +263,77 @@ pub fn check_version(version: u64) -> Result<(), Error> {
     }
 }
 
-fn window_of(i: usize, s: &WindowSnapshot) -> Result<Window, Error> {
+fn window_of(i: usize, s: &WindowSnapshot, clock_ms: u64) -> Result<Window, Error> {
+    let bad = |reason| Error::CorruptSnapshot { why: Corrupt::at(i, reason) };
     let spec = s.spec();
-    spec.validate(i)?;
+    if spec.limit == 0 || spec.limit > MAX_LIMIT {
+        return Err(bad(Reason::Limit));
+    }
+    if spec.per_ms == 0 || spec.per_ms > MAX_PERIOD_MS {
+        return Err(bad(Reason::Period));
+    }
+    if spec.offset_ms > MAX_TIME_MS {
+        return Err(bad(Reason::Offset));
+    }
+    let (limit, per) = (spec.limit, spec.per_ms);
     let state = match &s.state {
         WindowState::Sliding { log } => {
             let mut prev = 0;
             for &(at_ms, cost) in log {
                 if at_ms < prev || at_ms > MAX_TIME_MS {
-                    return Err(corrupt("a sliding log must list times in order, each at most 2^53 - 1"));
+                    return Err(bad(Reason::LogTime));
                 }
-                if cost == 0 || cost > MAX_TIME_MS {
-                    return Err(corrupt("a sliding log entry's cost must be from 1 to 2^53 - 1"));
+                if cost == 0 {
+                    return Err(bad(Reason::LogCost));
                 }
                 prev = at_ms;
             }
-            State::Sliding(Sliding::from_log(log.iter().map(|&(at_ms, cost)| Entry { at_ms, cost }).collect()))
+            let log = log.iter().map(|&(at_ms, cost)| Entry { at_ms, cost }).collect();
+            match Sliding::from_log(log) {
+                Some(w) if w.used() <= limit => State::Sliding(w),
+                _ => return Err(bad(Reason::LogTotal)),
+            }
         }
         &WindowState::Fixed { start_ms, count, carry_units, carry_until_ms, phase_ms, guard_ms, spill } => {
-            if count > MAX_TIME_MS || carry_units > MAX_TIME_MS || carry_until_ms > MAX_TIME_MS {
-                return Err(corrupt("a fixed window's counts and times must be at most 2^53 - 1"));
+            let phase_ms = phase_ms.unwrap_or(spec.phase_ms());
+            if phase_ms >= per {
+                return Err(bad(Reason::FixedPhase));
             }
-            if start_ms.is_some_and(|s| s < -(MAX_PERIOD_MS as i64) || s > MAX_TIME_MS as i64) {
-                return Err(corrupt("a fixed window's `startMs` is out of range"));
+            let current = Fixed::bucket_start(clock_ms, per, phase_ms);
+            if start_ms.is_some_and(|s| s != current) {
+                return Err(bad(Reason::FixedStart));
             }
-            let start_ms = start_ms.unwrap_or_else(|| Fixed::bucket_start(0, spec.per_ms, spec.offset_ms % spec.per_ms));
-            let phase_ms = phase_ms.unwrap_or(spec.offset_ms % spec.per_ms);
-            if phase_ms >= spec.per_ms || guard_ms > spec.per_ms / 2 || spill > count {
-                return Err(corrupt("a fixed window's `phaseMs` must be below its period, `guardMs` at most half of it, `spill` at most `count`"));
+            if count > limit {
+                return Err(bad(Reason::FixedCount));
             }
-            State::Fixed(Fixed { start_ms, count, carry_units, carry_until_ms, phase_ms, guard_ms, spill })
+            if carry_units > limit || carry_until_ms > MAX_TIME_MS {
+                return Err(bad(Reason::FixedCarry));
+            }
+            if guard_ms > per / 2 {
+                return Err(bad(Reason::FixedGuard));
+            }
+            if spill > count {
+                return Err(bad(Reason::FixedSpill));
+            }
+            State::Fixed(Fixed { start_ms: current, count, carry_units, carry_until_ms, phase_ms, guard_ms, spill })
         }
         &WindowState::Bucket { tat_ms, tat_rem } => {
-            if tat_ms > MAX_TIME_MS + MAX_PERIOD_MS || tat_rem >= s.limit {
-                return Err(corrupt("a bucket's `tatMs` must be at most 2^53 + 2^40 and `tatRem` below its limit"));
+            if tat_rem >= limit {
+                return Err(bad(Reason::BucketRem));
             }
-            State::Bucket(Bucket { tat: tat_ms as u128 * s.limit as u128 + tat_rem as u128 })
+            // At most one full bucket owed: `limit` units of `per` past the clock.
+            if tat_ms > clock_ms.saturating_add(per) || (tat_ms == clock_ms + per && tat_rem > 0) {
+                return Err(bad(Reason::BucketTat));
+            }
+            State::Bucket(Bucket { tat: tat_ms as u128 * limit as u128 + tat_rem as u128 })
         }
     };
-    Ok(Window { spec, state })
+    Ok(Window { spec, state, reconciled: None })
 }
 
 impl Limiter {
-    /// The full state of the windows, the gate and the clock.
+    /// The full state of the windows, the gate and the clock, at the limiter's
+    /// clock. Prefer [`snapshot_at`](Self::snapshot_at) with the current time.
     pub fn snapshot(&self) -> Snapshot {
         let p = &self.policy;
         let windows = p
@@ -194,21 +342,13 @@ impl Limiter {
             .map(|w| {
                 let s = &w.spec;
                 let state = match &w.state {
-                    State::Sliding(l) => {
-                        // Requests still in flight are written as sent now: a
-                        // restarted process will never see their responses.
-                        let mut l = l.clone();
-                        if p.in_flight_total > 0 {
-                            l.add(p.clock_ms, p.in_flight_total);
-                        }
-                        WindowState::Sliding { log: l.log().iter().map(|e| (e.at_ms, e.cost)).collect() }
-                    }
+                    State::Sliding(l) => WindowState::Sliding { log: l.log().iter().map(|e| (e.at_ms, e.cost)).collect() },
                     State::Fixed(f) => WindowState::Fixed {
-                        start_ms: (f.start_ms != i64::MIN).then_some(f.start_ms),
+                        start_ms: Some(f.start_ms),
                         count: f.count,
                         carry_units: f.carry_units,
                         carry_until_ms: f.carry_until_ms,
-                        phase_ms: (f.phase_ms != s.offset_ms % s.per_ms).then_some(f.phase_ms),
+                        phase_ms: (f.phase_ms != s.phase_ms()).then_some(f.phase_ms),
                         guard_ms: f.guard_ms,
                         spill: f.spill,
                     },
@@ -220,36 +360,79 @@ impl Limiter {
                 WindowSnapshot { limit: s.limit, per_ms: s.per_ms, offset_ms: s.offset_ms, state }
             })
             .collect();
-        Snapshot { version: SNAPSHOT_VERSION, clock_ms: p.clock_ms, paused_until_ms: p.gate_ms, windows }
+        Snapshot {
+            version: SNAPSHOT_VERSION,
+            clock_ms: p.clock_ms,
+            paused_until_ms: p.gate_ms,
+            in_flight: p.in_flight_total,
+            windows,
+        }
     }
 
-    /// A limiter in the state of `snapshot`, with an empty queue.
+    /// The state at `now_ms` (the clock moves there first, as with
+    /// [`advance`](Self::advance)): requests in flight are saved so that a
+    /// restored limiter counts them until it is first used after `now_ms`
+    /// (see the [`snapshot`](crate::snapshot) module). Errors: `now_ms` past
+    /// [`MAX_TIME_MS`](crate::MAX_TIME_MS).
     ///
+    /// ```
+    /// use tollgate::{Decision, Limiter, Options, WindowSpec};
+    /// let opts = Options { count_in_flight: true, ..Options::default() };
+    /// let mut l = Limiter::with_options(&[WindowSpec::sliding(1, 60_000)], opts)?;
+    /// assert!(matches!(l.try_acquire(1_000, 1)?, Decision::Admit(_)));
+    /// let snap = l.snapshot_at(5_000)?; // the process stops; the request may still arrive
+    /// let mut next = Limiter::restore(&snap, None, opts)?;
+    /// // First call in the new process, at 9 000: the request counts from then.
+    /// assert_eq!(next.try_acquire(9_000, 1)?, Decision::Wait { retry_at_ms: 69_000 });
+    /// # Ok::<(), tollgate::Error>(())
+    /// ```
+    pub fn snapshot_at(&mut self, now_ms: u64) -> Result<Snapshot, Error> {
+        self.policy.tick(now_ms)?;
+        Ok(self.snapshot())
+    }
+
+    /// A limiter in the state of `snapshot`, with an empty queue, holding no
+    /// permits (those of the limiter that took the snapshot are not its own).
+    ///
+    /// Every field is checked (see the [`snapshot`](crate::snapshot) module);
+    /// a snapshot no limiter can have written is [`Error::CorruptSnapshot`].
     /// If `expected` is given, the snapshot's windows must be exactly those
     /// (kind, limit, period, offset), else [`Error::SnapshotMismatch`]: a changed
     /// quota should start from a fresh state, not from one counted differently.
     pub fn restore(snapshot: &Snapshot, expected: Option<&[WindowSpec]>, options: Options) -> Result<Self, Error> {
         check_version(snapshot.version as u64)?;
+        let bad = |reason| Error::CorruptSnapshot { why: Corrupt::whole(reason) };
         if snapshot.windows.is_empty() {
-            return Err(Error::NoWindows);
+            return Err(bad(Reason::NoWindows));
         }
-        if snapshot.clock_ms > MAX_TIME_MS || snapshot.paused_until_ms > MAX_TIME_MS {
-            return Err(corrupt("`clockMs` and `pausedUntilMs` must be at most 2^53 - 1"));
+        let clock = snapshot.clock_ms;
+        if clock > MAX_TIME_MS {
+            return Err(bad(Reason::Clock));
         }
-        let windows = snapshot.windows.iter().enumerate().map(|(i, w)| window_of(i, w)).collect::<Result<Vec<_>, _>>()?;
+        if snapshot.paused_until_ms > MAX_TIME_MS {
+            return Err(bad(Reason::Pause));
+        }
+        let windows =
+            snapshot.windows.iter().enumerate().map(|(i, w)| window_of(i, w, clock)).collect::<Result<Vec<_>, _>>()?;
+        // In flight units count against every sliding and fixed window.
+        let room = windows.iter().filter(|w| w.spec.kind != Kind::Bucket).map(|w| w.spec.limit).min().unwrap_or(MAX_TIME_MS);
+        if snapshot.in_flight > room {
+            return Err(bad(Reason::InFlight));
+        }
         if let Some(expected) = expected {
             if expected.len() != windows.len() || expected.iter().zip(&windows).any(|(e, w)| *e != w.spec) {
                 return Err(Error::SnapshotMismatch);
             }
         }
-        let policy = Policy {
-            windows,
-            gate_ms: snapshot.paused_until_ms,
-            clock_ms: snapshot.clock_ms,
-            count_in_flight: options.count_in_flight,
-            in_flight: Default::default(),
-            in_flight_total: 0,
-        };
+        let mut policy = Policy::with_windows(windows, options.count_in_flight);
+        policy.gate_ms = snapshot.paused_until_ms;
+        policy.clock_ms = clock;
+        policy.orphans = snapshot.in_flight;
+        policy.in_flight_total = snapshot.in_flight;
+        // Drops what expired by the clock (a log written before its last advance).
+        for w in &mut policy.windows {
+            w.advance(clock, 0);
+        }
         Ok(Limiter { policy, queue: Queue::new(options.max_waiters) })
     }
 }

@@ -10,6 +10,11 @@ pub const MAX_PERIOD_MS: u64 = 1 << 40;
 pub const MAX_PLAN: usize = 1_000_000;
 /// The largest window limit: 2^32 - 1 units.
 pub const MAX_LIMIT: u64 = u32::MAX as u64;
+/// How far past the limiter's clock a completion time may be:
+/// [`Limiter::complete_at`](crate::Limiter::complete_at) reads a time up to
+/// this far ahead as the clock (two clocks read a moment apart, rounding) and
+/// refuses a later one as [`Error::CompletionAhead`]: 1 second.
+pub const COMPLETION_TOLERANCE_MS: u64 = 1_000;
 
 /// Reads a JS number as whole milliseconds, rounding down (so a "now" is never
 /// read as later than it is). NaN, infinities, negatives and values above

@@ -25,7 +25,7 @@ use alloc::vec::Vec;
 use core::cell::UnsafeCell;
 
 use crate::policy::Permit;
-use crate::snapshot::{Snapshot, WindowSnapshot, WindowState};
+use crate::snapshot::{Corrupt, Reason, Snapshot, WindowSnapshot, WindowState};
 use crate::{ms_from_f64, whole_from_f64, Decision, Error, Kind, Limiter, Options, WaiterId, WindowSpec};
 
 /// One operation that changes a limiter. Replayed on the second copy, so it
@@ -36,7 +36,8 @@ enum Op {
     Enqueue { cost: u64, priority: i32 },
     AdmitNext { now: u64 },
     Cancel { id: u64 },
-    Complete { permit: Permit, at: u64 },
+    Complete { permit: Permit, at: u64, now: u64 },
+    Release { permit: Permit },
     PauseUntil { until: u64 },
     Reconcile { window: usize, remaining: u64, reset: Option<u64>, now: u64 },
     Advance { now: u64 },
@@ -53,7 +54,8 @@ fn apply(l: &mut Limiter, op: Op) -> Result<f64, Error> {
         Op::Enqueue { cost, priority } => l.enqueue(cost, priority)?.0 as f64,
         Op::AdmitNext { now } => l.admit_next(now)?.map_or(0.0, |(id, _)| id.0 as f64),
         Op::Cancel { id } => l.cancel(WaiterId(id)) as u8 as f64,
-        Op::Complete { permit, at } => l.complete(permit, at).map(|_| 0.0)?,
+        Op::Complete { permit, at, now } => l.complete_at(permit, at, now).map(|_| 0.0)?,
+        Op::Release { permit } => l.release(permit).map(|_| 0.0)?,
         Op::PauseUntil { until } => l.pause_until(until).map(|_| 0.0)?,
         Op::Reconcile { window, remaining, reset, now } => l.reconcile(window, remaining, reset, now)? as u8 as f64,
         Op::Advance { now } => l.advance(now).map(|_| 0.0)?,
@@ -137,34 +139,26 @@ impl<T> Global<T> {
 static TABLE: Global<Table> = Global(UnsafeCell::new(Table { slots: Vec::new(), free: Vec::new() }));
 /// Numbers crossing in bulk: windows, plans, snapshots.
 static SCRATCH: Global<Vec<f64>> = Global(UnsafeCell::new(Vec::new()));
-/// `[code, a, b, c, text pointer, text length]` of the last error.
-static ERROR: Global<[f64; 6]> = Global(UnsafeCell::new([0.0; 6]));
+/// `[code, window, value, bound, detail, text pointer, text length]` of the last error (-1: none).
+static ERROR: Global<[f64; 7]> = Global(UnsafeCell::new([0.0; 7]));
 
-/// Codes of the errors that cross the boundary (`js/src/errors.ts` has the messages).
+/// An error crosses as numbers ([`Error::code`] and its accessors) and a fixed
+/// phrase; `js/src/errors.ts` builds the message.
 fn fail(e: Error) -> f64 {
-    let (code, a, b, c, text): (u8, f64, f64, f64, &'static str) = match e {
-        Error::NoWindows => (1, 0.0, 0.0, 0.0, ""),
-        Error::InvalidLimit { window, limit } => (2, window as f64, limit as f64, 0.0, ""),
-        Error::InvalidPeriod { window, per_ms } => (3, window as f64, per_ms as f64, 0.0, ""),
-        Error::InvalidTime { what } => (4, 0.0, 0.0, 0.0, what),
-        Error::InvalidCost => (5, 0.0, 0.0, 0.0, ""),
-        Error::InvalidPriority => (6, 0.0, 0.0, 0.0, ""),
-        Error::InsufficientCapacity { cost, window, limit } => (7, cost as f64, window as f64, limit as f64, ""),
-        Error::QueueFull { max_waiters } => (8, max_waiters as f64, 0.0, 0.0, ""),
-        Error::UnknownWindow { window, windows } => (9, window as f64, windows as f64, 0.0, ""),
-        Error::PlanTooLong { requests } => (10, requests as f64, 0.0, 0.0, ""),
-        Error::UnsupportedSnapshotVersion { found } => (11, found as f64, 0.0, 0.0, ""),
-        Error::CorruptSnapshot { why } => (12, 0.0, 0.0, 0.0, why),
-        Error::SnapshotMismatch => (13, 0.0, 0.0, 0.0, ""),
+    let text = match e {
+        Error::InvalidTime { what } => what,
+        Error::CorruptSnapshot { why } => why.text(),
+        _ => "",
     };
-    fail_with(code, a, b, c, text)
+    let num = |v: Option<u64>| v.map_or(-1.0, |v| v as f64);
+    fail_with(e.code(), num(e.window()), num(e.value()), num(e.bound()), e.detail(), text)
 }
 
-/// Code 14: the handle names no limiter (it was disposed).
-const NO_LIMITER: u8 = 14;
+/// Not a core error: the handle names no limiter (it was disposed).
+const NO_LIMITER: u32 = 100;
 
-fn fail_with(code: u8, a: f64, b: f64, c: f64, text: &'static str) -> f64 {
-    *ERROR.get() = [code as f64, a, b, c, text.as_ptr() as usize as f64, text.len() as f64];
+fn fail_with(code: u32, window: f64, value: f64, bound: f64, detail: u32, text: &'static str) -> f64 {
+    *ERROR.get() = [code as f64, window, value, bound, detail as f64, text.as_ptr() as usize as f64, text.len() as f64];
     f64::NAN
 }
 
@@ -187,7 +181,7 @@ fn slot(h: f64) -> Option<&'static mut Slot> {
 
 fn change(h: f64, op: Result<Op, Error>) -> f64 {
     match (slot(h), op) {
-        (None, _) => fail_with(NO_LIMITER, h, 0.0, 0.0, ""),
+        (None, _) => fail_with(NO_LIMITER, -1.0, h, -1.0, 0, ""),
         (Some(_), Err(e)) => fail(e),
         (Some(s), Ok(op)) => done(s.change(op)),
     }
@@ -195,7 +189,7 @@ fn change(h: f64, op: Result<Op, Error>) -> f64 {
 
 fn read(h: f64, f: impl FnOnce(&Limiter) -> Result<f64, Error>) -> f64 {
     match slot(h) {
-        None => fail_with(NO_LIMITER, h, 0.0, 0.0, ""),
+        None => fail_with(NO_LIMITER, -1.0, h, -1.0, 0, ""),
         Some(s) => done(f(s.now())),
     }
 }
@@ -222,7 +216,7 @@ pub extern "C" fn tg_scratch(n: u32) -> u32 {
     scratch.as_ptr() as usize as u32
 }
 
-/// The address of the last error's six numbers.
+/// The address of the last error's seven numbers.
 #[no_mangle]
 pub extern "C" fn tg_error() -> u32 {
     ERROR.get().as_ptr() as usize as u32
@@ -321,13 +315,22 @@ pub extern "C" fn tg_cancel(h: f64, id: f64) -> f64 {
     change(h, Ok(Op::Cancel { id: id as u64 }))
 }
 
-/// Re-stamps a permit at `at`, when its response arrived.
+fn permit_of(at: f64, cost: f64) -> Result<Permit, Error> {
+    Ok(Permit { at_ms: ms_from_f64(at, "permit.at")?, cost: cost_of(cost)? })
+}
+
+/// The permit's response arrived at `at`; it is `now`. Counts the request at `at`.
 #[no_mangle]
-pub extern "C" fn tg_complete(h: f64, permit_at: f64, cost: f64, at: f64) -> f64 {
-    let op = ms_from_f64(permit_at, "permit.at").and_then(|at_ms| {
-        Ok(Op::Complete { permit: Permit { at_ms, cost: cost_of(cost)? }, at: ms_from_f64(at, "at")? })
-    });
+pub extern "C" fn tg_complete(h: f64, permit_at: f64, cost: f64, at: f64, now: f64) -> f64 {
+    let op = permit_of(permit_at, cost)
+        .and_then(|permit| Ok(Op::Complete { permit, at: ms_from_f64(at, "at")?, now: now_of(now)? }));
     change(h, op)
+}
+
+/// Gives back the units of a permit whose request was never sent.
+#[no_mangle]
+pub extern "C" fn tg_release(h: f64, permit_at: f64, cost: f64) -> f64 {
+    change(h, permit_of(permit_at, cost).map(|permit| Op::Release { permit }))
 }
 
 /// Admits nothing before `until`.
@@ -427,7 +430,8 @@ pub extern "C" fn tg_plan(h: f64, now: f64, n: f64, cost: f64) -> f64 {
 }
 
 /// Writes the limiter's snapshot, flat (see [`flat_snapshot`]), into the
-/// scratch buffer; returns its length.
+/// scratch buffer; returns its length. Move the clock first (`tg_advance`):
+/// then this is the core's `snapshot_at(now)`.
 #[no_mangle]
 pub extern "C" fn tg_snapshot(h: f64) -> f64 {
     read(h, |l| {
@@ -447,7 +451,7 @@ pub extern "C" fn tg_restore(len: u32, windows: u32, max_waiters: f64, count_in_
     let scratch = SCRATCH.get();
     let (len, specs_len) = (len as usize, windows as usize * 4);
     if len.checked_add(specs_len).map_or(true, |end| end > scratch.len()) {
-        return fail(Error::CorruptSnapshot { why: "the snapshot is truncated" });
+        return fail(TRUNCATED);
     }
     let made = (|| {
         let snap = snapshot_of(&scratch[..len])?;
@@ -460,14 +464,14 @@ pub extern "C" fn tg_restore(len: u32, windows: u32, max_waiters: f64, count_in_
     }
 }
 
-// The flat snapshot: `[version, clockMs, pausedUntilMs, windows]`, then per
+// The flat snapshot: `[version, clockMs, pausedUntilMs, inFlight, windows]`, then per
 // window `[kind, limit, perMs, offsetMs]` and its state: sliding `[n, (atMs,
 // cost) x n]`; fixed `[startMs (NaN: none), count, carryUnits, carryUntilMs,
 // phaseMs (-1: none), guardMs, spill]`; bucket `[tatMs, tatRem]`. The JS layer
 // turns it into the documented JSON form and back.
 
 fn flat_snapshot(s: &Snapshot, out: &mut Vec<f64>) {
-    out.extend([s.version as f64, s.clock_ms as f64, s.paused_until_ms as f64, s.windows.len() as f64]);
+    out.extend([s.version as f64, s.clock_ms as f64, s.paused_until_ms as f64, s.in_flight as f64, s.windows.len() as f64]);
     for w in &s.windows {
         let kind = match w.state {
             WindowState::Sliding { .. } => 0.0,
@@ -499,8 +503,8 @@ fn flat_snapshot(s: &Snapshot, out: &mut Vec<f64>) {
 /// Reads numbers off a flat snapshot; every one must be a whole number in range.
 struct Reader<'a>(core::slice::Iter<'a, f64>);
 
-const TRUNCATED: Error = Error::CorruptSnapshot { why: "the snapshot is truncated" };
-const NOT_WHOLE: Error = Error::CorruptSnapshot { why: "every count and time must be a whole number from 0 to 2^53 - 1" };
+const TRUNCATED: Error = Error::CorruptSnapshot { why: Corrupt::whole(Reason::Malformed) };
+const NOT_WHOLE: Error = Error::CorruptSnapshot { why: Corrupt::whole(Reason::Malformed) };
 
 impl Reader<'_> {
     fn raw(&mut self) -> Result<f64, Error> {
@@ -540,6 +544,7 @@ fn snapshot_of(flat: &[f64]) -> Result<Snapshot, Error> {
     crate::snapshot::check_version(version)?;
     let clock_ms = r.whole()?;
     let paused_until_ms = r.whole()?;
+    let in_flight = r.whole()?;
     let n = r.whole()? as usize;
     if n > flat.len() / 6 {
         return Err(TRUNCATED);
@@ -569,12 +574,12 @@ fn snapshot_of(flat: &[f64]) -> Result<Snapshot, Error> {
                 WindowState::Fixed { start_ms, count, carry_units, carry_until_ms, phase_ms, guard_ms: r.whole()?, spill: r.whole()? }
             }
             2 => WindowState::Bucket { tat_ms: r.wide()?, tat_rem: r.whole()? },
-            _ => return Err(Error::CorruptSnapshot { why: "a window's kind must be sliding, fixed or bucket" }),
+            _ => return Err(NOT_WHOLE),
         };
         windows.push(WindowSnapshot { limit, per_ms, offset_ms, state });
     }
     if r.0.next().is_some() {
-        return Err(Error::CorruptSnapshot { why: "the snapshot has more numbers than its windows" });
+        return Err(TRUNCATED);
     }
-    Ok(Snapshot { version: version as u32, clock_ms, paused_until_ms, windows })
+    Ok(Snapshot { version: version as u32, clock_ms, paused_until_ms, in_flight, windows })
 }

@@ -1,5 +1,6 @@
 //! A window: one "N per P" rule of a policy, and its state.
 
+#[cfg(feature = "serde")]
 use serde::{Deserialize, Serialize};
 
 use crate::bucket::Bucket;
@@ -8,8 +9,8 @@ use crate::sliding::Sliding;
 use crate::{Error, MAX_LIMIT, MAX_PERIOD_MS, MAX_TIME_MS};
 
 /// How a window counts. See the crate docs for which to choose.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "serde", derive(Serialize, Deserialize), serde(rename_all = "lowercase"))]
 pub enum Kind {
     /// Never more than `limit` in any interval of `per_ms` (the default).
     #[default]
@@ -21,7 +22,8 @@ pub enum Kind {
 }
 
 /// The configuration of one window: `limit` units per `per_ms` milliseconds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(Serialize, Deserialize))]
 pub struct WindowSpec {
     /// How the window counts.
     pub kind: Kind,
@@ -31,7 +33,7 @@ pub struct WindowSpec {
     pub per_ms: u64,
     /// For [`Kind::Fixed`]: where the buckets start, in ms after the Unix epoch
     /// (taken modulo `per_ms`). Ignored by the other kinds.
-    #[serde(default)]
+    #[cfg_attr(feature = "serde", serde(default))]
     pub offset_ms: u64,
 }
 
@@ -65,7 +67,7 @@ impl WindowSpec {
     }
 
     pub(crate) fn phase_ms(&self) -> u64 {
-        self.offset_ms % self.per_ms
+        self.offset_ms.checked_rem(self.per_ms).unwrap_or(0)
     }
 }
 
@@ -82,6 +84,9 @@ pub(crate) enum State {
 pub(crate) struct Window {
     pub(crate) spec: WindowSpec,
     pub(crate) state: State,
+    /// `(clock, until)` of the last server report applied to the window: a
+    /// permit issued before it may be inside the count the server gave.
+    pub(crate) reconciled: Option<(u64, u64)>,
 }
 
 impl Window {
@@ -91,7 +96,7 @@ impl Window {
             Kind::Fixed => State::Fixed(Fixed::new(spec.per_ms, spec.phase_ms())),
             Kind::Bucket => State::Bucket(Bucket::default()),
         };
-        Window { spec, state }
+        Window { spec, state, reconciled: None }
     }
 
     pub(crate) fn advance(&mut self, now_ms: u64, in_flight: u64) {
@@ -101,13 +106,14 @@ impl Window {
             State::Fixed(w) => w.advance(now_ms, s.per_ms, in_flight),
             State::Bucket(_) => {}
         }
+        self.cap();
     }
 
     /// Units counted against the limit at `now_ms` (after `advance(now_ms)`),
     /// requests in flight included.
     pub(crate) fn used(&self, now_ms: u64, in_flight: u64) -> u64 {
         match &self.state {
-            State::Sliding(w) => w.used() + in_flight,
+            State::Sliding(w) => w.used().saturating_add(in_flight),
             State::Fixed(w) => w.used(),
             State::Bucket(w) => w.used(now_ms, self.spec.limit, self.spec.per_ms),
         }
@@ -134,6 +140,72 @@ impl Window {
             State::Fixed(w) => w.add(now_ms, cost, s.per_ms),
             State::Bucket(w) => w.add(now_ms, cost, s.limit, s.per_ms),
         }
+        self.cap();
+    }
+
+    /// Keeps every count within the limit. A count can pass it (a completion
+    /// counts units again that had already expired, a server reports more),
+    /// but units beyond the limit never change a decision: a sliding window
+    /// must wait for the oldest of them to expire before any unit fits, so
+    /// dropping exactly those leaves every earliest time as it was, and a fixed
+    /// bucket at its limit is full either way. Capped, the state stays small
+    /// and a snapshot's totals can be checked against the limit.
+    pub(crate) fn cap(&mut self) {
+        let limit = self.spec.limit;
+        match &mut self.state {
+            State::Sliding(w) => w.trim_to(limit),
+            State::Fixed(w) => {
+                w.count = w.count.min(limit);
+                w.carry_units = w.carry_units.min(limit);
+                w.spill = w.spill.min(w.count);
+            }
+            State::Bucket(_) => {}
+        }
+    }
+
+    /// Gives back the units of a permit that was never used (its request was
+    /// not sent), issued at `at_ms` and released at `now_ms`; `tracked`: it was
+    /// counted as in flight (the caller takes it out of the in-flight total).
+    /// Gives back only what the window can tell is that permit's, never more:
+    /// what a server counts can only be less than what is left.
+    pub(crate) fn release(&mut self, at_ms: u64, cost: u64, now_ms: u64, tracked: bool) {
+        let s = &self.spec;
+        if let Some((reported_ms, until_ms)) = self.reconciled {
+            if reported_ms >= at_ms {
+                // The server's count, adopted since, may have been taken as
+                // including this permit: keep what is counted. A tracked one was
+                // counted only as in flight in a sliding window: keep it there,
+                // as sent when the server's count ends.
+                if let (true, State::Sliding(w)) = (tracked, &mut self.state) {
+                    w.add(until_ms.saturating_sub(s.per_ms).max(now_ms), cost);
+                    self.cap();
+                }
+                return;
+            }
+        }
+        match &mut self.state {
+            // A tracked request is counted only as in flight.
+            State::Sliding(_) if tracked => {}
+            State::Sliding(w) => w.remove(at_ms, cost),
+            State::Fixed(w) => {
+                // Only the current bucket still counts it: a tracked request is
+                // counted there wherever it was admitted, an untracked one only
+                // if it was admitted in it.
+                let current = Fixed::bucket_start(at_ms, s.per_ms, w.phase_ms) == w.start_ms;
+                if tracked || current {
+                    let floor = if (w.start_ms) < w.carry_until_ms as i64 { w.carry_units } else { 0 };
+                    w.count = w.count.saturating_sub(cost).max(floor);
+                    // Admitted within the guard of this bucket's end, it also spilled.
+                    let guarded = w.guard_ms > 0
+                        && at_ms as i64 >= w.start_ms.saturating_add(s.per_ms as i64).saturating_sub(w.guard_ms as i64);
+                    if current && guarded {
+                        w.spill = w.spill.saturating_sub(cost);
+                    }
+                    w.spill = w.spill.min(w.count);
+                }
+            }
+            State::Bucket(w) => w.unadd(at_ms, cost, now_ms, s.limit, s.per_ms),
+        }
     }
 
     /// Aligns a fixed window's buckets to a server clock running `offset_ms`
@@ -156,8 +228,10 @@ impl Window {
         match &mut self.state {
             State::Sliding(w) => w.add(to_ms, cost),
             State::Fixed(_) => {}
-            State::Bucket(w) => w.restamp(to_ms, cost, s.limit, s.per_ms),
+            // Units landing together (a restored snapshot's) owe a full bucket at most.
+            State::Bucket(w) => w.restamp(to_ms, cost.min(s.limit), s.limit, s.per_ms),
         }
+        self.cap();
     }
 
     pub(crate) fn restamp(&mut self, from_ms: u64, to_ms: u64, cost: u64) {
@@ -167,12 +241,23 @@ impl Window {
             State::Fixed(w) => w.restamp(from_ms, to_ms, cost, s.per_ms),
             State::Bucket(w) => w.restamp(to_ms, cost, s.limit, s.per_ms),
         }
+        self.cap();
     }
 
     /// Adopts the server's count when it is higher than ours. `server_used` is
     /// what the server says is spent; it holds until `until_ms`.
     /// Returns whether anything changed.
     pub(crate) fn reconcile(&mut self, now_ms: u64, server_used: u64, until_ms: u64, in_flight: u64) -> bool {
+        let changed = self.reconcile_uncapped(now_ms, server_used.min(self.spec.limit), until_ms, in_flight);
+        self.cap();
+        // Even a report our count already covers may count a permit of ours
+        // that is never sent: remember it (see `release`).
+        let until = self.reconciled.map_or(until_ms, |(_, u)| u.max(until_ms));
+        self.reconciled = Some((now_ms, until));
+        changed
+    }
+
+    fn reconcile_uncapped(&mut self, now_ms: u64, server_used: u64, until_ms: u64, in_flight: u64) -> bool {
         let ours = self.used(now_ms, in_flight);
         let s = &self.spec;
         match &mut self.state {
@@ -193,10 +278,12 @@ impl Window {
                 w.reconcile(server_used, until_ms, s.per_ms);
                 before != (w.count, w.carry_units, w.carry_until_ms)
             }
-            State::Bucket(_) if server_used <= ours => false,
+            // Not compared with `ours`: that is rounded up, and a bucket owing
+            // 4.4 units still owes less than a server reporting 5.
             State::Bucket(w) => {
+                let before = w.tat;
                 w.reconcile(now_ms, server_used, s.limit, s.per_ms);
-                true
+                w.tat != before
             }
         }
     }

@@ -1,11 +1,13 @@
 //! Property tests of server-feedback parsing: whatever the headers, nothing
 //! panics and every time is between now and `MAX_TIME_MS`; HTTP-dates in all
-//! three formats read back the instant they were written from.
+//! three formats read back the instant they were written from; and well-formed
+//! values of every field DO parse, to exactly what they say (a parser that
+//! returned nothing would pass the range checks, not these).
 //!
 //! Case count: `PROPTEST_CASES` (default 256).
 
 use proptest::prelude::*;
-use tollgate::headers::{parse_feedback, parse_http_date, parse_retry_after};
+use tollgate::headers::{parse_feedback, parse_http_date, parse_retry_after, ServerWindow};
 use tollgate::MAX_TIME_MS;
 
 fn config() -> ProptestConfig {
@@ -158,5 +160,104 @@ proptest! {
     ) {
         let expected = (secs as i64 * 1_000 - offset).clamp(now as i64, MAX_TIME_MS as i64) as u64;
         prop_assert_eq!(parse_retry_after(&http_date(secs, 0), now, Some(offset)), Some(expected));
+    }
+
+    #[test]
+    fn a_delay_seconds_retry_after_is_now_plus_those_seconds(
+        secs in prop_oneof![0u64..=3_600, 0u64..=999_999_999_999_999],
+        pad in "[ \t]{0,2}",
+        now in 0..=MAX_TIME_MS,
+    ) {
+        let expected = now.saturating_add(secs.saturating_mul(1_000)).min(MAX_TIME_MS);
+        prop_assert_eq!(parse_retry_after(&format!("{pad}{secs}{pad}"), now, None), Some(expected));
+        let feedback = parse_feedback([("Retry-After", format!("{secs}").as_str())], now);
+        prop_assert_eq!(feedback.retry_at_ms, Some(expected));
+    }
+
+    #[test]
+    fn well_formed_x_ratelimit_fields_read_as_one_window(
+        limit in 0u64..=1_000_000,
+        used in 0u64..=1_000_000,
+        reset in 0u64..1_000_000_000,
+        window in 0usize..4,
+        prefix in prop_oneof![Just("X-RateLimit-"), Just("x-rate-limit-")],
+        now in 1_700_000_000_000u64..1_900_000_000_000,
+    ) {
+        let remaining = limit.saturating_sub(used);
+        let (window_name, window_ms) = [("per_minute", 60_000), ("per_hour", 3_600_000), ("60", 60_000), ("15m", 900_000)][window];
+        let headers = [
+            (format!("{prefix}Limit"), limit.to_string()),
+            (format!("{prefix}Remaining"), remaining.to_string()),
+            (format!("{prefix}Reset"), reset.to_string()),
+            (format!("{prefix}Window"), window_name.to_string()),
+        ];
+        let feedback = parse_feedback(headers.iter().map(|(n, v)| (n.as_str(), v.as_str())), now);
+        prop_assert_eq!(feedback.windows, vec![ServerWindow {
+            name: Some(window_name.into()),
+            limit: Some(limit),
+            remaining: Some(remaining),
+            reset_at_ms: Some(now + reset * 1_000),
+            window_ms: Some(window_ms),
+        }]);
+    }
+
+    #[test]
+    fn an_epoch_reset_in_seconds_moves_by_the_server_clock(
+        ahead_s in 0u64..=86_400,
+        skew_s in -30i64..=30,
+        now_s in 1_700_000_000u64..1_900_000_000,
+    ) {
+        // The server's clock runs `skew_s` ahead; its reset is `ahead_s` after its own now.
+        let server_now_s = (now_s as i64 + skew_s) as u64;
+        let headers = [
+            ("Date", http_date(server_now_s, 0)),
+            ("X-RateLimit-Reset", (server_now_s + ahead_s).to_string()),
+        ];
+        let now = now_s * 1_000;
+        let feedback = parse_feedback(headers.iter().map(|(n, v)| (*n, v.as_str())), now);
+        prop_assert_eq!(feedback.server_offset_ms, Some(skew_s * 1_000));
+        prop_assert_eq!(feedback.windows.len(), 1);
+        prop_assert_eq!(feedback.windows[0].reset_at_ms, Some(now + ahead_s * 1_000));
+    }
+
+    #[test]
+    fn well_formed_ietf_policy_and_limit_fields_read_as_one_window_per_policy(
+        policies in prop::collection::vec(("[a-z]{1,8}", 1u64..=1_000_000, 1u64..=86_400, 0u64..=1_000_000, 0u64..=86_400), 1..4),
+        now in 1_700_000_000_000u64..1_900_000_000_000,
+    ) {
+        // Distinct names: a second policy of the same name is another window, not this test's point.
+        let mut seen = std::collections::HashSet::new();
+        let policies: Vec<_> = policies.into_iter().filter(|p| seen.insert(p.0.clone())).collect();
+        let policy = policies.iter().map(|(n, q, w, _, _)| format!("\"{n}\";q={q};w={w}")).collect::<Vec<_>>().join(", ");
+        let limit = policies.iter().map(|(n, _, _, r, t)| format!("\"{n}\";r={r};t={t}")).collect::<Vec<_>>().join(", ");
+        let feedback = parse_feedback([("RateLimit-Policy", policy.as_str()), ("RateLimit", limit.as_str())], now);
+        let expected: Vec<ServerWindow> = policies.iter().map(|(n, q, w, r, t)| ServerWindow {
+            name: Some(n.clone()),
+            limit: Some(*q),
+            remaining: Some(*r),
+            reset_at_ms: Some(now + t * 1_000),
+            window_ms: Some(w * 1_000),
+        }).collect();
+        prop_assert_eq!(feedback.windows, expected, "{} / {}", policy, limit);
+    }
+
+    #[test]
+    fn well_formed_legacy_ratelimit_fields_read_as_one_window(
+        quota in 1u64..=1_000_000,
+        w in 1u64..=86_400,
+        remaining in 0u64..=1_000_000,
+        reset in 0u64..1_000_000_000,
+        now in 1_700_000_000_000u64..1_900_000_000_000,
+    ) {
+        let limit = format!("{quota}, {quota};w={w}");
+        let headers = [("RateLimit-Limit", limit), ("RateLimit-Remaining", remaining.to_string()), ("RateLimit-Reset", reset.to_string())];
+        let feedback = parse_feedback(headers.iter().map(|(n, v)| (*n, v.as_str())), now);
+        prop_assert_eq!(feedback.windows, vec![ServerWindow {
+            name: None,
+            limit: Some(quota),
+            remaining: Some(remaining),
+            reset_at_ms: Some(now + reset * 1_000),
+            window_ms: Some(w * 1_000),
+        }]);
     }
 }

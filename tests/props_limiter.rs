@@ -76,7 +76,8 @@ fn apply(lim: &mut Limiter, t: &mut u64, permits: &mut Vec<Permit>, op: &Op) -> 
             Outcome::Decision(d)
         }
         Op::Complete { which, delay } if !permits.is_empty() => {
-            let p = permits[which % permits.len()];
+            // A permit completes once: it leaves the list.
+            let p = permits.swap_remove(which % permits.len());
             Outcome::Unit(lim.complete(p, p.at_ms + delay))
         }
         Op::Complete { .. } => Outcome::Unit(Ok(())),
@@ -203,6 +204,10 @@ proptest! {
         let snap: Snapshot = serde_json::from_str(&json).unwrap();
         let mut restored = Limiter::restore(&snap, Some(&specs), Options::default()).unwrap();
         prop_assert_eq!(restored.snapshot(), lim.snapshot());
+        // The permits issued before are not the restored limiter's (see
+        // `permits_of_the_limiter_that_took_the_snapshot_are_not_held`); both
+        // complete only those issued after.
+        permits.clear();
         let (mut t2, mut permits2) = (t, permits.clone());
         for op in &after {
             let expected = apply(&mut lim, &mut t, &mut permits, op);
@@ -245,7 +250,7 @@ proptest! {
             // A report whose reset is already past (at or before the clock) is ignored.
             let live = !matches!(reset, Some(r) if (t as i64 + r).max(0) as u64 <= lim.clock_ms());
             let changed = changed.unwrap();
-            prop_assert_eq!(changed, lim != before, "the return value says whether the window changed");
+            prop_assert_eq!(changed, lim.snapshot() != before.snapshot(), "the return value says whether the window changed");
             if !live {
                 prop_assert!(!changed);
             } else {
@@ -264,7 +269,10 @@ proptest! {
                 apply(&mut lim, &mut t, &mut permits, op);
                 continue;
             };
-            let Some(&p) = permits.get(which % permits.len().max(1)) else { continue };
+            if permits.is_empty() {
+                continue;
+            }
+            let p = permits.swap_remove(which % permits.len());
             let before = ticked(&lim, p.at_ms + delay);
             lim.complete(p, p.at_ms + delay).unwrap();
             for (after, was) in earliest_all(&lim).into_iter().zip(earliest_all(&before)) {
@@ -274,7 +282,7 @@ proptest! {
                 prop_assert!(lim.used(i).unwrap() >= before.used(i).unwrap());
             }
             if delay == 0 {
-                prop_assert_eq!(&lim, &before);
+                prop_assert_eq!(lim.snapshot(), before.snapshot());
             }
         }
     }

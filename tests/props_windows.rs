@@ -244,7 +244,8 @@ proptest! {
             match kind {
                 0 => lim.pause_until(t + delta).unwrap(),
                 1 | 2 if !permits.is_empty() => {
-                    let p: Permit = permits[which % permits.len()];
+                    // A permit completes once: it leaves the list.
+                    let p: Permit = permits.swap_remove(which % permits.len());
                     lim.complete(p, p.at_ms + delta).unwrap();
                 }
                 _ => {}

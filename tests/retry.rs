@@ -304,4 +304,45 @@ proptest! {
             prop_assert!(server_at.saturating_sub(attempt.now_ms) <= policy.max_retry_after_ms);
         }
     }
+
+    /// The give-up side, which the two properties above return early on: each
+    /// give-up names a rule whose condition really holds for this attempt.
+    #[test]
+    fn a_give_up_names_a_rule_that_holds(policy in any_policy(), attempt in any_attempt()) {
+        let RetryDecision::GiveUp(why) = run(&policy, &attempt) else { return Ok(()) };
+        let told = attempt.retry_at_ms;
+        let refused = matches!(attempt.outcome, Outcome::Status(429)) || (told.is_some() && attempt.outcome == Outcome::Status(503));
+        let retryable = match attempt.outcome {
+            Outcome::Status(s) => [408, 425, 429, 500, 502, 503, 504].contains(&s),
+            Outcome::NetworkError { .. } => true,
+        };
+        match why {
+            GiveUp::NotRetryable => prop_assert!(!retryable),
+            GiveUp::NotIdempotent => {
+                prop_assert!(retryable && !refused);
+                prop_assert!(!attempt.idempotent_method && !attempt.has_idempotency_key);
+            }
+            GiveUp::AttemptsExhausted => prop_assert!(retryable && attempt.number >= policy.max_attempts),
+            GiveUp::RetryAfterTooLong { retry_at_ms } => {
+                prop_assert_eq!(Some(retry_at_ms), told, "names the server's time");
+                prop_assert!(retry_at_ms.saturating_sub(attempt.now_ms) > policy.max_retry_after_ms);
+            }
+            GiveUp::TotalTimeExceeded => {
+                let max_total = policy.max_total_ms;
+                prop_assert!(max_total.is_some(), "no total time was set");
+                // The latest time the retry could have been drawn at is past the total.
+                let latest = match told {
+                    Some(at) => at.max(attempt.now_ms).saturating_add(policy.retry_after_jitter_ms),
+                    None => attempt.now_ms.saturating_add(backoff_ceiling_ms(&policy, attempt.number)),
+                };
+                prop_assert!(latest.saturating_sub(attempt.started_ms) > max_total.unwrap());
+            }
+            GiveUp::BudgetExhausted => prop_assert!(false, "a full budget was refused"),
+        }
+        // Giving up for a rule spends nothing from the budget.
+        let mut budget = RetryBudget::default();
+        let before = budget.tokens_milli();
+        prop_assert_eq!(decide(&policy, &attempt, &mut budget), RetryDecision::GiveUp(why));
+        prop_assert_eq!(budget.tokens_milli(), before, "no token spent");
+    }
 }

@@ -7,8 +7,8 @@
 //
 // The anchor takes the server's time as of when its answer arrived, so the page
 // runs slightly behind the server, never ahead: calendar windows then end late
-// in the page, not early. A new server (another bootId) starts a new anchor and
-// drops the quota state kept for the old one, whose times were on another clock.
+// in the page, not early. A new server (another bootId) starts a new anchor; the
+// playground's quota is named after the bootId, so the old one (on another clock) is left behind.
 
 const KEY = 'tollgate:clock';
 
@@ -32,7 +32,6 @@ export async function sharedClock() {
     const receivedAt = wall();
     const saved = readAnchor();
     if (saved && saved.bootId === server.bootId && saved.speed === server.speed) return { ...saved, fresh: false };
-    for (const key of Object.keys(localStorage)) if (key.startsWith('tollgate:limiter:')) localStorage.removeItem(key);
     const made = { bootId: server.bootId, speed: server.speed, virtualAt: server.nowMs, wallAt: receivedAt };
     localStorage.setItem(KEY, JSON.stringify(made));
     return { ...made, fresh: true };

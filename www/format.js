@@ -68,3 +68,14 @@ export function throttled(render) {
     });
   };
 }
+
+
+/**
+ * The width to draw `svg` at, in its own units: its width on screen, so a
+ * label of 12 units is 12 CSS pixels (a 640-unit chart squeezed into a 380 px
+ * card showed its 11-unit labels at 6.5 px). `fallback` before layout.
+ */
+export function drawWidth(svg, fallback) {
+  const width = Math.round(svg.getBoundingClientRect().width);
+  return width > 0 ? width : fallback;
+}

@@ -96,19 +96,27 @@ export function startLive({ root, span, status, onState }) {
     let c = cards.get(scope.id);
     if (c) return c;
     const key = scope.key === '' ? 'one quota (no key)' : `key #${scope.key}`;
-    const count = (name, label) => h('div', {}, h('dt', { text: label }), h('dd', { 'data-count': name, text: '0' }));
+    const keyHelp = scope.key === '' ? 'Every request of this route shares one quota.'
+      : `The API key this quota belongs to, as a hash (#${scope.key}): the key itself never reaches this page.`;
+    const count = (name, label, help) => h('div', { title: help }, h('dt', { text: label }), h('dd', { 'data-count': name, text: '0' }));
     c = {
       windows: h('ul', { class: 'windows' }),
       gate: h('p', { class: 'gate' }),
       queue: h('p', { class: 'queue' }),
       counts: h('dl', { class: 'counts' },
-        count('admitted', 'admitted'), count('held', 'held back'), count('retried', 'retried'), count('refused', 'refused by the server')),
+        count('admitted', 'admitted', 'requests tollgate let through to the server'),
+        count('held', 'held back', 'requests that had to wait in tollgate’s queue for room in a window, instead of being refused'),
+        count('retried', 'retried', 'requests sent again after a 429 or a 5xx'),
+        count('refused', 'refused by the server', 'answers 429 (too many requests) from the API: tollgate aims for 0')),
       svg: s('svg', { class: 'chart' }),
       legend: h('ul', { class: 'legend' }),
     };
     c.el = h('article', { class: 'scope', 'aria-label': `${api.title}, ${scope.route}, ${key}`, 'data-scope': scope.id },
-      h('h4', {}, scope.route, ' ', h('span', { class: 'key', text: key })),
+      h('h4', {}, scope.route, ' ', h('span', { class: 'key', text: key, title: keyHelp })),
+      h('p', { class: 'help', text: keyHelp }),
       c.windows, c.gate, c.queue, c.counts,
+      h('p', { class: 'help', text: 'Held back: waited in tollgate’s queue for room instead of being refused. '
+        + 'Refused by the server: 429 answers (aim: 0). Retried: sent again after a 429 or a 5xx.' }),
       h('figure', { class: 'timeline' }, c.svg, c.legend));
     group.scopes.append(c.el);
     seen.observe(c.el);
@@ -118,7 +126,8 @@ export function startLive({ root, span, status, onState }) {
   }
 
   function updateCard(c, scope, now) {
-    if (c.el.dataset.visible === 'false') return;
+    // Numbers stay current everywhere (a full-page screenshot or a scroll shows the truth);
+    // only the timeline, the costly part, waits until the card is on screen.
     renderWindows(c.windows, scope.windows, now);
     const paused = scope.pausedUntil > now;
     c.gate.dataset.state = paused ? 'paused' : 'open';
@@ -136,9 +145,12 @@ export function startLive({ root, span, status, onState }) {
     }
     c.counts.querySelector('[data-count="refused"]').dataset.zero = String(scope.counts.refused === 0);
     const spanMs = Number(span.value);
-    if (performance.now() - c.drawnAt < CHART_EVERY_MS && c.spanMs === spanMs) return;
+    if (c.el.dataset.visible === 'false') return;
+    const width = Math.round(c.svg.getBoundingClientRect().width); // drawn at its on-screen width: redraw when it changes
+    if (performance.now() - c.drawnAt < CHART_EVERY_MS && c.spanMs === spanMs && c.width === width) return;
     c.drawnAt = performance.now();
     c.spanMs = spanMs;
+    c.width = width;
     drawTimeline(c.svg, c.legend, { now, spanMs, windows: scope.windows, ...historyOf(scope.id) });
   }
 

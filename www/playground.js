@@ -1,12 +1,13 @@
 // The playground: tollgate in this tab against the dashboard's strict mock API,
 // on the dashboard's quota clock. N requests arrive one every `interval`; the
-// tollgate side sends each through the quota shared by the tabs (shared-limiter.js)
+// tollgate side sends each through the quota shared by the tabs (the package's
+// tabStore, see shared-quota.js)
 // and is compared with its plan; the Hex document's limiter (naive-limiter.js)
 // gets the same load against a fresh quota of the same server.
 import { renderWindows } from './bars.js';
-import { formatClock, formatDuration, formatOffset, h, s, throttled } from './format.js';
+import { drawWidth, formatClock, formatDuration, formatOffset, h, s, throttled } from './format.js';
 import { HexRateLimiter, hexRunWithRetry } from './naive-limiter.js';
-import { SharedLimiter } from './shared-limiter.js';
+import { openQuota } from './shared-quota.js';
 import { formatWindows, parseWindows, toLimiterWindows } from './windows.js';
 
 const FORM_KEY = 'tollgate:playground-form';
@@ -17,7 +18,7 @@ export function startPlayground({ clock, tollgate }) {
   const el = {
     root: $('playground'), form: $('pg-form'), preset: $('pg-preset'), windows: $('pg-windows'), count: $('pg-count'),
     interval: $('pg-interval'), fire: $('pg-fire'), reset: $('pg-reset'), error: $('pg-error'), bars: $('pg-bars'),
-    gate: $('pg-gate'), schedule: $('pg-schedule'), summary: $('pg-summary'), table: $('pg-table'), status: $('pg-status'),
+    gate: $('pg-gate'), schedule: $('pg-schedule'), scheduleEmpty: $('pg-schedule-empty'), summary: $('pg-summary'), table: $('pg-table'), status: $('pg-status'),
     mock: $('pg-mock'),
   };
   const presets = presetWindows(tollgate);
@@ -67,13 +68,13 @@ export function startPlayground({ clock, tollgate }) {
     saveForm();
     const c = config();
     if (!c) return;
-    const name = formatWindows(c.client);
+    const name = `dashboard:${clock.bootId}:${formatWindows(c.client)}`;
     el.mock.textContent = `The mock server enforces ${formatWindows(c.server)} strictly${c.server === c.client ? '' : ' (the preset leaves headroom below it)'}.`;
     if (shared?.name === name) return;
     shared?.close();
-    shared = new SharedLimiter({ name, windows: toLimiterWindows(c.client), clock });
+    shared = openQuota(tollgate, { name, windows: toLimiterWindows(c.client), clock, leaseMs: TIMEOUT_MS * clock.speed });
     shared.name = name;
-    shared.addEventListener('change', throttled(showQuota));
+    shared.events.addEventListener('change', throttled(showQuota));
     shared.epoch().then(showQuota, showError); // the first tab to ask names the quota for all
     showQuota();
   }
@@ -95,7 +96,7 @@ export function startPlayground({ clock, tollgate }) {
     const t0 = clock.now();
     const arrivals = Array.from({ length: c.count }, (_, i) => t0 + i * c.intervalMs);
     run = {
-      running: true, t0, arrivals, eta: limiter.plan(arrivals), windows: formatWindows(c.server),
+      running: true, t0, arrivals, eta: await limiter.planArrivals(arrivals), windows: formatWindows(c.server),
       tg: { sent: [], status: [], accepted: 0, refused: 0, retried: 0, done: 0 },
       naive: { sends: [], attempts: new Array(c.count).fill(0), accepted: 0, refused: 0, retried: 0, settled: 0, stuck: 0 },
     };
@@ -105,6 +106,8 @@ export function startPlayground({ clock, tollgate }) {
     el.fire.disabled = true;
     el.reset.disabled = true;
     el.summary.textContent = '';
+    el.scheduleEmpty.hidden = true;
+    el.schedule.hidden = false;
     const update = throttled(() => draw(thisRun));
     await Promise.all([
       runTollgate(thisRun, limiter, `tg-${epoch}`, update),
@@ -124,9 +127,14 @@ export function startPlayground({ clock, tollgate }) {
 
   async function send(key, windows, i) {
     try {
-      return await fetch(`/mock/run/${i}`, {
-        method: 'POST', headers: { authorization: `Bearer ${key}`, 'x-mock-windows': windows }, signal: AbortSignal.timeout(TIMEOUT_MS),
+      const res = await fetch(`/mock/run/${i}`, {
+        method: 'POST', headers: { authorization: `Bearer ${key}`, 'x-mock-windows': windows, 'x-mock-envelope': '1' },
+        signal: AbortSignal.timeout(TIMEOUT_MS),
       });
+      // The body is always read: one left unread stays open until the timeout cancels it (net::ERR_ABORTED).
+      // The mock's own answer is inside (see www/server/mock.mjs: a 429 fetched by a page is a console error in Chromium).
+      const { status, headers, body } = await res.json();
+      return new Response(JSON.stringify(body), { status, headers });
     } catch {
       return { ok: false, status: 0, headers: new Headers() };
     }
@@ -166,7 +174,9 @@ export function startPlayground({ clock, tollgate }) {
    */
   function runNaive(r, windows, key, update) {
     const nv = r.naive;
-    const limiter = new HexRateLimiter({ windows, now: clock.now });
+    // The seed's limiter knows two windows, a minute's and an hour's: it gets the first two (one window: twice the same).
+    const [w0, w1 = w0] = windows;
+    const limiter = new HexRateLimiter({ minuteLimit: w0.limit, minuteMs: w0.perMs, hourLimit: w1.limit, hourMs: w1.perMs, now: clock.now });
     let arrived = 0;
     let inFlight = 0;
     let sleeping = 0;
@@ -203,7 +213,7 @@ export function startPlayground({ clock, tollgate }) {
           return res;
         };
         try {
-          await hexRunWithRetry(attempt, { limiter, sleep });
+          await hexRunWithRetry(limiter, attempt, 3, Math.random, sleep);
           nv.accepted++;
         } catch {
           // gave up: "Max retries exceeded" or another status
@@ -233,7 +243,7 @@ export function startPlayground({ clock, tollgate }) {
 
   /** Three rows on the quota clock from the first arrival: the plan, tollgate's sends, the document's sends. */
   function drawSchedule(r) {
-    const W = 1000;
+    const W = drawWidth(el.schedule, 1000);
     const rows = [['planned (plan)', 30], ['tollgate sent', 62], ['Hex document sent', 94]];
     const sentTg = r.tg.sent.filter((t) => t !== undefined);
     const end = Math.max(1_000, ...r.eta.map((t) => t - r.t0), ...sentTg.map((t) => t - r.t0), ...r.naive.sends.map((x) => x.at - r.t0));
@@ -259,8 +269,7 @@ export function startPlayground({ clock, tollgate }) {
     const late = Math.max(0, ...tg.sent.map((t, i) => t - r.eta[i]));
     el.summary.textContent = `tollgate: ${tg.accepted} accepted, ${tg.refused} refused by the server; the last sent at ${formatOffset(last - r.t0)}, `
       + `planned ${formatOffset(planned - r.t0)}, at most ${formatDuration(late)} behind the plan (a request is counted when its answer arrives; `
-      + `its latency and this page's own work run ×${clock.speed} on the quota clock; other tabs may share the quota). The Hex document's limiter: ${nv.sends.length} sent, ${nv.refused} refused (429), ${nv.accepted} accepted`
-      + `${nv.stuck > 0 ? `, ${nv.stuck} never sent (its queue drains only when another request arrives)` : ''}.`;
+      + `its latency and this page's own work run ×${clock.speed} on the quota clock; other tabs may share the quota). ${naiveOutcome(nv, r.arrivals.length)}`;
   }
 
   function fillTable(r) {
@@ -300,6 +309,21 @@ export function startPlayground({ clock, tollgate }) {
       el.windows.value = formatWindows(presets[el.preset.value].client);
     }
   }
+}
+
+/**
+ * What the Hex document's limiter did with this load, in words: it depends on
+ * the arrival rate. All at once, it sends one full bucket and stalls (no 429:
+ * the rest are never sent); faster than the limit but spread out, its buckets
+ * refill as requests come, it sends up to about twice the limit in the first
+ * period and the server refuses the excess; slower than the limit, all go through.
+ */
+function naiveOutcome(nv, count) {
+  const parts = [`The Hex document's limiter sent ${nv.sends.length} (${nv.refused} refused with a 429), ${nv.accepted} of ${count} accepted`];
+  if (nv.stuck > 0) parts.push(`${nv.stuck} never sent: its queue moves only when another request arrives, and none did`);
+  if (nv.refused > 0) parts.push('its full, continuously refilling buckets sent more than the server allows in a period');
+  if (nv.refused === 0 && nv.stuck === 0) parts.push('at this arrival rate it stayed within the quota');
+  return `${parts.join('; ')}.`;
 }
 
 /** The playground's presets, from tollgate's own: the windows tollgate keeps, and the server's where they differ. */

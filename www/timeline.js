@@ -5,10 +5,9 @@
 // dashed line). The first panel also has the requests sent per bucket (bars);
 // with the bucket as long as the shortest window, the bars compare with its
 // limit directly. Above: the server's refusals (red) and tollgate's retries (amber).
-import { formatDuration, h, s } from './format.js';
+import { drawWidth, formatDuration, h, s } from './format.js';
 import { describeWindow } from './windows.js';
 
-const W = 640;
 const LEFT = 40;
 const RIGHT = 10;
 const STRIP = 16; // the refusal and retry marks
@@ -30,6 +29,7 @@ function after(list, x) {
 
 /** Draws into `svg` (emptied first) and fills `legend` (a <ul>). Times ascending, on the quota clock. */
 export function drawTimeline(svg, legend, { now, spanMs, buckets = 60, windows, sent, refused, retried }) {
+  const W = drawWidth(svg, 640);
   const size = spanMs / buckets;
   const start = now - spanMs;
   const ends = Array.from({ length: buckets }, (_, i) => start + (i + 1) * size);

@@ -37,7 +37,5 @@ export function renderUsage(root, usage) {
   root.querySelector('#usage-flagged').textContent = usage.flagged.length === 0
     ? `No project over ${usage.overRunsPerWeek} runs a week.`
     : `${usage.flagged.length} project${usage.flagged.length === 1 ? '' : 's'} over ${usage.overRunsPerWeek} runs a week: ${usage.flagged.join(', ')}.`;
-  root.querySelector('#usage-source').textContent = usage.monitor === 'tollgate'
-    ? 'Computed by tollgate’s UsageMonitor.'
-    : 'Computed by www/usage-monitor.js: the package does not export its UsageMonitor yet.';
+  root.querySelector('#usage-source').textContent = 'Computed by tollgate’s UsageMonitor.';
 }

@@ -1,5 +1,6 @@
 // Windows as a person types them ("20/1m, 60/1h", "60/1m fixed"), and back.
 // Pure: the page and the dashboard server (its mock API) both read this text.
+import { formatDuration } from './format.js';
 
 const UNIT_MS = { ms: 1, s: 1_000, sec: 1_000, m: 60_000, min: 60_000, h: 3_600_000, d: 86_400_000 };
 const ONE = /^(\d+)\s*\/\s*(\d+(?:\.\d+)?)?\s*(ms|sec|s|min|m|h|d)\s*(sliding|fixed)?$/i;
@@ -36,14 +37,7 @@ export function toLimiterWindows(windows) {
   return windows.map((w) => ({ limit: w.limit, per: w.perMs, kind: w.kind }));
 }
 
-/** A human label: '20 per 1 min', '60 per calendar 1 min'. */
+/** A human label: '20 per 1 min', '60 per calendar 1 min' (durations as everywhere on the page: formatDuration). */
 export function describeWindow(w) {
-  return `${w.limit.toLocaleString('en')} per ${w.kind === 'fixed' ? 'calendar ' : ''}${humanPeriod(w.perMs)}`;
-}
-
-export function humanPeriod(ms) {
-  for (const [unit, size] of [['day', 86_400_000], ['h', 3_600_000], ['min', 60_000], ['s', 1_000]]) {
-    if (ms % size === 0) return `${ms / size} ${unit}${unit === 'day' && ms / size !== 1 ? 's' : ''}`;
-  }
-  return `${ms} ms`;
+  return `${w.limit.toLocaleString('en')} per ${w.kind === 'fixed' ? 'calendar ' : ''}${formatDuration(w.perMs)}`;
 }

@@ -25,7 +25,8 @@ export interface LimiterExports {
   tg_enqueue(h: number, cost: number, priority: number): number;
   tg_admit_next(h: number, now: number): number;
   tg_cancel(h: number, id: number): number;
-  tg_complete(h: number, permitAt: number, cost: number, at: number): number;
+  tg_complete(h: number, permitAt: number, cost: number, at: number, now: number): number;
+  tg_release(h: number, permitAt: number, cost: number): number;
   tg_pause_until(h: number, until: number): number;
   tg_reconcile(h: number, window: number, remaining: number, resetAt: number, now: number): number;
   tg_advance(h: number, now: number): number;
@@ -138,12 +139,12 @@ function view(at: number, n: number): Float64Array {
 
 /** The error behind the NaN the last call returned, as this package's error. */
 export function lastError(): Error {
-  const e = view(call((x) => x.tg_error()), 6);
-  const [code, a, b, c, at, len] = e as unknown as number[];
+  const e = view(call((x) => x.tg_error()), 7);
+  const [code, window, value, bound, detail, at, len] = e as unknown as number[];
   let text = '';
   const bytes = new Uint8Array(x!.memory.buffer, at, len);
   for (const byte of bytes) text += String.fromCharCode(byte);
-  return coreError(code, a, b, c, text);
+  return coreError(code!, window!, value!, bound!, detail!, text);
 }
 
 /** A handle that names no limiter (`tg_*` return NaN for it). */

@@ -240,6 +240,11 @@ async function call(w: Wrapper, route: NormalizedRoute, method: string, url: URL
       const quick = scope.limiter.tryAcquire(cost);
       if (!quick.ok) emit(w, 'queued', scope, { retryAt: quick.retryAt, waiting: scope.limiter.waiting + 1 });
       const permit = quick.ok ? quick.permit : await scope.limiter.acquire({ cost, priority, signal: waits.signal });
+      // Cancelled after admission, before sending: nothing reached the server, the units go back.
+      if (userSignal?.aborted) {
+        permit.release();
+        throw userSignal.reason;
+      }
       emit(w, 'admitted', scope, { attempt, waitedMs: clock.now() - queuedAt, queued: !quick.ok });
 
       let response: Response | undefined;

@@ -52,3 +52,8 @@ export { localStorageStore } from './cost/local-storage-store.js';
 export { indexedDbStore } from './cost/indexed-db-store.js';
 export { HeadroomError, StoreError, isHeadroomError, isStoreError } from './cost/errors.js';
 export type { HeadroomOptions, ReportOptions, ResponseCacheOptions, RunCacheOptions, RunIfChangedOptions, UsageMonitorOptions } from './cost/options.js';
+export { tabStore } from './tabs/store.js';
+export type { TabStore, TabStoreOptions } from './tabs/store.js';
+export type { TabLimiter, TabQuotaView } from './tabs/limiter.js';
+export { openShared } from './tabs/open.js';
+export type { NormalizedSharedOptions, SharedLimiter, SharedLimiterOptions, SharedPermit, SharedStore, SharedTryAcquireResult } from './shared/types.js';

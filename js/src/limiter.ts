@@ -64,6 +64,19 @@ export class Permit {
     limiter._wake();
   }
 
+  /**
+   * The request was never sent (its caller gave up first): give its units
+   * back, as far as the windows can still tell they are this permit's (see
+   * the core's `Limiter::release`). Instead of `complete()`; once.
+   */
+  release(): void {
+    const limiter = this.#limiter;
+    if (limiter === undefined) return;
+    limiter._release(this);
+    this.#limiter = undefined;
+    limiter._wake();
+  }
+
   /** Whether `complete()` or `release()` has been called successfully. */
   get settled(): boolean {
     return this.#limiter === undefined;
@@ -496,7 +509,12 @@ export class Limiter {
       }
       when = at;
     }
-    call((x) => x.tg_complete(this.#h, permit.at, permit.cost, when));
+    call((x) => x.tg_complete(this.#h, permit.at, permit.cost, when, now));
+  }
+
+  /** @internal */
+  _release(permit: Permit): void {
+    call((x) => x.tg_release(this.#h, permit.at, permit.cost));
   }
 
   /** @internal The permit is settled: its slot is free, and a request that left the in-flight set may make room at once. */

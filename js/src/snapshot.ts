@@ -17,14 +17,16 @@ export interface SnapshotData {
   version: number;
   clockMs: number;
   pausedUntilMs: number;
+  /** Units of requests in flight when it was taken, counted until they can have reached the server. */
+  inFlight?: number;
   windows: Array<{ limit: number; perMs: number; offsetMs: number; state: Record<string, Record<string, unknown>> }>;
 }
 
 /** The object form of a flat snapshot the core wrote. */
 export function fromFlat(f: Float64Array): SnapshotData {
-  let i = 4;
+  let i = 5;
   const windows: SnapshotData['windows'] = [];
-  for (let w = 0; w < f[3]!; w++) {
+  for (let w = 0; w < f[4]!; w++) {
     const [kind, limit, perMs, offsetMs] = [f[i]!, f[i + 1]!, f[i + 2]!, f[i + 3]!];
     i += 4;
     let state: Record<string, Record<string, unknown>>;
@@ -46,7 +48,12 @@ export function fromFlat(f: Float64Array): SnapshotData {
     }
     windows.push({ limit, perMs, offsetMs, state });
   }
-  return { version: f[0]!, clockMs: f[1]!, pausedUntilMs: f[2]!, windows };
+  const snapshot: SnapshotData = { version: f[0]!, clockMs: f[1]!, pausedUntilMs: f[2]!, windows };
+  if (f[3] !== 0) {
+    // In the documented order (inFlight before windows), present only when not 0.
+    return { version: snapshot.version, clockMs: snapshot.clockMs, pausedUntilMs: snapshot.pausedUntilMs, inFlight: f[3]!, windows };
+  }
+  return snapshot;
 }
 
 /** A snapshot read into flat numbers, with the windows it describes. */
@@ -94,7 +101,8 @@ function read(snapshot: unknown): FlatSnapshot {
   const list = s.windows;
   if (!Array.isArray(list)) throw corrupt('`windows` must be an array');
   if (list.length === 0) throw corrupt('`windows` must list at least one window');
-  const flat = [version, num(s.clockMs, 'clockMs'), num(s.pausedUntilMs, 'pausedUntilMs'), list.length];
+  const flat = [version, num(s.clockMs, 'clockMs'), num(s.pausedUntilMs, 'pausedUntilMs'),
+    s.inFlight === undefined ? 0 : num(s.inFlight, 'inFlight'), list.length];
   const windows: NormalizedWindow[] = [];
   for (let i = 0; i < list.length; i++) {
     const at = `windows[${i}]`;

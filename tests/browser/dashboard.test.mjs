@@ -17,8 +17,8 @@ const HEX = '20/1m, 60/1h';
 test('the dashboard: live bars move, no server refuses, the playground beats the Hex document’s limiter', { timeout: 60_000 }, async (t) => {
   // x60, npm start's own speed: faster, and the page's timers (a real millisecond
   // late is `speed` ms late) would spread the arrivals beyond the document's burst.
+  const browser = await launch(); // first: if it throws, no server is left open to hold the process
   const dashboard = await startDashboard({ port: 0, speed: 60 });
-  const browser = await launch();
   t.after(async () => {
     await browser.close();
     await dashboard.close();
@@ -87,8 +87,8 @@ test('the dashboard: live bars move, no server refuses, the playground beats the
 });
 
 test('the dashboard fits a narrow screen and is usable by keyboard', { timeout: 60_000 }, async (t) => {
+  const browser = await launch(); // first: if it throws, no server is left open to hold the process
   const dashboard = await startDashboard({ port: 0, speed: 300, pipeline: false });
-  const browser = await launch();
   t.after(async () => {
     await browser.close();
     await dashboard.close();

@@ -9,8 +9,8 @@ import { launch } from './chromium.mjs';
 const WINDOWS = '5/1d';
 
 test('a reload keeps the spent quota', { timeout: 60_000 }, async (t) => {
+  const browser = await launch(); // first: if it throws, no server is left open to hold the process
   const dashboard = await startDashboard({ port: 0, speed: 600, pipeline: false });
-  const browser = await launch();
   t.after(async () => {
     await browser.close();
     await dashboard.close();

@@ -12,6 +12,7 @@ const root = fileURLToPath(new URL('../..', import.meta.url));
 const SECRET = 'a shared secret of 32 characters';
 
 test('browser build: keys hashed under keySecret, schedule/wrap with maxConcurrent, events', async (t) => {
+  const browser = await launch(); // first: if it throws, no server is left open to hold the process
   const site = await startStaticServer({
     root,
     routes: {
@@ -38,7 +39,6 @@ test('browser build: keys hashed under keySecret, schedule/wrap with maxConcurre
 </script>`),
     },
   });
-  const browser = await launch();
   t.after(async () => { await browser.close(); await site.close(); });
   const page = await browser.newPage();
   const errors = [];

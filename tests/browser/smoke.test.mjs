@@ -10,6 +10,7 @@ const root = fileURLToPath(new URL('../..', import.meta.url));
 
 test('the browser entry loads with a plain module import and limits in Chromium', async (t) => {
   let served = 0;
+  const browser = await launch(); // first: if it throws, no server is left open to hold the process
   const site = await startStaticServer({
     root,
     routes: {
@@ -29,7 +30,6 @@ test('the browser entry loads with a plain module import and limits in Chromium'
 </script>`),
     },
   });
-  const browser = await launch();
   t.after(async () => { await browser.close(); await site.close(); });
   const page = await browser.newPage();
   const errors = [];

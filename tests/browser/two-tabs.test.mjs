@@ -1,18 +1,23 @@
-// Two tabs of the dashboard share one quota (Web Locks + localStorage +
-// BroadcastChannel, www/shared-limiter.js): both fire at once, and the mock
+// Two tabs of the dashboard share one quota through the package's tabStore
+// (Web Locks + IndexedDB + BroadcastChannel; www/shared-quota.js opens it, and
+// www/ has no limiter of its own): both fire at once, and the mock
 // server, which judges each request when it arrives with a strict sliding log,
 // never sees more than the limit and refuses nothing.
 import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { startDashboard } from '../../www/serve.mjs';
 import { launch } from './chromium.mjs';
 import { mostInAnyWindow } from '../js/windows.mjs';
 
 const WINDOWS = '10/1m';
+const www = fileURLToPath(new URL('../../www/', import.meta.url));
 
 test('two tabs firing at once stay within one shared quota', { timeout: 60_000 }, async (t) => {
-  const dashboard = await startDashboard({ port: 0, speed: 600, pipeline: false });
-  const browser = await launch();
+  const browser = await launch(); // first: if it throws, no server is left open to hold the process
+  const dashboard = await startDashboard({ port: 0, speed: 120, pipeline: false }); // a quota minute is 0.5 s of real time: room for a loaded machine
   t.after(async () => {
     await browser.close();
     await dashboard.close();
@@ -49,5 +54,25 @@ test('two tabs firing at once stay within one shared quota', { timeout: 60_000 }
   }
   // Each tab's bar shows the quota the other spent too.
   for (const tab of tabs) assert.equal(await tab.getAttribute('#pg-bars .bar', 'aria-valuemax'), '10');
+  // The quota lives where the package's tabStore keeps it.
+  const stored = await tabs[0].evaluate(() => new Promise((resolve, reject) => {
+    const open = indexedDB.open('tollgate');
+    open.onerror = () => reject(open.error);
+    open.onsuccess = () => {
+      const req = open.result.transaction('quotas').objectStore('quotas').getAllKeys();
+      req.onsuccess = () => resolve(req.result);
+    };
+  }));
+  assert.ok(stored.length >= 1 && stored.every((k) => k.startsWith('tollgate:limiter:')), `the quotas in the tabStore database: ${stored}`);
   assert.deepEqual(errors, []);
+});
+
+test('www/ uses the package\'s tabStore, not a copy of it', () => {
+  const files = readdirSync(www).filter((f) => f.endsWith('.js'));
+  const uses = files.filter((f) => /\btabStore\(\)/.test(readFileSync(join(www, f), 'utf8')));
+  assert.deepEqual(uses, ['shared-quota.js']);
+  for (const f of files) {
+    const text = readFileSync(join(www, f), 'utf8');
+    assert.doesNotMatch(text, /new BroadcastChannel|tollgate:limiter:/, `${f} keeps no shared limiter of its own`);
+  }
 });

@@ -49,11 +49,11 @@ test('a Vite 7 build of an app importing tollgate runs and limits in Chromium', 
   assert.doesNotMatch(js, /require\(|node:/, 'no Node entry in the browser bundle');
 
   let served = 0;
+  const browser = await launch(); // first: if it throws, no server is left open to hold the process
   const site = await startStaticServer({
     root: join(dir, 'dist'),
     routes: { '/api/ping': (req, res) => { served++; res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}'); } },
   });
-  const browser = await launch();
   t.after(async () => {
     await browser.close();
     await site.close();

@@ -47,8 +47,9 @@ test('Hex: 150 triggers on two tokens draw no 429; reads pass through at once; o
     assert.equal(mostInAnyWindow(times, 60_000), 20);
     assert.equal(mostInAnyWindow(times, 3_600_000), 60);
   }
-  // 75 per token at 60/h: the last ones go out in the second hour, not later.
-  assert.ok(clock.now() < T0 + 3_600_000 + 5 * 60_000, `finished at +${clock.now() - T0} ms`);
+  // 75 per token at 60/h: 60 in the first three minutes, and the other 15 the
+  // moment the first 20 leave the hour, not a millisecond later.
+  assert.equal(Math.max(...posts.map((r) => r.at)), T0 + 3_600_000);
   // Scopes are labelled by a hash of the token, never the token.
   const scopes = limited.scopes();
   assert.equal(scopes.length, 2);
@@ -76,7 +77,7 @@ test('SecureCodingHub: 60 per calendar minute AND 1,000 per sliding hour, 1,100 
   assert.equal(mostInAnyWindow(times, 3_600_000), 1000);
 });
 
-test('SecureCodingHub, client set too high: a 429 closes the gate until Retry-After, then every call succeeds', async (t) => {
+test('SecureCodingHub, client set too high: a 429 closes the gate for the calls queued behind it until Retry-After, then every call succeeds', async (t) => {
   const clock = fakeClock(T0);
   const server = await startSecureCodingHubServer({ clock });
   t.after(() => server.close());
@@ -85,22 +86,38 @@ test('SecureCodingHub, client set too high: a 429 closes the gate until Retry-Af
     clock,
     random: () => 0.5,
     retry: { retryAfterJitter: '5s', limit: 6 },
-    routes: [{ url: '/*', windows: [{ limit: 100, per: '1m' }], key: (r) => r.headers.get('authorization') }],
+    // One call every 100 ms: the server's 60 a minute run out at +6 s, mid-minute,
+    // with 19 calls still queued in the limiter behind the refused one.
+    routes: [{ url: '/*', windows: [{ limit: 1, per: '100ms' }], key: (r) => r.headers.get('authorization') }],
   });
-  for (const type of ['paused', 'retry', 'throttled']) limited.events.addEventListener(type, (e) => events.push([type, e.detail]));
-  // Sequential, so the gate is what stops the next call (not concurrency).
-  for (let i = 0; i < 80; i++) {
-    const res = await drive(clock, limited(`${server.url}/x/${i}`, { headers: { authorization: 'Bearer k' } }));
-    assert.equal(res.status, 200);
-  }
+  let gate; // the limiter's own state when the refusal is handled
+  limited.events.addEventListener('throttled', () => {
+    const [scope] = limited.scopes();
+    gate ??= { pausedUntil: scope.limiter.pausedUntil, waiting: scope.limiter.waiting };
+  });
+  for (const type of ['paused', 'retry']) limited.events.addEventListener(type, (e) => events.push([type, e.detail]));
+  // All 80 at once: the gate, not the caller's pacing, must hold the queued ones back.
+  const calls = Array.from({ length: 80 }, (_, i) => limited(`${server.url}/x/${i}`, { headers: { authorization: 'Bearer k' } }).then((r) => r.status));
+  const statuses = await drive(clock, Promise.all(calls), inFlight(limited));
+  assert.deepEqual(new Set(statuses), new Set([200]));
+  assert.equal(server.log.length, 81, '80 calls and one retry');
+
   const refused = server.log.filter((r) => r.status === 429);
-  assert.equal(refused.length, 1, 'one refusal, then the gate held every later call');
+  assert.equal(refused.length, 1, 'one refusal: the calls queued behind it waited instead of stampeding');
+  // The server's Retry-After: whole seconds from the refused arrival up to the next calendar minute.
+  const reopens = refused[0].at + Math.ceil((Math.ceil((refused[0].at + 1) / 60_000) * 60_000 - refused[0].at) / 1000) * 1000;
+  assert.ok(gate, 'the refusal was handled');
+  assert.equal(gate.pausedUntil, reopens, "the limiter's gate is closed until Retry-After");
+  assert.ok(gate.waiting >= 18, `${gate.waiting} calls were queued behind the refusal`);
+  // On the server's own log: nothing arrived while the gate was closed, and the queued calls came at its reopening.
+  const after = server.log.filter((r) => r.at > refused[0].at);
+  assert.ok(after.length >= 19);
+  assert.ok(after.every((r) => r.at >= reopens), `an arrival at ${Math.min(...after.map((r) => r.at)) - refused[0].at} ms after the refusal, before the gate reopened at ${reopens - refused[0].at} ms`);
+  assert.equal(after[0].at, reopens, 'the first queued call goes exactly when the gate reopens');
   const paused = events.find(([type]) => type === 'paused')[1];
-  assert.equal(paused.reason, 'server');
-  // Retry-After is whole seconds from the refused arrival: the gate is the next minute or later.
-  assert.ok(paused.until >= Math.ceil((refused[0].at + 1) / 60_000) * 60_000 - 1_000);
+  assert.deepEqual([paused.reason, paused.until], ['server', reopens]);
   const retry = events.find(([type]) => type === 'retry')[1];
-  assert.equal(retry.retryAt, paused.until + 2_500, 'Retry-After plus half of the 5 s jitter window');
+  assert.equal(retry.retryAt, reopens + 2_500, 'Retry-After plus half of the 5 s jitter window');
 });
 
 test('Hexagraph: 1,030 calls against 30/min AND 1,000/day: the 1,001st waits for the day, no 429', async (t) => {
@@ -118,6 +135,35 @@ test('Hexagraph: 1,030 calls against 30/min AND 1,000/day: the 1,001st waits for
   assert.equal(times.length, 1030);
   assert.equal(times[1000] - times[0], 86_400_000, 'the 1,001st is sent exactly a day after the first');
   assert.equal(mostInAnyWindow(times, 60_000), 30);
+});
+
+test('Hexagraph with responses taking 0-5 s of virtual time: each request counts from its response, no 429', async (t) => {
+  // Unlike `busy` (virtual time held while anything is in flight), time moves
+  // while the server holds a response, so the limiter must count each request
+  // when its response arrived: the 31st call may go only a minute after the
+  // first one's RESPONSE, not its send.
+  const latency = (path) => (Number(path.split('/').pop()) * 7_919) % 5_001;
+  const clock = fakeClock(T0);
+  const server = await startHexagraphServer({ clock, clockLatencyMs: (req, path) => latency(path) });
+  t.after(() => server.close());
+  const limited = rateLimitedFetch(fetch, { clock, routes: [{ url: '/*', windows: [{ limit: 30, per: '1m' }] }] });
+  const calls = Array.from({ length: 100 }, (_, i) => limited(`${server.url}/outputs/${i}`).then((r) => r.status));
+  // Time holds only while a request is on the wire (not yet held by the server, or its response not yet read).
+  const onTheWire = () => limited.scopes().reduce((n, s) => n + s.limiter.inFlight, 0) > server.held();
+  const statuses = await drive(clock, Promise.all(calls), { busy: onTheWire });
+  assert.deepEqual(new Set(statuses), new Set([200]));
+  assert.equal(server.stats().refused, 0);
+  const sent = server.log.map((r) => ({ at: r.at, done: r.at + latency(r.path) })).sort((a, b) => a.at - b.at);
+  assert.equal(sent.length, 100);
+  assert.ok(sent.some((r) => r.done > r.at + 4_000), 'some responses took seconds of virtual time');
+  // Every request counts from its response: of any 31 sent in a row, the last goes
+  // a full minute after a response of one of the 30 before it, never earlier.
+  const dones = sent.map((r) => r.done).sort((a, b) => a - b);
+  for (let j = 30; j < sent.length; j++) {
+    assert.ok(sent[j].at >= dones[j - 30] + 60_000, `call ${j} sent at +${sent[j].at - T0} ms, before response no. ${j - 30} (by time) + 1 min (+${dones[j - 30] + 60_000 - T0} ms)`);
+  }
+  // ...and not later than needed: within the largest latency of the one before.
+  assert.ok(clock.now() - T0 < 4 * (60_000 + 5_001), `finished at +${clock.now() - T0} ms`);
 });
 
 test('random latency: virtual time runs on while requests are in flight, and still no 429 (Hex and SecureCodingHub)', async (t) => {

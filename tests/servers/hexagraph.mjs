@@ -25,6 +25,7 @@ export async function startHexagraphServer({
   perMinute = 30,
   perDay = 1000,
   latencyMs, // optional () => number: real-time delay before responding (does not move arrival time)
+  clockLatencyMs, // optional (req, path) => number: delay on the injected clock (see http.mjs)
 } = {}) {
   const quota = new Quota({ minute: () => slidingLog(perMinute, MINUTE), day: () => slidingLog(perDay, DAY) });
 
@@ -62,6 +63,6 @@ export async function startHexagraphServer({
   }
 
   const internalError = (err) => ({ error: 'Internal Server Error', message: String(err?.message ?? err), statusCode: 500 });
-  const handle = await serve({ clock, host, port, latencyMs, route, internalError });
+  const handle = await serve({ clock, host, port, latencyMs, clockLatencyMs, route, internalError });
   return { ...handle, quota };
 }

@@ -31,6 +31,10 @@ export async function serve({
   host = '127.0.0.1',
   port = 0,
   latencyMs, // optional () => number: real-time delay before responding (does not move arrival time)
+  // optional (req, path) => number: delay before responding on the injected clock (it needs
+  // setTimeout/clearTimeout, as tests/js/fake-clock.mjs has), so virtual time passes while a
+  // request is in flight and the response arrives later than the request did.
+  clockLatencyMs,
   route,
   internalError = defaultInternalError, // (err) => JSON body of the 500 sent when route throws
   logEntry = quotaLogEntry, // ({ at, method, path }, answer) => entry, or null to leave it out of the log
@@ -38,6 +42,7 @@ export async function serve({
 }) {
   const log = [];
   const timers = new Set();
+  const clockTimers = new Set(); // responses waiting for the injected clock
 
   function handle(req, res, at, path, body) {
     let r;
@@ -71,6 +76,13 @@ export async function serve({
         }
       }
     };
+    const virtual = clockLatencyMs ? Math.max(0, Number(clockLatencyMs(req, path)) || 0) : 0;
+    if (virtual > 0) {
+      const handle = clock.setTimeout(() => { clockTimers.delete(handle); send(); }, virtual);
+      clockTimers.add(handle);
+      res.once('close', () => { clock.clearTimeout(handle); clockTimers.delete(handle); });
+      return;
+    }
     const raw = r.delayMs !== undefined ? r.delayMs : latencyMs ? latencyMs() : 0;
     const delay = Math.max(0, Number(raw) || 0);
     if (delay > 0) {
@@ -108,9 +120,13 @@ export async function serve({
     log,
     server,
     stats: () => stats(log),
+    /** Responses held back by `clockLatencyMs`, not yet sent. */
+    held: () => clockTimers.size,
     close: () => new Promise((resolve) => {
       for (const t of timers) clearTimeout(t); // pending delayed responses would keep the loop alive
       timers.clear();
+      for (const t of clockTimers) clock.clearTimeout(t);
+      clockTimers.clear();
       server.close(() => resolve());
       server.closeAllConnections();
     }),

@@ -1,0 +1,45 @@
+// www/serve.mjs as a command and as a file server (no browser): flag mistakes
+// are one line naming the flag, never a stack trace; the Node scripts beside
+// the page (serve.mjs, screenshot.mjs, server/) are not served.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { startDashboard } from '../../www/serve.mjs';
+import { parseFlags } from '../../www/server/flags.mjs';
+
+const serve = fileURLToPath(new URL('../../www/serve.mjs', import.meta.url));
+
+test('flags: defaults, and each mistake named in one line', () => {
+  assert.deepEqual(parseFlags([]), { port: 8080, speed: 60 });
+  assert.deepEqual(parseFlags(['--port', '0', '--speed', '600']), { port: 0, speed: 600 });
+  assert.match(parseFlags(['--help']).help, /--speed {2}how many times faster/);
+  const cases = [
+    [['--bogus'], /^unknown option '--bogus'; it takes --port, --speed, --help \(see 'node www\/serve\.mjs --help'\)$/],
+    [['--port'], /^--port needs a value, e.g. --port 8081 \(see 'node www\/serve\.mjs --help'\)$/],
+    [['--port', 'abc'], /^--port must be a whole number from 0 to 65535; got 'abc'$/],
+    [['--port', '70000'], /^--port must be/],
+    [['--speed', '0'], /^--speed must be a number from 1 to 100000; got '0'$/],
+    [['8080'], /^unexpected argument '8080': flags only/],
+  ];
+  for (const [args, message] of cases) assert.match(parseFlags(args).error, message, args.join(' '));
+});
+
+test('the command exits 1 with one line on stderr, no stack trace', () => {
+  const r = spawnSync(process.execPath, [serve, '--port', 'x'], { encoding: 'utf8', timeout: 10_000 });
+  assert.equal(r.status, 1);
+  assert.equal(r.stderr, "tollgate: --port must be a whole number from 0 to 65535; got 'x'\n");
+});
+
+test('the Node scripts beside the page are not served', async (t) => {
+  const dashboard = await startDashboard({ port: 0, speed: 60, pipeline: false });
+  t.after(() => dashboard.close());
+  for (const path of ['/serve.mjs', '/screenshot.mjs', '/server/flags.mjs', '/server/pipeline.mjs']) {
+    const res = await fetch(dashboard.url + path);
+    await res.arrayBuffer();
+    assert.equal(res.status, 404, path);
+  }
+  const page = await fetch(`${dashboard.url}/shared-quota.js`);
+  assert.equal(page.status, 200, 'the page’s own modules are');
+  await page.arrayBuffer();
+});

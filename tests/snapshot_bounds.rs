@@ -1,0 +1,34 @@
+//! Edges that mutation testing (`npm run mutants`) found untested: snapshots
+//! at the end of the supported range restore (the bounds that refuse corrupt
+//! snapshots must not refuse the largest valid ones), and an asctime date is
+//! read only in its exact form.
+
+use tollgate::{Limiter, Options, Snapshot, WindowSpec, MAX_TIME_MS};
+
+fn restore(json: serde_json::Value) -> Limiter {
+    let snap: Snapshot = serde_json::from_value(json).unwrap();
+    Limiter::restore(&snap, None, Options::default()).unwrap()
+}
+
+#[test]
+fn an_empty_token_bucket_at_the_latest_time_restores_and_counts_its_limit() {
+    // At the clock's last millisecond, a bucket of 10 per second spent entirely:
+    // full again one period after MAX_TIME_MS.
+    let lim = restore(serde_json::json!({
+        "version": 1, "clockMs": MAX_TIME_MS, "pausedUntilMs": 0,
+        "windows": [{ "limit": 10, "perMs": 1000, "offsetMs": 0, "state": { "bucket": { "tatMs": MAX_TIME_MS + 1000, "tatRem": 0 } } }],
+    }));
+    assert_eq!(lim.windows().copied().collect::<Vec<_>>(), [WindowSpec::bucket(10, 1000)]);
+    assert_eq!(lim.used(0), Some(10));
+    assert_eq!(lim.clock_ms(), MAX_TIME_MS);
+}
+
+/// An asctime date is exactly 24 characters and starts with a day name: one
+/// more character, or another name, is not a date (not a Retry-After either).
+#[test]
+fn an_asctime_date_of_another_length_or_day_name_is_not_a_date() {
+    use tollgate::headers::parse_http_date;
+    assert_eq!(parse_http_date("Sun Nov  6 08:49:37 1994"), Some(784_111_777_000));
+    assert_eq!(parse_http_date("Xyz Nov  6 08:49:37 1994"), None);
+    assert_eq!(parse_http_date("Sun Nov  6 08:49:37 19945"), None);
+}
