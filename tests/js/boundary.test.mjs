@@ -56,11 +56,11 @@ test('a failed complete() changes nothing and can be retried; complete(at) is bo
     assert.equal(limiter.inFlight, 1, `complete(${String(at)}) changed nothing`);
     assert.equal(permit.settled, false);
   }
-  permit.complete(T0 + 999); // within the documented tolerance of 1,000 ms
+  permit.complete(T0 + 999); // within the documented tolerance of 1,000 ms: read as the clock
   assert.equal(limiter.inFlight, 0);
   assert.equal(permit.settled, true);
   permit.complete(); // later calls do nothing
-  assert.deepEqual(limiter.tryAcquire(), { ok: false, retryAt: T0 + 999 + 60_000, waitMs: 999 + 60_000 });
+  assert.deepEqual(limiter.tryAcquire(), { ok: false, retryAt: T0 + 60_000, waitMs: 60_000 });
 });
 
 test('acquire(null), reconcile(0) and a clock returning a BigInt get named errors', async () => {
@@ -142,4 +142,17 @@ test('idle scopes of rateLimitedFetch go after a period of idleness, whatever ke
   await clock.advance(48 * 3_600_000);
   scopeOf('k7'); // a key it already has: no new scope
   assert.equal(limited.scopes().length, 1, 'the 499 idle scopes were dropped');
+});
+
+test('permit.release() gives back the units of a request never sent, once', () => {
+  const limiter = new Limiter({ windows: [{ limit: 1, per: '1h' }], clock: fakeClock(T0), countInFlight: true });
+  const { permit } = limiter.tryAcquire();
+  assert.equal(limiter.tryAcquire().ok, false);
+  permit.release();
+  assert.equal(limiter.inFlight, 0);
+  assert.equal(permit.settled, true);
+  permit.release(); // once: later calls do nothing
+  permit.complete();
+  assert.equal(limiter.tryAcquire().ok, true, 'the unit came back');
+  assert.equal(limiter.tryAcquire().ok, false, 'only the one unit');
 });
