@@ -40,6 +40,11 @@ rm -rf target/pkg.tmp
 # The Node glue is CommonJS inside a "type": "module" package.
 echo '{ "type": "commonjs" }' > pkg/node/package.json
 
+# The shared store's Lua scripts become a TS module (js/src/shared/lua/*.lua are the source).
+node js/src/shared/embed-lua.mjs
 npx tsc -p js/tsconfig.esm.json
 npx tsc -p js/tsconfig.cjs.json
 echo '{ "type": "commonjs" }' > js/cjs/package.json
+
+# The entries that carry the wasm inside (js/src/inline.ts) import it from here.
+node .ci/inline-wasm.mjs

@@ -46,6 +46,12 @@ if { [ "${1:-}" = --browser ] || [ "${TOLLGATE_BROWSER:-0}" = 1 ]; } && [ ! -x /
   apt_install chromium
 fi
 
+# The shared-limiter tests (tests/shared) start their own redis-server: Debian's.
+if ! command -v redis-server >/dev/null 2>&1 || ! command -v redis-cli >/dev/null 2>&1; then
+  say "installing Debian's redis-server for the shared-limiter tests"
+  apt_install redis-server
+fi
+
 # npm ci only when package-lock.json changed since the last install.
 stamp=node_modules/.tollgate-lock
 lock_sum=$(sha256sum package-lock.json | cut -d' ' -f1)

@@ -22,5 +22,8 @@ cargo clippy --quiet --all-targets -- -D warnings
 cargo clippy --quiet --features wasm --target wasm32-unknown-unknown -- -D warnings
 cargo clippy --quiet --no-default-features --features wasm-core --target wasm32-unknown-unknown -- -D warnings
 
-step "JS: the Limiter, rateLimitedFetch and the test servers (node:test, ESM and CJS), and the browser build in Chromium"
-node --test --test-reporter=spec tests/js/ tests/servers/ tests/browser/ tests/package/ tests/types/
+step "JS: the Limiter, rateLimitedFetch and the test servers (node:test, ESM and CJS), the browser build in Chromium, bundlers (esbuild, webpack, Rollup, Vite) and runtimes (Deno, Bun, workerd)"
+node --test --test-reporter=spec tests/js/ tests/servers/ tests/browser/ tests/package/ tests/types/ tests/bundlers/ tests/runtimes/
+
+step "JS: shared limiters on a real redis-server: differential vs the core, multi-process, fairness, cluster"
+node --test --test-reporter=spec tests/shared/

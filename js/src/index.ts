@@ -56,4 +56,9 @@ export { tabStore } from './tabs/store.js';
 export type { TabStore, TabStoreOptions } from './tabs/store.js';
 export type { TabLimiter, TabQuotaView } from './tabs/limiter.js';
 export { openShared } from './tabs/open.js';
-export type { NormalizedSharedOptions, SharedLimiter, SharedLimiterOptions, SharedPermit, SharedStore, SharedTryAcquireResult } from './shared/types.js';
+export { redisStore } from './shared/redis-store.js';
+export type { RedisStore, RedisStoreOptions } from './shared/redis-store.js';
+export type {
+  NormalizedSharedOptions, SharedLimiter, SharedLimiterOptions, SharedPermit, SharedStore, SharedTryAcquireResult,
+} from './shared/types.js';
+export { normalizeSharedOptions } from './shared/options.js';

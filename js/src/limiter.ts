@@ -24,6 +24,8 @@ import {
   normalizeWindows,
   parseDuration,
 } from './options.js';
+import { openShared } from './shared/options.js';
+import type { SharedLimiter, SharedLimiterOptions } from './shared/types.js';
 import { type ScheduleOptions, type WrapOptions, scheduleWith, wrapWith } from './schedule.js';
 
 /**
@@ -223,6 +225,15 @@ export class Limiter {
     const limiter = new Limiter(undefined as unknown as LimiterOptions);
     limiter.#slots = slotsFor(options.maxConcurrent, maxWaiters);
     return limiter;
+  }
+
+  /**
+   * A limiter over a quota shared with other processes or tabs through
+   * `options.store` (`redisStore(client)`, `tabStore()`): the same API, made
+   * asynchronous. See the README's "Sharing a quota".
+   */
+  static shared(options: SharedLimiterOptions): SharedLimiter {
+    return openShared(options);
   }
 
   /** Reads the clock: a number of ms, else a `TypeError` naming the clock. */

@@ -154,7 +154,8 @@ test('package.json: exports map (types, node import/require, browser, default), 
 
   assert.ok(Array.isArray(p.files) && p.files.length > 0, '"files" limits what is packed');
   // A list naming only the entries that load the wasm core (with `false`, bundlers drop them: see the last test).
-  const entries = ['./js/node.mjs', './js/cjs/node.js', './js/dist/browser.js', 'js/node.mjs', 'js/cjs/node.js', 'js/dist/browser.js'];
+  const entries = ['./js/node.mjs', './js/cjs/node.js', './js/dist/browser.js', './js/dist/inline.js', './js/dist/workerd.js']
+    .flatMap((f) => [f, f.slice(2)]);
   assert.ok(Array.isArray(p.sideEffects) && p.sideEffects.length > 0 && p.sideEffects.every((f) => entries.includes(f)),
     `"sideEffects" must name only the entries that load the wasm; got ${JSON.stringify(p.sideEffects)}`);
   assert.match(p.engines?.node ?? '', /^>=\s*\d+/, '"engines.node" states the oldest Node supported');

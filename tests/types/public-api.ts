@@ -55,6 +55,7 @@ import {
   type ScheduleOptions,
   type WrapOptions,
 } from 'tollgate';
+import { redisStore, type RedisStoreOptions, type SharedLimiter, type SharedPermit } from 'tollgate';
 
 /** `true` only when X and Y are the same type (not merely assignable). */
 type Equal<X, Y> = (<T>() => T extends X ? 1 : 2) extends (<T>() => T extends Y ? 1 : 2) ? true : false;
@@ -536,4 +537,24 @@ export async function mistakes(limiter: Limiter, limited: RateLimitedFetch, perm
   }
   // @ts-expect-error RateLimitError needs its context (`retryAt` may be left out, the object not)
   new RateLimitError('refused');
+}
+
+// Sharing a quota through Redis (README "Sharing a quota"): Limiter.shared over redisStore.
+export async function sharedQuota(client: unknown): Promise<void> {
+  const options: RedisStoreOptions = { prefix: 'tollgate', time: 'redis', timeoutMs: 5_000, fallback: { share: 0.5 } };
+  const hex: SharedLimiter = Limiter.shared({
+    name: 'hex:token', windows: [{ limit: 20, per: '1m' }, { limit: 60, per: '1h' }],
+    store: redisStore(client, options), countInFlight: true, leaseMs: '1m',
+  });
+  const permit: SharedPermit = await hex.acquire({ cost: 1, priority: 1 });
+  await permit.complete();
+  const r = await hex.tryAcquire();
+  if (!r.ok) void (r.retryAt satisfies number);
+  // @ts-expect-error shared decisions are asynchronous: tryAcquire returns a promise
+  if (hex.tryAcquire().ok) void 0;
+  // @ts-expect-error `time` is 'redis' or 'client'
+  redisStore(client, { time: 'local' });
+  // @ts-expect-error a shared limiter needs its quota's `name`
+  Limiter.shared({ windows: [{ limit: 1, per: '1s' }], store: redisStore(client) });
+  await hex.close();
 }

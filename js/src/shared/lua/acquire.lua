@@ -1,0 +1,81 @@
+-- acquire.lua: admits a request now, or queues it as a waiter and admits the
+-- waiters of one process that head the queue and fit.
+--   KEYS, ARGV[1..8]: see policy.lua
+--   ARGV[9]   mode: 'try' (admit now or say when; never queue), 'queue'
+--             (admit now or queue the ticket), 'poll' (renew this process's
+--             tickets and admit those heading the queue)
+--   ARGV[10]  cost, units (1 .. every window's limit; checked by the client)
+--   ARGV[11]  the permit's id (also the ticket's id when queued)
+--   ARGV[12]  the calling process's owner id
+--   ARGV[13]  priority, an integer; higher first
+-- Reply: 'OK', now (ms), generation, then
+--   try:          1 and the permit's time (ms), or 0 and the retry time (ms, -1 = never)
+--   queue, poll:  n, n pairs (ticket id, admitted at ms), then the head's
+--                 ticket id, owner and earliest time ('' '' -2 when the queue is
+--                 empty), then how many tickets of this owner are queued (a
+--                 process that finds fewer than it waits for queues them again:
+--                 Redis lost them)
+local mode = ARGV[9]
+local cost = tonumber(ARGV[10])
+local id = ARGV[11]
+local owner = ARGV[12]
+local priority = tonumber(ARGV[13])
+local now = tick(NOW)
+
+if mode == 'try' then
+  local out = { 'OK', NOW, ST.gen }
+  if #ST.q > 0 then
+    -- Waiters go first: come back no earlier than the head and we both fit.
+    local behind = math.max(earliest(ST.q[1].c), earliest(cost))
+    out[4] = 0
+    out[5] = reply_time(math.max(behind, now + 1))
+    save()
+    return out
+  end
+  local at, retry = try_admit(cost)
+  if at then out[4] = 1; out[5] = at else out[4] = 0; out[5] = reply_time(retry) end
+  save()
+  return out
+end
+
+local admitted = {}
+if mode == 'queue' then
+  local queued = false
+  for i = 1, #ST.q do if ST.q[i].id == id then queued = true end end
+  if not queued and #ST.q == 0 and try_admit(cost) then
+    admitted = { id, now }
+  elseif not queued then
+    -- Round robin between processes at equal priority: a process's k-th
+    -- waiter is served in the k-th round from now, so 4 processes queueing
+    -- 100 each share the quota evenly; within a process, arrival order.
+    local round = ST.sr
+    for i = 1, #ST.q do
+      if ST.q[i].o == owner and ST.q[i].r + 1 > round then round = ST.q[i].r + 1 end
+    end
+    ST.seq = ST.seq + 1
+    local t = { id = id, o = owner, p = priority, r = round, s = ST.seq, c = cost, x = now + QUEUE_LEASE }
+    local pos = #ST.q + 1
+    for i = 1, #ST.q do
+      local q = ST.q[i]
+      if q.p < t.p or (q.p == t.p and q.r > t.r) then pos = i; break end
+    end
+    table.insert(ST.q, pos, t)
+    pump(owner, admitted)
+  else
+    pump(owner, admitted)
+  end
+else
+  for i = 1, #ST.q do
+    if ST.q[i].o == owner then ST.q[i].x = now + QUEUE_LEASE end
+  end
+  pump(owner, admitted)
+end
+
+local out = { 'OK', NOW, ST.gen, #admitted / 2 }
+for i = 1, #admitted do out[#out + 1] = admitted[i] end
+head_reply(out)
+local mine = 0
+for i = 1, #ST.q do if ST.q[i].o == owner then mine = mine + 1 end end
+out[#out + 1] = mine
+save()
+return out

@@ -1,0 +1,27 @@
+-- complete.lua: a permit's response arrived; count the request then (and take
+-- it out of the in-flight set when requests in flight are counted).
+--   KEYS, ARGV[1..8]: see policy.lua
+--   ARGV[9]   unused (the permit's id, for logs)
+--   ARGV[10]  the permit's time, ms (as admitted, on the store's clock)
+--   ARGV[11]  the permit's cost, units
+--   ARGV[12]  when the response arrived, ms, or '' for now
+-- Reply: 'OK', now (ms), generation
+local id = ARGV[9]
+local p_at = tonumber(ARGV[10])
+local p_cost = tonumber(ARGV[11])
+local at = NOW
+if ARGV[12] ~= '' then at = tonumber(ARGV[12]) end
+tick(at)
+if land(p_at, p_cost) then
+  local to = math.max(at, p_at)
+  for k = 1, #WIN do win_settle(WIN[k], ST.w[k], to, p_cost) end
+elseif COUNT_IN_FLIGHT then
+  -- Its lease ended before it completed: it was counted as sent then already.
+elseif at > p_at then
+  -- Not in flight (not counted so, or its lease ended): restamp as the core does.
+  for k = 1, #WIN do win_restamp(WIN[k], ST.w[k], p_at, at, p_cost) end
+end
+-- A completion stamped long enough ago may have expired already (as in the core).
+for k = 1, #WIN do win_advance(WIN[k], ST.w[k], ST.clock, ST.flt) end
+save()
+return { 'OK', NOW, ST.gen }

@@ -1,0 +1,549 @@
+-- policy.lua: the core's semantics (src/sliding.rs, fixed.rs, bucket.rs,
+-- policy.rs, limiter.rs) in Lua, prepended to every operation script by
+-- js/src/shared/embed-lua.mjs. Not a script by itself.
+--
+-- Common KEYS and ARGV of every operation (the op's own ARGV follow):
+--   KEYS[1]  the quota's state: `{prefix:hash}:state`, a MessagePack map
+--   ARGV[1]  the windows: `kind:limit:per_ms:offset_ms` joined by `|`
+--            (kind s = sliding, f = fixed, b = bucket), then `#` and the
+--            grace after a loss, ms (recovery)
+--   ARGV[2]  now, ms since the Unix epoch (the caller's clock), or '' to read
+--            Redis TIME (the default: one clock for every process)
+--   ARGV[3]  count in flight: '1' or '0'
+--   ARGV[4]  lease, ms: an in-flight permit counts as sent at `at + lease`
+--   ARGV[5]  the generation the caller knows ('' for none yet)
+--   ARGV[6]  a fresh generation id, used if this call creates the state
+--   ARGV[7]  queue lease, ms: a waiter whose process gave no sign of life for
+--            this long leaves the queue
+--   ARGV[8]  the pub/sub channel announcing the queue's head (and losses)
+--   ARGV[9+]  the operation's own
+--
+-- Numbers are Lua doubles: every time and count is an integer below 2^53, so
+-- all arithmetic here is exact (bucket windows need limit * per_ms <= 2^52,
+-- checked by the client). "Never" (only a completion can make room) is
+-- math.huge here and -1 in replies.
+
+local INF = math.huge
+local KEY = KEYS[1]
+
+local function floor_div(a, b)
+  -- Exact quotient and remainder of integers a >= 0, b >= 1 below 2^53: a / b
+  -- may round up to the next integer, so correct by one either way.
+  local q = math.floor(a / b)
+  local r = a - q * b
+  if r < 0 then q = q - 1; r = r + b elseif r >= b then q = q + 1; r = r - b end
+  return q, r
+end
+
+local function ceil_div(a, b)
+  local q, r = floor_div(a, b)
+  if r > 0 then q = q + 1 end
+  return q
+end
+
+-- Windows configuration.
+local SPEC, RECOVERY_MS = string.match(ARGV[1], '^(.*)#(%d+)$')
+RECOVERY_MS = tonumber(RECOVERY_MS)
+local WIN = {}
+local MAX_PER = 0
+for part in string.gmatch(SPEC, '[^|]+') do
+  local k, l, p, o = string.match(part, '^(%a):(%d+):(%d+):(%d+)$')
+  local w = { kind = k, limit = tonumber(l), per = tonumber(p), offset = tonumber(o) }
+  WIN[#WIN + 1] = w
+  if w.per > MAX_PER then MAX_PER = w.per end
+end
+
+local COUNT_IN_FLIGHT = ARGV[3] == '1'
+local LEASE = tonumber(ARGV[4])
+local QUEUE_LEASE = tonumber(ARGV[7])
+local CHANNEL = ARGV[8]
+
+local NOW
+if ARGV[2] == '' then
+  local t = redis.call('TIME')
+  NOW = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+else
+  NOW = tonumber(ARGV[2])
+end
+
+---------------------------------------------------------------- sliding
+-- A log of (at, cost), sorted by at: parallel arrays la, lc; `used` their sum.
+
+local function sl_advance(s, now, per)
+  while #s.la > 0 and s.la[1] + per <= now do
+    s.used = s.used - s.lc[1]
+    table.remove(s.la, 1)
+    table.remove(s.lc, 1)
+  end
+end
+
+local function sl_earliest(s, now, cost, limit, per, in_flight)
+  local total = s.used + in_flight + cost
+  if total <= limit then return now end
+  local need = total - limit
+  local freed = 0
+  for i = 1, #s.la do
+    freed = freed + s.lc[i]
+    if freed >= need then return math.max(s.la[i] + per, now) end
+  end
+  return INF
+end
+
+-- First index whose at is > at_ms (partition point of `e.at <= at_ms`).
+local function sl_after(s, at_ms)
+  local lo, hi = 1, #s.la + 1
+  while lo < hi do
+    local mid = math.floor((lo + hi) / 2)
+    if s.la[mid] <= at_ms then lo = mid + 1 else hi = mid end
+  end
+  return lo
+end
+
+-- First index whose at is >= at_ms.
+local function sl_from(s, at_ms)
+  local lo, hi = 1, #s.la + 1
+  while lo < hi do
+    local mid = math.floor((lo + hi) / 2)
+    if s.la[mid] < at_ms then lo = mid + 1 else hi = mid end
+  end
+  return lo
+end
+
+local function sl_add(s, at_ms, cost)
+  s.used = s.used + cost
+  local n = #s.la
+  local idx = n + 1
+  if n > 0 and s.la[n] > at_ms then idx = sl_after(s, at_ms) end
+  if idx > 1 and s.la[idx - 1] == at_ms then
+    s.lc[idx - 1] = s.lc[idx - 1] + cost
+  else
+    table.insert(s.la, idx, at_ms)
+    table.insert(s.lc, idx, cost)
+  end
+end
+
+local function sl_compact(s)
+  local la, lc = {}, {}
+  for i = 1, #s.la do
+    if s.lc[i] > 0 then la[#la + 1] = s.la[i]; lc[#lc + 1] = s.lc[i] end
+  end
+  s.la, s.lc = la, lc
+end
+
+local function sl_hold(s, at_ms, units)
+  local older = sl_from(s, at_ms) - 1
+  local lasting = 0
+  for i = older + 1, #s.la do lasting = lasting + s.lc[i] end
+  local missing = math.max(0, units - lasting)
+  local moved = 0
+  local i = older
+  while missing > 0 and i > 0 do
+    local take = math.min(s.lc[i], missing)
+    s.lc[i] = s.lc[i] - take
+    missing = missing - take
+    moved = moved + take
+    i = i - 1
+  end
+  if moved == 0 then return false end
+  sl_compact(s)
+  s.used = s.used - moved
+  sl_add(s, at_ms, moved)
+  return true
+end
+
+local function sl_restamp(s, from_ms, to_ms, cost)
+  local idx = sl_from(s, from_ms)
+  if idx <= #s.la and s.la[idx] == from_ms then
+    local moved = math.min(s.lc[idx], cost)
+    s.lc[idx] = s.lc[idx] - moved
+    s.used = s.used - moved
+    if s.lc[idx] == 0 then table.remove(s.la, idx); table.remove(s.lc, idx) end
+  end
+  sl_add(s, to_ms, cost)
+end
+
+---------------------------------------------------------------- fixed
+-- start, count, cu (carry units), cuntil (carry until), phase, guard, spill.
+
+local function fx_bucket_start(at_ms, per, phase)
+  -- Euclidean remainder of (at - phase) by per; at - phase may be negative.
+  local d = at_ms - phase
+  local q = math.floor(d / per)
+  local r = d - q * per
+  if r < 0 then r = r + per elseif r >= per then r = r - per end
+  return at_ms - r
+end
+
+local function fx_new(w)
+  local phase = w.offset % w.per
+  return { start = fx_bucket_start(0, w.per, phase), count = 0, cu = 0, cuntil = 0, phase = phase, guard = 0, spill = 0 }
+end
+
+local function fx_carried(f, start)
+  if start < f.cuntil then return f.cu end
+  return 0
+end
+
+local function fx_advance(f, now, per, in_flight)
+  local start = fx_bucket_start(now, per, f.phase)
+  if start > f.start then
+    local spill = 0
+    if start == f.start + per then spill = f.spill end
+    f.start = start
+    f.count = math.max(fx_carried(f, start), spill) + in_flight
+    f.spill = 0
+  end
+end
+
+local function fx_earliest(f, now, cost, limit, per, in_flight)
+  if f.count + cost <= limit then return now end
+  local nxt = f.start + per
+  if math.max(fx_carried(f, nxt), f.spill) + in_flight + cost <= limit then return nxt end
+  if in_flight + cost > limit then return INF end
+  local after = nxt + per
+  if fx_carried(f, after) + in_flight + cost <= limit then return after end
+  local steps = math.max(0, math.floor((f.cuntil - after + per - 1) / per))
+  return after + steps * per
+end
+
+local function fx_add(f, at_ms, cost, per)
+  f.count = f.count + cost
+  if f.guard > 0 and at_ms >= f.start + per - f.guard then f.spill = f.spill + cost end
+  if at_ms < f.cuntil then f.cu = f.cu + cost end
+end
+
+local function fx_restamp(f, from_ms, to_ms, cost, per)
+  local to_start = fx_bucket_start(to_ms, per, f.phase)
+  if fx_bucket_start(from_ms, per, f.phase) == to_start or to_start < f.start then return end
+  if to_start > f.start then
+    f.start = to_start
+    f.count = fx_carried(f, to_start)
+  end
+  f.count = f.count + cost
+end
+
+local function fx_reconcile(f, server_used, until_ms, per)
+  f.count = math.max(f.count, server_used)
+  local nxt = f.start + per
+  if until_ms > nxt then
+    if f.cuntil <= f.start then f.cu = 0 end
+    f.cu = math.max(f.cu, server_used)
+    f.cuntil = math.max(f.cuntil, until_ms)
+  end
+end
+
+---------------------------------------------------------------- bucket
+-- GCRA in exact integers. The theoretical arrival time, in 1/limit ms, is
+-- tm * limit + tf with 0 <= tf < limit (so it never needs more than 53 bits).
+
+local function bk_debt(b, now, limit)
+  -- tat - now * limit, or 0 when negative.
+  if b.tm < now then return 0 end
+  return (b.tm - now) * limit + b.tf
+end
+
+local function bk_used(b, now, limit, per)
+  return ceil_div(bk_debt(b, now, limit), per)
+end
+
+local function bk_earliest(b, now, cost, limit, per)
+  local d = bk_debt(b, now, limit)
+  local over = d + cost * per - limit * per
+  if over <= 0 then return now end
+  return now + ceil_div(over, limit)
+end
+
+-- tat = max(tat, at * limit + cost * per)
+local function bk_floor(b, at_ms, cost, limit, per)
+  local q, r = floor_div(cost * per, limit)
+  local fm, ff = at_ms + q, r
+  if fm > b.tm or (fm == b.tm and ff > b.tf) then b.tm = fm; b.tf = ff end
+end
+
+local function bk_add(b, at_ms, cost, limit, per)
+  if b.tm < at_ms then b.tm = at_ms; b.tf = 0 end
+  local q, r = floor_div(cost * per, limit)
+  b.tm = b.tm + q
+  b.tf = b.tf + r
+  if b.tf >= limit then b.tf = b.tf - limit; b.tm = b.tm + 1 end
+end
+
+---------------------------------------------------------------- windows
+
+local function win_new(w)
+  if w.kind == 's' then return { la = {}, lc = {}, used = 0 } end
+  if w.kind == 'f' then return fx_new(w) end
+  return { tm = 0, tf = 0 }
+end
+
+-- Keeps every count within the limit (the core's Window::cap): units beyond
+-- it must all expire before any cost fits, so the oldest go first.
+local function win_cap(w, s)
+  if w.kind == 's' then
+    while s.used > w.limit and #s.la > 0 do
+      local excess = s.used - w.limit
+      if s.lc[1] > excess then
+        s.lc[1] = s.lc[1] - excess
+        s.used = w.limit
+      else
+        s.used = s.used - s.lc[1]
+        table.remove(s.la, 1)
+        table.remove(s.lc, 1)
+      end
+    end
+  elseif w.kind == 'f' then
+    s.count = math.min(s.count, w.limit)
+    s.cu = math.min(s.cu, w.limit)
+    s.spill = math.min(s.spill, s.count)
+  end
+end
+
+local function win_advance(w, s, now, in_flight)
+  if w.kind == 's' then sl_advance(s, now, w.per)
+  elseif w.kind == 'f' then fx_advance(s, now, w.per, in_flight) end
+  win_cap(w, s)
+end
+
+local function win_used(w, s, now, in_flight)
+  if w.kind == 's' then return s.used + in_flight end
+  if w.kind == 'f' then return s.count end
+  return bk_used(s, now, w.limit, w.per)
+end
+
+local function win_earliest(w, s, now, cost, in_flight)
+  if w.kind == 's' then return sl_earliest(s, now, cost, w.limit, w.per, in_flight) end
+  if w.kind == 'f' then return fx_earliest(s, now, cost, w.limit, w.per, in_flight) end
+  return bk_earliest(s, now, cost, w.limit, w.per)
+end
+
+local function win_add(w, s, now, cost, tracked)
+  if w.kind == 's' then
+    if not tracked then sl_add(s, now, cost) end
+  elseif w.kind == 'f' then fx_add(s, now, cost, w.per)
+  else bk_add(s, now, cost, w.limit, w.per) end
+  win_cap(w, s)
+end
+
+local function win_settle(w, s, to_ms, cost)
+  if w.kind == 's' then sl_add(s, to_ms, cost)
+  -- Units landing together (the plan's) owe a full bucket at most.
+  elseif w.kind == 'b' then bk_floor(s, to_ms, math.min(cost, w.limit), w.limit, w.per) end
+  win_cap(w, s)
+end
+
+local function win_restamp(w, s, from_ms, to_ms, cost)
+  if w.kind == 's' then sl_restamp(s, from_ms, to_ms, cost)
+  elseif w.kind == 'f' then fx_restamp(s, from_ms, to_ms, cost, w.per)
+  else bk_floor(s, to_ms, cost, w.limit, w.per) end
+  win_cap(w, s)
+end
+
+local win_reconcile_uncapped
+local function win_reconcile(w, s, now, server_used, until_ms, in_flight)
+  local changed = win_reconcile_uncapped(w, s, now, math.min(server_used, w.limit), until_ms, in_flight)
+  win_cap(w, s)
+  return changed
+end
+
+win_reconcile_uncapped = function(w, s, now, server_used, until_ms, in_flight)
+  local ours = win_used(w, s, now, in_flight)
+  if w.kind == 's' then
+    local from = math.max(0, until_ms - w.per)
+    local moved = sl_hold(s, from, math.min(server_used, s.used))
+    local others = math.max(0, server_used - ours)
+    if others > 0 then sl_add(s, from, others) end
+    return moved or others > 0
+  elseif w.kind == 'f' then
+    local c, u, t = s.count, s.cu, s.cuntil
+    fx_reconcile(s, server_used, until_ms, w.per)
+    return c ~= s.count or u ~= s.cu or t ~= s.cuntil
+  end
+  -- A bucket: changed when its time moved (not compared with the rounded-up use).
+  local tm, tf = s.tm, s.tf
+  bk_floor(s, now, server_used, w.limit, w.per)
+  return tm ~= s.tm or tf ~= s.tf
+end
+
+---------------------------------------------------------------- state
+-- st.v: format; st.gen: generation; st.spec: the windows it was made for;
+-- st.clock: latest time seen; st.gate: paused until; st.w: window states;
+-- st.fl: in flight, list of { at, c (cost), u (lease ends) } sorted by at, one
+-- per admission time (the core's map); st.flt: their cost;
+-- st.q: the queue, sorted by (-p, r, s): { id, o (owner), p (priority),
+-- r (round), s (arrival seq), c (cost), x (expires) }; st.seq: last arrival;
+-- st.sr: the round served last; st.keep: the state matters until then.
+
+local ST
+local CREATED = false
+local HEAD_BEFORE = ''
+
+local function load()
+  local raw = redis.call('GET', KEY)
+  if raw then
+    ST = cmsgpack.unpack(raw)
+    if ST.spec ~= SPEC then
+      return 'SPEC'
+    end
+    if ARGV[5] ~= '' and ARGV[5] ~= ST.gen then return 'LOST' end
+  else
+    ST = { v = 1, gen = ARGV[6], spec = SPEC, clock = 0, gate = 0, w = {}, fl = {}, flt = 0, q = {}, seq = 0, sr = 0 }
+    for i = 1, #WIN do ST.w[i] = win_new(WIN[i]) end
+    CREATED = true
+    -- A caller that knew a generation finds none: Redis lost the quota (a
+    -- restart without persistence, a failover, an eviction) or it expired.
+    -- Every process re-registers what it admitted (register.lua): this one
+    -- now, the others when they hear of it (the announcement below) or at
+    -- their next call. Until then the quota admits nothing for a grace period
+    -- (ARGV[1]'s `recovery` ms, the store's `recoveryMs`), so the first process back
+    -- cannot take what the others had already spent.
+    if ARGV[5] ~= '' then
+      ST.gate = NOW + RECOVERY_MS
+      redis.call('PUBLISH', CHANNEL, 'lost ' .. ST.gen)
+      return 'LOST'
+    end
+  end
+  if #ST.q > 0 then HEAD_BEFORE = ST.q[1].id end
+  return 'OK'
+end
+
+local function in_flight_total() return ST.flt end
+
+-- Takes a permit (admitted at `at`, `cost` units) out of the in-flight set,
+-- which is keyed by admission time like the core's. Whether it was there.
+local function land(at, cost)
+  for i = 1, #ST.fl do
+    local e = ST.fl[i]
+    if e.at == at then
+      if e.c < cost then return false end
+      e.c = e.c - cost
+      if e.c == 0 then table.remove(ST.fl, i) end
+      ST.flt = ST.flt - cost
+      return true
+    end
+  end
+  return false
+end
+
+-- Moves the clock to `now` (never back) and forgets what expired. Permits whose
+-- lease ended (their process died or forgot them) count as sent at the end of
+-- the lease, the latest moment they could have reached the server.
+local function tick(now)
+  local horizon = math.max(now, ST.clock)
+  local i = 1
+  while i <= #ST.fl do
+    local e = ST.fl[i]
+    if e.u <= horizon then
+      table.remove(ST.fl, i)
+      ST.flt = ST.flt - e.c
+      for k = 1, #WIN do win_settle(WIN[k], ST.w[k], math.max(e.u, e.at), e.c) end
+    else
+      i = i + 1
+    end
+  end
+  if now > ST.clock then
+    ST.clock = now
+    for k = 1, #WIN do win_advance(WIN[k], ST.w[k], now, ST.flt) end
+  end
+  -- Waiters whose process stopped renewing them leave the queue.
+  i = 1
+  while i <= #ST.q do
+    if ST.q[i].x <= horizon then table.remove(ST.q, i) else i = i + 1 end
+  end
+  return ST.clock
+end
+
+local function earliest(cost)
+  local now = ST.clock
+  local at = math.max(ST.gate, now)
+  for k = 1, #WIN do
+    at = math.max(at, win_earliest(WIN[k], ST.w[k], now, cost, ST.flt))
+  end
+  return at
+end
+
+-- Admits `cost` at the clock if every window allows it: the time, or nil and the retry time.
+local function try_admit(cost)
+  local retry = earliest(cost)
+  local now = ST.clock
+  if retry > now then return nil, retry end
+  for k = 1, #WIN do win_add(WIN[k], ST.w[k], now, cost, COUNT_IN_FLIGHT) end
+  if COUNT_IN_FLIGHT then
+    local last = ST.fl[#ST.fl]
+    if last and last.at == now then last.c = last.c + cost
+    elseif last and last.at > now then
+      -- Registered (re-counted) permits may be later than the clock: keep the order.
+      local pos = #ST.fl
+      while pos > 1 and ST.fl[pos - 1].at > now do pos = pos - 1 end
+      table.insert(ST.fl, pos, { at = now, c = cost, u = now + LEASE })
+    else ST.fl[#ST.fl + 1] = { at = now, c = cost, u = now + LEASE } end
+    ST.flt = ST.flt + cost
+  end
+  return now
+end
+
+-- "Never" (only a completion can make room) in a reply. With leases there is
+-- a time after all: when the oldest permit in flight stops being held (its
+-- units then count as sent at its lease's end), so a waiter knows when to look again.
+local function reply_time(t)
+  if t == INF then
+    if #ST.fl > 0 then return ST.fl[1].u end
+    return -1
+  end
+  return t
+end
+
+-- Writes the state back with an expiry: nothing outlives the moment it stops
+-- mattering (the longest window after the last admission, a pause, a carry,
+-- a lease or a waiter), plus a minute of margin.
+local function save()
+  local keep = ST.clock + MAX_PER
+  keep = math.max(keep, ST.gate)
+  for i = 1, #ST.fl do keep = math.max(keep, ST.fl[i].u + MAX_PER) end
+  for i = 1, #ST.q do keep = math.max(keep, ST.q[i].x) end
+  for k = 1, #WIN do
+    if WIN[k].kind == 'f' then keep = math.max(keep, ST.w[k].cuntil + WIN[k].per) end
+    if WIN[k].kind == 'b' then keep = math.max(keep, ST.w[k].tm) end
+  end
+  local ttl = math.max(1, keep - ST.clock) + 60000
+  redis.call('SET', KEY, cmsgpack.pack(ST), 'PX', ttl)
+  -- Announce the head of the queue when it changed or time may have freed
+  -- room for it: only its owner acts on it (no thundering herd).
+  if #ST.q > 0 then
+    local h = ST.q[1]
+    redis.call('PUBLISH', CHANNEL, h.id .. ' ' .. h.o .. ' ' .. reply_time(earliest(h.c)))
+  end
+end
+
+-- Admits queued waiters of `owner` while one of them heads the queue and fits.
+local function pump(owner, out)
+  while #ST.q > 0 do
+    local h = ST.q[1]
+    if h.o ~= owner then break end
+    local at = try_admit(h.c)
+    if not at then break end
+    table.remove(ST.q, 1)
+    ST.sr = h.r
+    out[#out + 1] = h.id
+    out[#out + 1] = at
+  end
+end
+
+local function head_reply(out)
+  if #ST.q == 0 then
+    out[#out + 1] = ''
+    out[#out + 1] = ''
+    out[#out + 1] = -2
+  else
+    local h = ST.q[1]
+    out[#out + 1] = h.id
+    out[#out + 1] = h.o
+    out[#out + 1] = reply_time(earliest(h.c))
+  end
+end
+
+local STATUS = load()
+if STATUS ~= 'OK' and STATUS ~= 'LOST' then return { STATUS, NOW, '' } end
+if STATUS == 'LOST' then
+  if CREATED then save() end
+  return { 'LOST', NOW, ST.gen }
+end

@@ -1,0 +1,807 @@
+/**
+ * `redisStore(client)`: a quota shared by every process (and machine) that
+ * opens the same name on the same Redis. Each decision is one Lua script run
+ * by SHA (js/src/shared/lua/*.lua): all windows checked and charged together,
+ * atomically, in one round trip. See the README's "Sharing a quota".
+ */
+import { InsufficientCapacityError, QueueFullError } from '../errors.js';
+import { StoreError } from '../cost/errors.js';
+import { Limiter, type AcquireOptions, type ReconcileOptions, type WindowUsage } from '../limiter.js';
+import { type Duration, normalizeCost, normalizePriority, parseDuration } from '../options.js';
+import type { ScriptName } from './lua-scripts.js';
+import { type Reply, type ScriptRunner, wrapClient } from './redis-client.js';
+import { hmacSha256 } from '../hmac.js';
+import { Slots, acquireInSlot } from '../concurrency.js';
+import { type ScheduleOptions, type WrapOptions, scheduleWith, wrapWith } from '../schedule.js';
+import type {
+  NormalizedSharedOptions, SharedLimiter, SharedPermit, SharedStore, SharedTryAcquireResult,
+} from './types.js';
+
+export interface RedisStoreOptions {
+  /** Prefix of every key and channel: `{prefix:hash}:state`. @default 'tollgate' */
+  prefix?: string;
+  /**
+   * Keys the quota's hash (HMAC-SHA-256 instead of SHA-256 of the name), so
+   * that who reads Redis cannot test guesses of a token against the keys.
+   * Every process sharing a quota must use the same secret. @default none
+   */
+  secret?: string;
+  /**
+   * Whose clock decides. `'redis'`: the script reads Redis `TIME`, so processes
+   * whose clocks disagree still share one exact timeline; each process maps
+   * times onto its own clock with an offset measured on every reply.
+   * `'client'`: the caller's `clock.now()` is used (for tests with virtual
+   * time, or clocks known to agree): a clock running ahead can then free slots
+   * early for everyone. @default 'redis'
+   */
+  time?: 'redis' | 'client';
+  /** A command Redis has not answered within this fails with `StoreError`. @default 5000 */
+  timeoutMs?: Duration;
+  /**
+   * A waiter whose process gave no sign of life for this long leaves the
+   * shared queue (its process died); live processes renew theirs every third
+   * of it. @default '15s'
+   */
+  queueLeaseMs?: Duration;
+  /**
+   * When Redis fails, keep going on a local in-process `Limiter` holding
+   * `share` (0 < share <= 1) of every window's limit (at least 1), announced by
+   * a `fallback` event, and go back to Redis (event `recovered`) once it
+   * answers again, counting there what was admitted meanwhile. Without it,
+   * calls reject with `StoreError`. @default none
+   */
+  fallback?: { share: number; /** How often to look for Redis again. @default '1s' */ retryMs?: Duration };
+  /**
+   * After Redis lost a quota (restarted without persistence, failed over), it
+   * admits nothing for this long while every process re-registers what it
+   * admitted within the longest window (they hear of the loss through
+   * pub/sub, or at their next call). @default '2s'
+   */
+  recoveryMs?: Duration;
+}
+
+export interface RedisStore extends SharedStore {
+  readonly kind: 'redis';
+}
+
+interface Normalized {
+  prefix: string;
+  secret: string | undefined;
+  time: 'redis' | 'client';
+  timeoutMs: number;
+  queueLeaseMs: number;
+  fallback: { share: number; retryMs: number } | undefined;
+  recoveryMs: number;
+}
+
+function normalizeStoreOptions(o: RedisStoreOptions): Normalized {
+  if (typeof o !== 'object' || o === null) throw new TypeError('`redisStore` options must be an object');
+  const prefix = o.prefix ?? 'tollgate';
+  if (typeof prefix !== 'string' || prefix.length === 0 || /[{}\s]/.test(prefix)) {
+    throw new TypeError(`\`prefix\` must be a non-empty string without braces or spaces; got ${String(prefix)}`);
+  }
+  if (o.secret !== undefined && (typeof o.secret !== 'string' || o.secret.length === 0)) {
+    throw new TypeError('`secret` must be a non-empty string');
+  }
+  const time = o.time ?? 'redis';
+  if (time !== 'redis' && time !== 'client') throw new TypeError(`\`time\` must be 'redis' or 'client'; got ${String(time)}`);
+  const timeoutMs = o.timeoutMs === undefined ? 5_000 : parseDuration(o.timeoutMs, 'timeoutMs');
+  if (timeoutMs < 1) throw new TypeError('`timeoutMs` must be at least 1 ms');
+  const queueLeaseMs = o.queueLeaseMs === undefined ? 15_000 : parseDuration(o.queueLeaseMs, 'queueLeaseMs');
+  if (queueLeaseMs < 30) throw new TypeError('`queueLeaseMs` must be at least 30 ms');
+  let fallback: Normalized['fallback'];
+  if (o.fallback !== undefined) {
+    const share = o.fallback?.share;
+    if (typeof share !== 'number' || !(share > 0 && share <= 1)) {
+      throw new TypeError(`\`fallback.share\` must be a number above 0 and at most 1; got ${String(share)}`);
+    }
+    const retryMs = o.fallback.retryMs === undefined ? 1_000 : parseDuration(o.fallback.retryMs, 'fallback.retryMs');
+    fallback = { share, retryMs: Math.max(1, retryMs) };
+  }
+  const recoveryMs = o.recoveryMs === undefined ? 2_000 : parseDuration(o.recoveryMs, 'recoveryMs');
+  return { prefix, secret: o.secret, time, timeoutMs, queueLeaseMs, fallback, recoveryMs };
+}
+
+/**
+ * A store that shares quotas through Redis. `client` is an ioredis `Redis` or
+ * `Cluster`, or a connected node-redis client; tollgate depends on neither.
+ *
+ * ```js
+ * const hex = Limiter.shared({ name: 'hex:' + token, windows: [{ limit: 20, per: '1m' }, { limit: 60, per: '1h' }],
+ *   store: redisStore(new Redis()) });
+ * const permit = await hex.acquire();
+ * ```
+ */
+export function redisStore(client: unknown, options: RedisStoreOptions = {}): RedisStore {
+  const runner = wrapClient(client);
+  const o = normalizeStoreOptions(options);
+  let open = 0;
+  let closing: ReturnType<typeof setTimeout> | undefined;
+  return {
+    kind: 'redis',
+    open(shared: NormalizedSharedOptions): SharedLimiter {
+      for (const w of shared.windows) {
+        // The scripts' GCRA keeps its time in 1/limit ms within 53 bits.
+        if (w.kind === 'bucket' && w.limit * w.perMs > 2 ** 52) {
+          throw new TypeError(`a shared 'bucket' window needs limit x per <= 2^52 ms; got ${w.limit} per ${w.perMs} ms`);
+        }
+      }
+      open++;
+      if (closing !== undefined) clearTimeout(closing);
+      closing = undefined;
+      return new RedisSharedLimiter(runner, o, shared, () => {
+        if (--open > 0) return;
+        // The subscriber connection goes once no limiter uses it for a moment
+        // (closing and reopening it for every short-lived limiter is slow).
+        closing = setTimeout(() => {
+          closing = undefined;
+          if (open === 0) void runner.close();
+        }, 200);
+        (closing as { unref?: () => void }).unref?.();
+      });
+    },
+  };
+}
+
+interface Waiter {
+  id: string;
+  cost: number;
+  priority: number;
+  resolve: (permit: SharedPermit) => void;
+  reject: (reason: unknown) => void;
+  signal: AbortSignal | undefined;
+  onAbort: (() => void) | undefined;
+  /** Redis has its ticket (its 'queue' call answered). */
+  queued: boolean;
+}
+
+/** An admission this process remembers, to count it again if Redis loses the quota. Times on the store's clock. */
+interface Admission {
+  id: string;
+  at: number;
+  cost: number;
+  done: number;
+  tracked: boolean;
+}
+
+class RedisPermit implements SharedPermit {
+  #done = false;
+  constructor(
+    readonly at: number,
+    readonly cost: number,
+    private readonly finish: (at: number | undefined) => Promise<void>,
+  ) {}
+
+  complete(at?: number): Promise<void> {
+    if (this.#done) return Promise.resolve();
+    this.#done = true;
+    return this.finish(at);
+  }
+}
+
+const MAX_PLAN = 100_000;
+
+function randomId(): string {
+  const bytes = new Uint8Array(8);
+  globalThis.crypto.getRandomValues(bytes);
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+function closedError(): Error {
+  return new DOMException('The shared limiter was closed', 'AbortError');
+}
+
+class RedisSharedLimiter implements SharedLimiter {
+  readonly key: string;
+  #runner: ScriptRunner;
+  #s: Normalized;
+  #o: NormalizedSharedOptions;
+  #release: () => void;
+  #stateKey: string;
+  #channel: string;
+  #spec: string;
+  #specArg: string;
+  #maxPerMs: number;
+  #owner = randomId();
+  #seq = 0;
+  #gen = '';
+  #offset = 0;
+  #bestRtt = Number.POSITIVE_INFINITY;
+  #offsetAt = Number.NEGATIVE_INFINITY;
+  #waiters = new Map<string, Waiter>();
+  #timer: unknown = undefined;
+  #timerAt = Number.NaN;
+  #heartbeat: unknown = undefined;
+  #polling = false;
+  #pollAgain = false;
+  #failingSince: number | undefined;
+  #subscribed: Promise<void> | undefined;
+  #history: Admission[] = [];
+  #events: EventTarget | undefined;
+  #closed = false;
+  #local: Limiter | undefined;
+  #localSince = 0;
+  #probe: unknown = undefined;
+  /** `maxConcurrent`: this process's cap on calls in flight (js/src/concurrency.ts). */
+  readonly #slots: Slots | undefined;
+
+  constructor(runner: ScriptRunner, s: Normalized, o: NormalizedSharedOptions, release: () => void) {
+    this.#runner = runner;
+    this.#s = s;
+    this.#o = o;
+    this.#release = release;
+    const utf8 = (text: string) => new TextEncoder().encode(text);
+    this.key = s.secret === undefined ? o.key
+      : Array.from(hmacSha256(utf8(s.secret))(utf8(`tollgate:quota:${o.name}`)), (b) => b.toString(16).padStart(2, '0')).join('');
+    const maxConcurrent = o.maxConcurrent ?? Number.POSITIVE_INFINITY;
+    this.#slots = Number.isFinite(maxConcurrent) ? new Slots(maxConcurrent, o.maxWaiters) : undefined;
+    // One hash tag per quota: every key of it lives in one cluster slot.
+    const tag = `{${s.prefix}:${this.key.slice(0, 32)}}`;
+    this.#stateKey = `${tag}:state`;
+    this.#channel = `${tag}:head`;
+    this.#spec = o.windows.map((w) => `${w.kind[0]}:${w.limit}:${w.perMs}:${w.offsetMs}`).join('|');
+    this.#specArg = `${this.#spec}#${s.recoveryMs}`;
+    this.#maxPerMs = Math.max(...o.windows.map((w) => w.perMs));
+  }
+
+  get events(): EventTarget {
+    return (this.#events ??= new EventTarget());
+  }
+
+  #emit(type: string, detail: Record<string, unknown>): void {
+    this.#events?.dispatchEvent(new CustomEvent(type, { detail: { at: this.#o.clock.now(), ...detail } }));
+  }
+
+  // ---------------------------------------------------------------- time
+
+  /** Store time to ours. */
+  #toLocal(t: number): number {
+    return t === -1 ? Number.POSITIVE_INFINITY : t - this.#offset;
+  }
+
+  #toStore(t: number): number {
+    return Math.round(t + this.#offset);
+  }
+
+  /** Redis said `redisNow` between our t0 and t1: keep the tightest recent estimate of the offset. */
+  #sample(redisNow: number, t0: number, t1: number): void {
+    const rtt = t1 - t0;
+    if (rtt <= this.#bestRtt || t1 - this.#offsetAt > 10_000) {
+      this.#bestRtt = rtt;
+      this.#offsetAt = t1;
+      this.#offset = Math.round(redisNow - (t0 + t1) / 2);
+    }
+  }
+
+  // ---------------------------------------------------------------- calls
+
+  async #call(name: ScriptName, extra: readonly (string | number)[], anyGeneration = false): Promise<Reply> {
+    for (let attempt = 0; ; attempt++) {
+      const t0 = this.#o.clock.now();
+      // Hear of losses and of the queue's head from the first call on.
+      if (this.#subscribed === undefined) this.#subscribe().catch(() => {});
+      const args = [
+        this.#specArg,
+        this.#s.time === 'client' ? String(t0) : '',
+        this.#o.countInFlight ? '1' : '0',
+        String(this.#o.leaseMs),
+        anyGeneration ? '' : this.#gen,
+        randomId(),
+        String(this.#s.queueLeaseMs),
+        this.#channel,
+        ...extra.map(String),
+      ];
+      const reply = await this.#withTimeout(this.#runner.run(name, this.#stateKey, args));
+      const t1 = this.#o.clock.now();
+      if (this.#s.time === 'redis') this.#sample(Number(reply[1]), t0, t1);
+      const status = reply[0];
+      if (status === 'OK') {
+        if (reply[2] !== '') this.#gen = String(reply[2]);
+        return reply;
+      }
+      if (status === 'LOST' && attempt < 3) {
+        await this.#reregister();
+        continue;
+      }
+      if (status === 'SPEC') {
+        throw new StoreError(`the quota \`${this.#o.name}\` is held in Redis with other windows: every process sharing it must configure the same windows`, this.#runner.location);
+      }
+      throw new StoreError(`Redis answered ${String(status)}`, this.#runner.location);
+    }
+  }
+
+  #withTimeout<T>(p: Promise<T>): Promise<T> {
+    const location = this.#runner.location;
+    return new Promise<T>((resolve, reject) => {
+      // Real time, not the injected clock: this bounds a network wait.
+      const timer = globalThis.setTimeout(() => {
+        reject(new StoreError(`Redis did not answer within ${this.#s.timeoutMs} ms`, location));
+      }, this.#s.timeoutMs);
+      (timer as { unref?: () => void }).unref?.();
+      p.then(
+        (v) => { globalThis.clearTimeout(timer); resolve(v); },
+        (e) => {
+          globalThis.clearTimeout(timer);
+          reject(e instanceof StoreError ? e : new StoreError(`Redis failed: ${e instanceof Error ? e.message : String(e)}`, location, e));
+        },
+      );
+    });
+  }
+
+  /** Redis lost the quota (or it expired): count again what this process admitted within the longest window. */
+  async #reregister(records?: Admission[]): Promise<void> {
+    this.#prune();
+    if (records === undefined) this.#fullRegistrations++;
+    const list = (records ?? this.#history).slice().sort((a, b) => a.at - b.at);
+    const args: (string | number)[] = [randomId()];
+    for (const r of list) args.push(r.id, r.at, r.cost, r.done, r.tracked ? '1' : '0');
+    await this.#call('register', args, true);
+    this.#emit('reregistered', { requests: list.length });
+    // The queue went too: the next poll notices and queues this process's waiters again.
+    if (this.#waiters.size > 0) queueMicrotask(() => this.#poll());
+  }
+
+  #prune(): void {
+    const horizon = this.#toStore(this.#o.clock.now()) - this.#maxPerMs - this.#o.leaseMs;
+    if (this.#history.length > 0 && this.#history[0]!.at < horizon) {
+      this.#history = this.#history.filter((r) => Math.max(r.at, r.done) >= horizon || (r.done < 0 && r.tracked && r.at + this.#o.leaseMs >= horizon));
+    }
+  }
+
+  #remember(id: string, storeAt: number, cost: number): Admission {
+    const record = { id, at: storeAt, cost, done: -1, tracked: this.#o.countInFlight };
+    this.#history.push(record);
+    if (this.#history.length % 64 === 0) this.#prune();
+    return record;
+  }
+
+  #permit(id: string, storeAt: number, cost: number): SharedPermit {
+    const record = this.#remember(id, storeAt, cost);
+    return new RedisPermit(this.#toLocal(storeAt), cost, async (at) => {
+      const when = at === undefined ? undefined : this.#toStore(at);
+      record.done = when ?? this.#toStore(this.#o.clock.now());
+      if (this.#local !== undefined) return;
+      const atArg = when !== undefined ? String(when) : this.#s.time === 'client' ? String(this.#o.clock.now()) : '';
+      await this.#call('complete', [id, storeAt, cost, atArg]);
+      // As the core pumps after a completion: it may have made room (or moved the clock) for our head.
+      if (this.#waiters.size > 0) this.#poll();
+    });
+  }
+
+  #checkCost(cost: number): void {
+    for (const [i, w] of this.#o.windows.entries()) {
+      if (cost > w.limit) {
+        throw new InsufficientCapacityError(`cost ${cost} exceeds window ${i}'s limit of ${w.limit}: it could never be admitted`);
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------- fallback
+
+  async #orFallback<T>(error: unknown, local: () => T): Promise<T> {
+    if (this.#s.fallback === undefined || !(error instanceof StoreError) || this.#closed) throw error;
+    this.#enterFallback(error);
+    return local();
+  }
+
+  #enterFallback(error: StoreError): void {
+    if (this.#local !== undefined) return;
+    const share = this.#s.fallback!.share;
+    const windows = this.#o.windows.map((w) => ({
+      kind: w.kind, limit: Math.max(1, Math.floor(w.limit * share)), per: w.perMs, ...(w.kind === 'fixed' ? { offset: w.offsetMs } : {}),
+    }));
+    this.#local = new Limiter({ windows, clock: this.#o.clock, countInFlight: this.#o.countInFlight });
+    this.#localSince = this.#history.length;
+    this.#emit('fallback', { error, share });
+    // Waiters queued in Redis continue on the local limiter.
+    const waiters = [...this.#waiters.values()];
+    this.#waiters.clear();
+    this.#disarm();
+    for (const w of waiters) {
+      if (w.onAbort) w.signal!.removeEventListener('abort', w.onAbort);
+      this.#localAcquire(w.cost, w.priority, w.signal).then(w.resolve, w.reject);
+    }
+    this.#scheduleProbe();
+  }
+
+  #scheduleProbe(): void {
+    this.#probe = this.#o.clock.setTimeout(() => {
+      this.#probe = undefined;
+      if (this.#closed || this.#local === undefined) return;
+      const records = this.#history.slice(this.#localSince);
+      const before = this.#fullRegistrations;
+      // Redis may have kept the quota (it was only unreachable): then count there
+      // what was admitted locally. If it lost it, the call re-registers the whole
+      // history, local admissions included.
+      this.#call('usage', [])
+        .then(() => (this.#fullRegistrations === before ? this.#reregister(records) : undefined))
+        .then(() => {
+          this.#local = undefined;
+          this.#emit('recovered', { counted: records.length });
+        }, () => this.#scheduleProbe());
+    }, this.#s.fallback!.retryMs);
+  }
+
+  #wrapLocal(p: { at: number; cost: number; complete(at?: number): void }): SharedPermit {
+    const record = this.#remember(`${this.#owner}:${++this.#seq}`, this.#toStore(p.at), p.cost);
+    return new RedisPermit(p.at, p.cost, async (at) => {
+      record.done = this.#toStore(at ?? this.#o.clock.now());
+      p.complete(at);
+    });
+  }
+
+  async #localAcquire(cost: number, priority: number, signal: AbortSignal | undefined): Promise<SharedPermit> {
+    const p = await this.#local!.acquire({ cost, priority, ...(signal ? { signal } : {}) });
+    return this.#wrapLocal(p);
+  }
+
+  // ---------------------------------------------------------------- the API
+
+  async tryAcquire(cost = 1): Promise<SharedTryAcquireResult> {
+    const slots = this.#slots;
+    if (slots === undefined) return this.#tryWindows(cost);
+    normalizeCost(cost);
+    // Every slot busy: only a completion in this process frees one.
+    if (!slots.tryTake()) return { ok: false, retryAt: Number.POSITIVE_INFINITY, waitMs: Number.POSITIVE_INFINITY };
+    let r: SharedTryAcquireResult;
+    try {
+      r = await this.#tryWindows(cost);
+    } catch (error) {
+      slots.release();
+      throw error;
+    }
+    if (!r.ok) {
+      slots.release();
+      return r;
+    }
+    const permit = r.permit;
+    let held = true;
+    const complete = (at?: number) => {
+      if (held) {
+        held = false;
+        slots.release();
+      }
+      return permit.complete(at);
+    };
+    return { ok: true, permit: Object.assign(Object.create(permit) as SharedPermit, { complete }) };
+  }
+
+  acquire(options: AcquireOptions = {}): Promise<SharedPermit> {
+    if (this.#slots === undefined) return this.#acquireWindows(options);
+    if (typeof options !== 'object' || options === null) return Promise.reject(new TypeError('`options` must be an object like { cost, priority, signal }'));
+    return acquireInSlot(this.#slots, options, (o) => this.#acquireWindows(o), this.#waiters.size);
+  }
+
+  /** Runs `fn` once admitted and completes the permit when it settles (a rejection too). */
+  schedule<T>(fn: () => T | PromiseLike<T>, options?: ScheduleOptions): Promise<Awaited<T>> {
+    return scheduleWith(this, fn, options);
+  }
+
+  /** `fn` limited: each call waits its turn in every process's shared queue. */
+  wrap<A extends unknown[], R, This = unknown>(fn: (this: This, ...args: A) => R, options?: WrapOptions): (this: This, ...args: A) => Promise<Awaited<R>> {
+    return wrapWith(this, fn, options);
+  }
+
+  async #tryWindows(cost: number): Promise<SharedTryAcquireResult> {
+    normalizeCost(cost);
+    this.#checkCost(cost);
+    if (this.#closed) throw closedError();
+    const local = () => {
+      const r = this.#local!.tryAcquire(cost);
+      return r.ok ? { ok: true as const, permit: this.#wrapLocal(r.permit) } : r;
+    };
+    if (this.#local !== undefined) return local();
+    const id = `${this.#owner}:${++this.#seq}`;
+    let reply: Reply;
+    try {
+      reply = await this.#call('acquire', ['try', cost, id, this.#owner, 0]);
+    } catch (error) {
+      return this.#orFallback(error, local);
+    }
+    if (reply[3] === 1) return { ok: true, permit: this.#permit(id, Number(reply[4]), cost) };
+    const retryAt = this.#toLocal(Number(reply[4]));
+    return { ok: false, retryAt, waitMs: retryAt - this.#o.clock.now() };
+  }
+
+  #acquireWindows(options: AcquireOptions = {}): Promise<SharedPermit> {
+    const { signal } = options;
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    let cost: number;
+    let priority: number;
+    try {
+      cost = normalizeCost(options.cost ?? 1);
+      this.#checkCost(cost);
+      priority = normalizePriority(options.priority ?? 0);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    if (this.#closed) return Promise.reject(closedError());
+    if (this.#local !== undefined) return this.#localAcquire(cost, priority, signal);
+    if (this.#waiters.size >= this.#o.maxWaiters) {
+      return Promise.reject(new QueueFullError(`the shared limiter's queue in this process already holds ${this.#o.maxWaiters} waiters (\`maxWaiters\`)`));
+    }
+    const id = `${this.#owner}:${++this.#seq}`;
+    return new Promise<SharedPermit>((resolve, reject) => {
+      const waiter: Waiter = { id, cost, priority, resolve, reject, signal, onAbort: undefined, queued: false };
+      if (signal) {
+        waiter.onAbort = () => this.#abort(id, signal.reason);
+        signal.addEventListener('abort', waiter.onAbort, { once: true });
+      }
+      this.#waiters.set(id, waiter);
+      this.#subscribe()
+        .then(() => this.#call('acquire', ['queue', cost, id, this.#owner, priority]))
+        .then((reply) => {
+          waiter.queued = true;
+          this.#onPump(reply);
+          if (this.#waiters.has(id)) this.#emit('queued', { cost, priority, waiting: this.#waiters.size });
+        })
+        .catch((error) => {
+          if (!this.#waiters.delete(id)) return;
+          if (waiter.onAbort) signal!.removeEventListener('abort', waiter.onAbort);
+          this.#orFallback(error, () => this.#localAcquire(cost, priority, signal)).then(resolve, reject);
+        });
+    });
+  }
+
+  #subscribe(): Promise<void> {
+    return (this.#subscribed ??= this.#withTimeout(this.#runner.subscribe(this.#channel, (m) => this.#onMessage(m))).catch((error) => {
+      this.#subscribed = undefined;
+      throw error;
+    }));
+  }
+
+  /** Admitted tickets of this process, then who heads the queue. */
+  #onPump(reply: Reply): void {
+    const n = Number(reply[3]);
+    let i = 4;
+    for (let k = 0; k < n; k++, i += 2) {
+      const id = String(reply[i]);
+      const permit = this.#permit(id, Number(reply[i + 1]), this.#costOf(id));
+      const waiter = this.#waiters.get(id);
+      if (waiter === undefined) {
+        // Aborted while Redis admitted it: give the units back as far as the core allows.
+        permit.complete().catch(() => {});
+        continue;
+      }
+      this.#waiters.delete(id);
+      if (waiter.onAbort) waiter.signal!.removeEventListener('abort', waiter.onAbort);
+      waiter.resolve(permit);
+      this.#emit('admitted', { cost: waiter.cost, waiting: this.#waiters.size });
+    }
+    const headOwner = String(reply[i + 1]);
+    const retry = Number(reply[i + 2]);
+    const head = String(reply[i]);
+    if (headOwner === this.#owner && this.#waiters.has(head)) this.#arm(retry);
+    else this.#disarm();
+    // Our ticket without a waiter (its caller gave up while a call was under way) must not block the queue.
+    if (headOwner === this.#owner && !this.#waiters.has(head)) this.#call('cancel', [head]).catch(() => {});
+    const queuedThere = Number(reply[i + 3]);
+    let queuedHere = 0;
+    for (const w of this.#waiters.values()) if (w.queued) queuedHere++;
+    if (queuedThere < queuedHere && !this.#requeueing) void this.#requeue();
+    this.#keepAlive();
+  }
+
+  #requeueing = false;
+  #reregistering = false;
+  #fullRegistrations = 0;
+
+  /**
+   * Redis lost this process's places in the queue (a restart without
+   * persistence, a failover): queue its waiters again, in their order. Queueing
+   * a ticket that is still there changes nothing.
+   */
+  async #requeue(): Promise<void> {
+    this.#requeueing = true;
+    try {
+      for (const w of [...this.#waiters.values()]) {
+        if (!w.queued || !this.#waiters.has(w.id) || this.#closed || this.#local !== undefined) continue;
+        this.#onPumpQuiet(await this.#call('acquire', ['queue', w.cost, w.id, this.#owner, w.priority]));
+      }
+    } catch {
+      // The next poll (a timer or the heartbeat) tries again.
+    } finally {
+      this.#requeueing = false;
+    }
+  }
+
+  #onPumpQuiet(reply: Reply): void {
+    const saved = this.#requeueing;
+    this.#requeueing = true;
+    try {
+      this.#onPump(reply);
+    } finally {
+      this.#requeueing = saved;
+    }
+  }
+
+  #costs = new Map<string, number>();
+  #costOf(id: string): number {
+    return this.#waiters.get(id)?.cost ?? this.#costs.get(id) ?? 1;
+  }
+
+  #onMessage(message: string): void {
+    const [ticket, owner, retry] = message.split(' ');
+    if (owner === this.#owner && ticket !== 'lost' && !this.#waiters.has(ticket!)) {
+      this.#call('cancel', [ticket!]).catch(() => {});
+      return;
+    }
+    if (ticket === 'lost') {
+      // Another process found the quota lost: count what we admitted there now.
+      // (On the local fallback, the probe for Redis does it.)
+      if (owner !== this.#gen && !this.#reregistering && this.#gen !== '' && this.#local === undefined) {
+        this.#reregistering = true;
+        this.#reregister().catch(() => {}).finally(() => { this.#reregistering = false; });
+      }
+      return;
+    }
+    if (owner === this.#owner && this.#waiters.has(ticket!)) this.#arm(Number(retry));
+  }
+
+  /** One timer, for the head of the queue when it is ours: sleep until its exact time. */
+  #arm(storeRetry: number): void {
+    if (storeRetry === -1 || this.#closed) return this.#disarm(); // only a completion (announced) can make room
+    const at = this.#toLocal(storeRetry);
+    if (this.#timer !== undefined && this.#timerAt === at) return;
+    this.#disarm();
+    this.#timerAt = at;
+    this.#timer = this.#o.clock.setTimeout(() => {
+      this.#timer = undefined;
+      this.#timerAt = Number.NaN;
+      this.#poll();
+    }, Math.max(0, at - this.#o.clock.now()));
+  }
+
+  #disarm(): void {
+    if (this.#timer !== undefined) this.#o.clock.clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#timerAt = Number.NaN;
+  }
+
+  /** While this process has waiters, it renews their places now and then (and catches up on a lost message). */
+  #keepAlive(): void {
+    if (this.#waiters.size === 0 || this.#closed) {
+      if (this.#heartbeat !== undefined) this.#o.clock.clearTimeout(this.#heartbeat);
+      this.#heartbeat = undefined;
+      return;
+    }
+    if (this.#heartbeat !== undefined) return;
+    this.#heartbeat = this.#o.clock.setTimeout(() => {
+      this.#heartbeat = undefined;
+      this.#poll();
+    }, Math.floor(this.#s.queueLeaseMs / 3));
+  }
+
+  #poll(): void {
+    if (this.#closed || this.#local !== undefined) return;
+    if (this.#polling) {
+      this.#pollAgain = true;
+      return;
+    }
+    this.#polling = true;
+    this.#call('acquire', ['poll', 1, '', this.#owner, 0])
+      .then((reply) => {
+        this.#failingSince = undefined;
+        this.#onPump(reply);
+      }, (error) => this.#pollFailed(error))
+      .finally(() => {
+        this.#polling = false;
+        if (this.#pollAgain) {
+          this.#pollAgain = false;
+          this.#poll();
+        }
+      });
+  }
+
+  /** Redis failed while waiters wait: try again shortly; after `timeoutMs` of failures, fail them (or fall back). */
+  #pollFailed(error: unknown): void {
+    const now = Date.now();
+    this.#failingSince ??= now;
+    if (now - this.#failingSince < this.#s.timeoutMs && !this.#closed) {
+      this.#disarm();
+      this.#timer = globalThis.setTimeout(() => {
+        this.#timer = undefined;
+        this.#poll();
+      }, 100);
+      return;
+    }
+    this.#failingSince = undefined;
+    if (this.#s.fallback !== undefined && error instanceof StoreError) return this.#enterFallback(error);
+    const waiters = [...this.#waiters.values()];
+    this.#waiters.clear();
+    this.#keepAlive();
+    for (const w of waiters) {
+      if (w.onAbort) w.signal!.removeEventListener('abort', w.onAbort);
+      w.reject(error);
+    }
+  }
+
+  #abort(id: string, reason: unknown): void {
+    const waiter = this.#waiters.get(id);
+    if (waiter === undefined) return;
+    this.#waiters.delete(id);
+    waiter.reject(reason);
+    this.#emit('aborted', { cost: waiter.cost, waiting: this.#waiters.size });
+    this.#costs.set(id, waiter.cost);
+    this.#call('cancel', [id]).then(() => this.#costs.delete(id), () => {});
+    this.#keepAlive();
+  }
+
+  async pauseUntil(at: number): Promise<void> {
+    if (typeof at !== 'number' || !(at >= 0)) throw new TypeError(`\`at\` must be ms since the Unix epoch; got ${String(at)}`);
+    if (this.#local !== undefined) {
+      this.#local.pauseUntil(at);
+    } else {
+      try {
+        await this.#call('pause', [this.#toStore(at)]);
+      } catch (error) {
+        await this.#orFallback(error, () => this.#local!.pauseUntil(at));
+      }
+    }
+    this.#emit('paused', { until: at });
+  }
+
+  async reconcile(window: number, { remaining, resetAt }: ReconcileOptions): Promise<boolean> {
+    if (!Number.isInteger(window) || window < 0 || window >= this.#o.windows.length) {
+      throw new TypeError(`\`window\` must be an index from 0 to ${this.#o.windows.length - 1}; got ${String(window)}`);
+    }
+    if (!Number.isInteger(remaining) || remaining < 0) {
+      throw new TypeError(`\`remaining\` must be an integer >= 0; got ${String(remaining)}`);
+    }
+    const reset = resetAt === undefined ? '' : this.#toStore(parseDuration(resetAt, 'resetAt'));
+    let changed: boolean;
+    if (this.#local !== undefined) {
+      changed = this.#local.reconcile(window, { remaining, ...(resetAt === undefined ? {} : { resetAt }) });
+    } else {
+      try {
+        changed = (await this.#call('reconcile', [window + 1, remaining, reset]))[3] === 1;
+      } catch (error) {
+        changed = await this.#orFallback(error, () => this.#local!.reconcile(window, { remaining, ...(resetAt === undefined ? {} : { resetAt }) }));
+      }
+    }
+    if (changed) this.#emit('reconciled', { window, remaining, resetAt });
+    return changed;
+  }
+
+  async usage(): Promise<WindowUsage[]> {
+    if (this.#local !== undefined) return this.#local.usage();
+    const reply = await this.#call('usage', []);
+    return this.#o.windows.map((w, i) => {
+      const used = Number(reply[6 + 2 * i]);
+      return { kind: w.kind, limit: w.limit, perMs: w.perMs, used, remaining: Math.max(0, w.limit - used), nextFreeAt: this.#toLocal(Number(reply[7 + 2 * i])) };
+    });
+  }
+
+  async plan(n: number, { cost = 1 }: { cost?: number } = {}): Promise<number[]> {
+    if (!Number.isInteger(n) || n < 0 || n > MAX_PLAN) {
+      throw new TypeError(`\`n\` must be an integer from 0 to ${MAX_PLAN}; got ${String(n)}`);
+    }
+    normalizeCost(cost);
+    this.#checkCost(cost);
+    if (this.#local !== undefined) return this.#local.plan(n, { cost });
+    const reply = await this.#call('plan', [n, cost]);
+    return reply.slice(3).map((t) => this.#toLocal(Number(t)));
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#disarm();
+    this.#keepAlive();
+    if (this.#probe !== undefined) this.#o.clock.clearTimeout(this.#probe);
+    const waiters = [...this.#waiters.values()];
+    this.#waiters.clear();
+    for (const w of waiters) {
+      if (w.onAbort) w.signal!.removeEventListener('abort', w.onAbort);
+      w.reject(closedError());
+    }
+    try {
+      if (waiters.length > 0 && this.#local === undefined) await this.#call('cancel', waiters.map((w) => w.id));
+      if (this.#subscribed !== undefined) await this.#runner.unsubscribe(this.#channel);
+    } catch {
+      // Closing must not fail because Redis is gone: the tickets expire on their own.
+    } finally {
+      this.#release();
+    }
+  }
+}

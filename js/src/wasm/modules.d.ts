@@ -1,0 +1,9 @@
+/**
+ * A `.wasm` file imported as a module, as Cloudflare Workers (wrangler,
+ * miniflare's `CompiledWasm`) provide it: compiled, not yet instantiated.
+ * Only js/src/workerd.ts imports one.
+ */
+declare module '*.wasm' {
+  const module: WebAssembly.Module;
+  export default module;
+}

@@ -1,0 +1,79 @@
+// Shared limiters on one redis-server (started here, on a free port, no
+// persistence): decisions per second and latency (p50, p99) with 1, 4 and 16
+// concurrent callers in one process on one connection, for tollgate's
+// `Limiter.shared` + `redisStore` (one Lua script per decision), bottleneck's
+// clustering (ioredis datastore) and rate-limiter-flexible's RateLimiterRedis,
+// each on a quota of 100 per second it mostly refuses (as a busy shared quota does).
+import { performance } from 'node:perf_hooks';
+import Bottleneck from 'bottleneck';
+import Redis from 'ioredis';
+import { RateLimiterRedis } from 'rate-limiter-flexible';
+import { Limiter, redisStore } from 'tollgate';
+import { startRedis } from '../shared/redis-server.mjs';
+import { fmt, header, log, out, table, target } from './lib.mjs';
+
+const RUN_MS = Number(process.env.TOLLGATE_BENCH_SHARED_MS ?? 1_500);
+const CONCURRENCY = [1, 4, 16];
+
+function percentile(sorted, p) {
+  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))];
+}
+
+/** `callers` loops each deciding as fast as they can for RUN_MS; decisions/s and latencies (ms). */
+async function measure(decide, callers) {
+  const lat = [];
+  const end = performance.now() + RUN_MS;
+  await Promise.all(Array.from({ length: callers }, async () => {
+    while (performance.now() < end) {
+      const t0 = performance.now();
+      await decide();
+      lat.push(performance.now() - t0);
+    }
+  }));
+  lat.sort((a, b) => a - b);
+  return { perSecond: lat.length / (RUN_MS / 1000), p50: percentile(lat, 0.5), p99: percentile(lat, 0.99) };
+}
+
+header('Shared quota on Redis: decisions per second and latency');
+const redis = await startRedis();
+const peers = [];
+try {
+  const client = new Redis(redis.port, '127.0.0.1');
+  const tg = Limiter.shared({ name: 'bench', windows: [{ limit: 100, per: '1s' }], store: redisStore(client) });
+  const rlf = new RateLimiterRedis({ storeClient: client, points: 100, duration: 1, keyPrefix: 'bench-rlf' });
+  const bn = new Bottleneck({
+    id: 'bench-bottleneck', datastore: 'ioredis', clearDatastore: true, clientOptions: { host: '127.0.0.1', port: redis.port },
+    reservoir: 100, reservoirRefreshAmount: 100, reservoirRefreshInterval: 1_000,
+  });
+  await bn.ready();
+  peers.push(() => tg.close(), () => bn.disconnect(), () => client.disconnect());
+  const contenders = [
+    ['tollgate `Limiter.shared` (redisStore, ioredis)', async () => { await tg.tryAcquire(); }],
+    ['rate-limiter-flexible `RateLimiterRedis.consume`', () => rlf.consume('k').catch(() => {})],
+    // bottleneck decides through its Redis scripts (`check` asks whether a job would run now).
+    ['bottleneck clustering `check` (ioredis datastore)', () => bn.check()],
+  ];
+  const rows = [];
+  const results = {};
+  for (const [name, decide] of contenders) {
+    for (const c of CONCURRENCY) {
+      log(`${name}, ${c} concurrent`);
+      await measure(decide, c); // warm-up (JIT, scripts loaded), discarded
+      const r = await measure(decide, c);
+      results[`${name}/${c}`] = r;
+      rows.push([name, c, fmt(r.perSecond), fmt(r.p50, 3), fmt(r.p99, 3)]);
+    }
+  }
+  out(table(['limiter', 'concurrent callers', 'decisions/s', 'p50 ms', 'p99 ms'], rows));
+  out();
+  out(`Each cell: ${RUN_MS} ms of callers deciding back to back on one ioredis connection to a local redis-server ` +
+    '(no persistence); same server, same run. tollgate checks and charges the exact sliding log in one script call.');
+  out();
+  const ours = results[`${contenders[0][0]}/16`];
+  const bestPeer = Math.max(results[`${contenders[1][0]}/16`].perSecond, results[`${contenders[2][0]}/16`].perSecond);
+  target('shared decisions/s at 16 callers ≥ the faster peer, p99 ≤ 2 ms',
+    `${fmt(ours.perSecond)}/s vs ${fmt(bestPeer)}/s; p99 ${fmt(ours.p99, 2)} ms`, ours.perSecond >= bestPeer && ours.p99 <= 2);
+} finally {
+  for (const stop of peers) await stop();
+  await redis.stop();
+}

@@ -1,0 +1,131 @@
+// redisStore on a real redis-server: option errors, keys and expiry, a bounded
+// log, Redis unreachable (StoreError, never a hang), the local fallback.
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import Redis from 'ioredis';
+import { Limiter, StoreError, isStoreError, redisStore } from 'tollgate';
+import { freePort, startRedis } from './redis-server.mjs';
+
+let redis;
+let client;
+before(async () => {
+  redis = await startRedis();
+  client = new Redis(redis.port, '127.0.0.1');
+});
+after(async () => {
+  client?.disconnect();
+  await redis?.stop();
+});
+
+test('bad options are TypeErrors naming the option', () => {
+  const store = redisStore(client);
+  const windows = [{ limit: 1, per: '1s' }];
+  assert.throws(() => redisStore({}), /ioredis client .* node-redis/);
+  assert.throws(() => redisStore(client, { time: 'local' }), /`time` must be 'redis' or 'client'/);
+  assert.throws(() => redisStore(client, { prefix: 'a{b}' }), /`prefix`/);
+  assert.throws(() => redisStore(client, { fallback: { share: 0 } }), /`fallback.share`/);
+  assert.throws(() => redisStore(client, { timeoutMs: -1 }), /`timeoutMs`/);
+  assert.throws(() => Limiter.shared({ windows, store }), /`name` must be a non-empty string/);
+  assert.throws(() => Limiter.shared({ name: 'x', windows, store: {} }), /`store` must be a shared store/);
+  assert.throws(() => Limiter.shared({ name: 'x', windows: [], store }), /`windows` must be a non-empty array/);
+  assert.throws(() => Limiter.shared({ name: 'x', windows, store, leaseMs: 'soon' }), /`leaseMs`/);
+  assert.throws(() => Limiter.shared({ name: 'x', windows: [{ kind: 'bucket', limit: 4_000_000_000, per: '1d' }], store }), /limit x per <= 2\^52/);
+});
+
+test('a quota is one key under its hash tag, with an expiry, the name hashed (SHA-256, or HMAC with a secret)', async () => {
+  const a = Limiter.shared({ name: 'hex:secret-token', windows: [{ limit: 5, per: '1m' }, { limit: 9, per: '1h' }], store: redisStore(client) });
+  const b = Limiter.shared({ name: 'hex:secret-token', windows: [{ limit: 5, per: '1m' }, { limit: 9, per: '1h' }], store: redisStore(client, { secret: 's3' }) });
+  try {
+    assert.equal((await a.tryAcquire()).ok, true);
+    assert.equal((await b.tryAcquire()).ok, true);
+    const keys = (await client.keys('*')).sort();
+    assert.deepEqual(keys, [`{tollgate:${a.key.slice(0, 32)}}:state`, `{tollgate:${b.key.slice(0, 32)}}:state`].sort());
+    assert.notEqual(a.key, b.key);
+    assert.ok(keys.every((k) => !k.includes('secret-token')), 'the name never reaches Redis');
+    const ttl = await client.pttl(keys[0]);
+    assert.ok(ttl > 3_600_000 && ttl <= 3_600_000 + 61_000, `expires after the longest window plus a minute: ${ttl}`);
+  } finally {
+    await a.close();
+    await b.close();
+  }
+});
+
+test('another process configuring the same name with other windows gets a StoreError', async () => {
+  const a = Limiter.shared({ name: 'conflict', windows: [{ limit: 5, per: '1m' }], store: redisStore(client) });
+  const b = Limiter.shared({ name: 'conflict', windows: [{ limit: 6, per: '1m' }], store: redisStore(client) });
+  try {
+    await a.tryAcquire();
+    await assert.rejects(b.tryAcquire(), (e) => isStoreError(e) && /other windows/.test(e.message));
+  } finally {
+    await a.close();
+    await b.close();
+  }
+});
+
+test('a sliding log of 1,000 a day stays small however many calls come', async () => {
+  const limiter = Limiter.shared({ name: 'daily', windows: [{ limit: 1_000, per: '1d' }], store: redisStore(client) });
+  try {
+    let admitted = 0;
+    for (let i = 0; i < 1_500; i++) if ((await limiter.tryAcquire()).ok) admitted++;
+    assert.equal(admitted, 1_000);
+    const size = (await client.getBuffer(`{tollgate:${limiter.key.slice(0, 32)}}:state`)).length;
+    // One entry per millisecond with admissions, at most 1,000 of them.
+    assert.ok(size < 20_000, `state of ${size} bytes`);
+  } finally {
+    await limiter.close();
+  }
+});
+
+test('Redis unreachable: calls fail with StoreError within timeoutMs, nothing hangs or goes unhandled', async () => {
+  const port = await freePort(); // nothing listens there
+  const dead = new Redis(port, '127.0.0.1', { retryStrategy: () => 100, lazyConnect: false });
+  dead.on('error', () => {});
+  const unhandled = [];
+  const onUnhandled = (e) => unhandled.push(e);
+  process.on('unhandledRejection', onUnhandled);
+  const limiter = Limiter.shared({ name: 'down', windows: [{ limit: 2, per: '1s' }], store: redisStore(dead, { timeoutMs: 300 }) });
+  try {
+    const t0 = Date.now();
+    await assert.rejects(limiter.tryAcquire(), (e) => e instanceof StoreError && /did not answer within 300 ms|Redis failed/.test(e.message));
+    await assert.rejects(limiter.acquire(), StoreError);
+    await assert.rejects(limiter.usage(), StoreError);
+    assert.ok(Date.now() - t0 < 3_000, 'bounded by timeoutMs, not a hang');
+    await new Promise((r) => setTimeout(r, 50));
+    assert.deepEqual(unhandled, []);
+  } finally {
+    process.off('unhandledRejection', onUnhandled);
+    await limiter.close();
+    dead.disconnect();
+  }
+});
+
+test('with `fallback`, Redis down means a local limiter with its share of the quota, then back to Redis counting what it admitted', async () => {
+  const own = await startRedis();
+  const c = new Redis(own.port, '127.0.0.1', { retryStrategy: () => 50 });
+  c.on('error', () => {});
+  const store = redisStore(c, { timeoutMs: 300, fallback: { share: 0.5, retryMs: 200 } });
+  const limiter = Limiter.shared({ name: 'fallback', windows: [{ limit: 10, per: '1m' }], store });
+  const events = [];
+  for (const type of ['fallback', 'recovered']) limiter.events.addEventListener(type, (e) => events.push([type, e.detail]));
+  try {
+    assert.equal((await limiter.tryAcquire()).ok, true);
+    await own.kill();
+    // Down: the local limiter holds half the quota (5 a minute).
+    let local = 0;
+    for (let i = 0; i < 8; i++) if ((await limiter.tryAcquire()).ok) local++;
+    assert.equal(local, 5);
+    assert.equal(events[0]?.[0], 'fallback');
+    assert.ok(isStoreError(events[0][1].error));
+    await own.restart();
+    const deadline = Date.now() + 5_000;
+    while (!events.some(([t]) => t === 'recovered') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    assert.ok(events.some(([t]) => t === 'recovered'), 'back on Redis');
+    // Redis lost its data in the restart: all this process admitted within the
+    // window is counted there again, the 1 before the fall and the 5 admitted locally.
+    assert.equal((await limiter.usage())[0].used, 6);
+  } finally {
+    await limiter.close();
+    c.disconnect();
+    await own.stop();
+  }
+});
