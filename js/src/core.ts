@@ -168,6 +168,9 @@ export function call(f: (x: LimiterExports) => number): number {
 }
 
 /** Frees limiters the program dropped without `dispose()`. */
-export const finalizer = new FinalizationRegistry<number>((h) => {
-  call((x) => (x.tg_free(h), 0));
-});
+/** (Cloudflare Workers have no FinalizationRegistry: there only `dispose()` frees.) */
+export const finalizer: Pick<FinalizationRegistry<number>, 'register' | 'unregister'> = typeof FinalizationRegistry === 'function'
+  ? new FinalizationRegistry<number>((h) => {
+    call((x) => (x.tg_free(h), 0));
+  })
+  : { register() {}, unregister: () => false };
