@@ -54,6 +54,12 @@ export class RetryError extends TollgateError {
 /** The call's `deadline` passed while it waited, or a wait would have ended after it. */
 export class DeadlineError extends TollgateError {
   override name = 'DeadlineError' as const;
+  /** When the call could have gone ahead, when known (ms since the epoch; Infinity: only after a request in flight completes). */
+  readonly retryAt: number | undefined;
+  constructor(message: string, context: CallContext & { retryAt?: number } = {}) {
+    super(message, context);
+    this.retryAt = context.retryAt;
+  }
 }
 
 /** A cost larger than a window's limit: it can never be admitted. Not a wait. */

@@ -441,8 +441,8 @@ export function mistakes(limiter: Limiter, caught: unknown): void {
   new Limiter({ windows: [{ limit: 20, per: '1 minute' }] });
   // @ts-expect-error the cost is a number
   limiter.tryAcquire('1');
-  // @ts-expect-error a route needs windows
-  rateLimitedFetch(fetch, { routes: [{ url: '/x' }] });
+  // @ts-expect-error a route needs a url
+  rateLimitedFetch(fetch, { routes: [{ windows: [] }] });
   // @ts-expect-error unknown until narrowed by isRateLimitError
   void caught.retryAt;
 }
