@@ -411,14 +411,12 @@ async function call(w: Wrapper, route: NormalizedRoute, method: string, url: URL
           { ...context(attempt - 1), retryAt: quick.retryAt });
       }
       if (!quick.ok) emit(w, 'queued', scope, { retryAt: quick.retryAt, waiting: scope.limiter.waiting + 1 });
-<<<<<<< HEAD
-      const permit = quick.ok ? quick.permit : await scope.limiter.acquire({ cost, priority, signal: waits.signal });
+      const permit = quick.ok ? quick.permit : await acquireFrom(scope, cost, priority, waits.signal);
       // Cancelled after admission, before sending: nothing reached the server, the units go back.
       if (userSignal?.aborted) {
         permit.release();
         throw userSignal.reason;
-=======
-      const permit = quick.ok ? quick.permit : await acquireFrom(scope, cost, priority, waits.signal);
+      }
       if (!quick.ok) {
         // A refusal that began while this call waited fails it too, unsent.
         try {
@@ -427,7 +425,6 @@ async function call(w: Wrapper, route: NormalizedRoute, method: string, url: URL
           permit.complete();
           throw error;
         }
->>>>>>> main
       }
       emit(w, 'admitted', scope, { attempt, waitedMs: clock.now() - queuedAt, queued: !quick.ok });
 
