@@ -158,9 +158,9 @@ export const ROWS = [
     ['Retry-After: Wed, 99 Foo 2026', { 'retry-after': 'Wed, 99 Foo 2026' }],
     ['X-RateLimit-Remaining: -3', { 'x-ratelimit-remaining': '-3' }],
     ['X-RateLimit-Reset: -1', { 'x-ratelimit-reset': '-1' }],
-    ['RateLimit: limit=10, remaining=x', { ratelimit: 'limit=10, remaining=x' }],
     ['RateLimit-Policy: garbage;;;', { 'ratelimit-policy': 'garbage;;;' }],
     ['Date: not a date', { date: 'not a date' }],
   ].map(([input, headers]) => ({ area: 'headers', input, gets: 'ignored: no time, no window', headers })),
+  { area: 'headers', input: 'RateLimit: limit=10, remaining=x', gets: 'ignored: the bad `remaining`; the limit is kept', headers: { ratelimit: 'limit=10, remaining=x' }, expect: { windows: [{ limit: 10 }] } },
   { area: 'headers', input: 'Retry-After: 99999999999999999', gets: 'capped: retryAtMs at most 2^53 - 1', headers: { 'retry-after': '99999999999999999' }, capped: true },
 ];

@@ -25,7 +25,7 @@ test('each bad input gets what the table says', async () => {
       if (row.capped) {
         assert.equal(feedback.retryAtMs, 2 ** 53 - 1, row.input);
       } else {
-        assert.deepEqual(feedback, { windows: [] }, row.input);
+        assert.deepEqual(feedback, row.expect ?? { windows: [] }, row.input);
       }
       continue;
     }
