@@ -71,7 +71,7 @@ export interface RateLimitedFetch {
    * published on Node's diagnostics channels `tollgate:fetch:<type>`.
    */
   readonly events: FetchEvents;
-  /** The scopes in use. Idle ones (empty windows, no one waiting or in flight) are dropped as new ones come. */
+  /** The scopes in use. Idle ones (empty windows, no one waiting or in flight) are dropped as new ones come, and by any call once a minute has passed. */
   scopes(): Scope[];
   /**
    * The scope a request would go through (created if new), without sending it;
@@ -130,7 +130,7 @@ export function rateLimitedFetch(given: FetchLike, options: RateLimitedFetchOpti
   const events = new Events();
   const scopes = new Map<string, ScopeState>();
 
-  const wrapper: Wrapper = { fetch, o, planner, events, scopes, sweepAt: SWEEP_FROM, hashKey: keyHasher(options.keySecret) };
+  const wrapper: Wrapper = { fetch, o, planner, events, scopes, sweepAt: SWEEP_FROM, sweepTime: 0, hashKey: keyHasher(options.keySecret) };
   const routeOf = (input: string | URL | Request, init: LimitedInit | undefined) => {
     const method = (init?.method ?? (isRequestLike(input) ? input.method : 'GET')).toUpperCase();
     const url = urlOf(input);
@@ -175,6 +175,8 @@ interface Wrapper {
   scopes: Map<string, ScopeState>;
   /** The map size at which idle scopes are next swept out. */
   sweepAt: number;
+  /** The time after which the next call sweeps them out anyway. */
+  sweepTime: number;
   /** Scope key to its label (HMAC under the wrapper's secret). */
   hashKey: (key: string) => string;
 }
@@ -213,6 +215,9 @@ function pickScope(w: Wrapper, route: NormalizedRoute, info: RouteRequest, cost:
 function scopeFor(w: Wrapper, route: NormalizedRoute, raw: string | null | undefined): ScopeState {
   const key = raw == null || raw === '' ? '' : w.hashKey(String(raw));
   const id = `${route.name}\u0000${key}`;
+  // Idle scopes also go once SWEEP_EVERY_MS has passed, whatever key comes (not only a new one).
+  const now = w.scopes.size >= SWEEP_FROM_TIME ? w.o.clock.now() : 0;
+  if (now >= w.sweepTime) sweep(w);
   let scope = w.scopes.get(id);
   if (scope === undefined) {
     if (w.scopes.size >= w.sweepAt) sweep(w);
@@ -306,7 +311,12 @@ function sweep(w: Wrapper): void {
     if (limiter.usage().every((u) => u.used === 0)) w.scopes.delete(id);
   }
   w.sweepAt = Math.max(SWEEP_FROM, 2 * w.scopes.size);
+  w.sweepTime = now + SWEEP_EVERY_MS;
 }
+
+/** Scopes kept before sweeping by time; and how often, at most, it runs. */
+const SWEEP_FROM_TIME = 64;
+const SWEEP_EVERY_MS = 60_000;
 
 /** Scopes kept before the first sweep. */
 const SWEEP_FROM = 1_024;
@@ -415,6 +425,11 @@ async function call(w: Wrapper, route: NormalizedRoute, method: string, url: URL
       }
       if (!quick.ok) emit(w, 'queued', scope, { retryAt: quick.retryAt, waiting: scope.limiter.waiting + 1 });
       const permit = quick.ok ? quick.permit : await acquireFrom(scope, cost, priority, waits.signal);
+      // Cancelled after admission, before sending: nothing reached the server, the units go back.
+      if (userSignal?.aborted) {
+        permit.release();
+        throw userSignal.reason;
+      }
       if (!quick.ok) {
         // A refusal that began while this call waited fails it too, unsent.
         try {
