@@ -407,6 +407,9 @@ export class Limiter {
     const now = this.#now();
     const changed = call((x) => x.tg_reconcile(this.#h, window, remaining, reset, now)) === 1;
     if (changed) this.#emit('reconciled', { window, remaining, resetAt });
+    // A server's reset can bring the head's time forward (a fixed window moved
+    // to the server's boundaries): re-arm the timer, or the waiter sleeps past it.
+    if (changed && this.#waiters.size > 0) this.#pump();
     return changed;
   }
 

@@ -222,6 +222,25 @@ local function fx_restamp(f, from_ms, to_ms, cost, per)
   f.count = f.count + cost
 end
 
+-- The server says its window ends at `until_ms` (its reset): its buckets have
+-- their boundaries there, so ours move there too (the core's Fixed::adopt_reset).
+-- What was counted stays in the bucket now current. Whether the phase moved.
+local function fx_adopt_reset(f, now, until_ms, per)
+  local phase = until_ms % per
+  if phase == f.phase then return false end
+  local old_end = f.start + per
+  -- A carry that has ended must not come back in a bucket now starting earlier.
+  if f.cuntil <= now then f.cu = 0; f.cuntil = 0 end
+  f.phase = phase
+  f.start = fx_bucket_start(now, per, phase)
+  -- Later buckets never hold more than the current one.
+  f.count = math.max(f.count, fx_carried(f, f.start))
+  -- A bucket that now ends sooner: what we counted may still reach the server
+  -- after that end, so it counts in the next bucket too.
+  if f.start + per < old_end then f.spill = f.count end
+  return true
+end
+
 local function fx_reconcile(f, server_used, until_ms, per)
   f.count = math.max(f.count, server_used)
   local nxt = f.start + per
@@ -242,11 +261,23 @@ local function bk_debt(b, now, limit)
   return (b.tm - now) * limit + b.tf
 end
 
-local function bk_used(b, now, limit, per)
-  return ceil_div(bk_debt(b, now, limit), per)
+-- Units spent and not yet refilled, rounded up, plus the units in flight
+-- (which are kept out of the bucket's time until they complete).
+local function bk_used(b, now, limit, per, in_flight)
+  return ceil_div(bk_debt(b, now, limit), per) + in_flight
 end
 
-local function bk_earliest(b, now, cost, limit, per)
+local bk_add
+-- Units in flight may reach the server at any moment until their response
+-- arrives: they count as taken now, every time this is asked, and only their
+-- completion can make room for more than limit - in_flight (INF).
+local function bk_earliest(b, now, cost, limit, per, in_flight)
+  if in_flight > 0 then
+    if in_flight + cost > limit then return INF end
+    local counted = { tm = b.tm, tf = b.tf }
+    bk_add(counted, now, in_flight, limit, per)
+    return bk_earliest(counted, now, cost, limit, per, 0)
+  end
   local d = bk_debt(b, now, limit)
   local over = d + cost * per - limit * per
   if over <= 0 then return now end
@@ -260,7 +291,7 @@ local function bk_floor(b, at_ms, cost, limit, per)
   if fm > b.tm or (fm == b.tm and ff > b.tf) then b.tm = fm; b.tf = ff end
 end
 
-local function bk_add(b, at_ms, cost, limit, per)
+bk_add = function(b, at_ms, cost, limit, per)
   if b.tm < at_ms then b.tm = at_ms; b.tf = 0 end
   local q, r = floor_div(cost * per, limit)
   b.tm = b.tm + q
@@ -307,27 +338,32 @@ end
 local function win_used(w, s, now, in_flight)
   if w.kind == 's' then return s.used + in_flight end
   if w.kind == 'f' then return s.count end
-  return bk_used(s, now, w.limit, w.per)
+  return bk_used(s, now, w.limit, w.per, in_flight)
 end
 
 local function win_earliest(w, s, now, cost, in_flight)
   if w.kind == 's' then return sl_earliest(s, now, cost, w.limit, w.per, in_flight) end
   if w.kind == 'f' then return fx_earliest(s, now, cost, w.limit, w.per, in_flight) end
-  return bk_earliest(s, now, cost, w.limit, w.per)
+  return bk_earliest(s, now, cost, w.limit, w.per, in_flight)
 end
 
 local function win_add(w, s, now, cost, tracked)
   if w.kind == 's' then
     if not tracked then sl_add(s, now, cost) end
   elseif w.kind == 'f' then fx_add(s, now, cost, w.per)
-  else bk_add(s, now, cost, w.limit, w.per) end
+  -- A tracked admission stays out of a bucket until it completes (counted in flight).
+  elseif not tracked then bk_add(s, now, cost, w.limit, w.per) end
   win_cap(w, s)
 end
 
+-- A tracked request completed (or its lease ended) at `to_ms`: a sliding log
+-- and a bucket count it from then, the latest it can have reached the server
+-- (the core's Bucket::land charges the bucket at that arrival); a fixed bucket
+-- counted it in every bucket while it was in flight.
 local function win_settle(w, s, to_ms, cost)
   if w.kind == 's' then sl_add(s, to_ms, cost)
   -- Units landing together (the plan's) owe a full bucket at most.
-  elseif w.kind == 'b' then bk_floor(s, to_ms, math.min(cost, w.limit), w.limit, w.per) end
+  elseif w.kind == 'b' then bk_add(s, to_ms, math.min(cost, w.limit), w.limit, w.per) end
   win_cap(w, s)
 end
 
@@ -339,13 +375,15 @@ local function win_restamp(w, s, from_ms, to_ms, cost)
 end
 
 local win_reconcile_uncapped
-local function win_reconcile(w, s, now, server_used, until_ms, in_flight)
-  local changed = win_reconcile_uncapped(w, s, now, math.min(server_used, w.limit), until_ms, in_flight)
+-- `reset_known`: `until_ms` is the server's stated reset (not a guess of a
+-- full period), so a fixed window moves its boundaries there.
+local function win_reconcile(w, s, now, server_used, until_ms, in_flight, reset_known)
+  local changed = win_reconcile_uncapped(w, s, now, math.min(server_used, w.limit), until_ms, in_flight, reset_known)
   win_cap(w, s)
   return changed
 end
 
-win_reconcile_uncapped = function(w, s, now, server_used, until_ms, in_flight)
+win_reconcile_uncapped = function(w, s, now, server_used, until_ms, in_flight, reset_known)
   local ours = win_used(w, s, now, in_flight)
   if w.kind == 's' then
     local from = math.max(0, until_ms - w.per)
@@ -355,8 +393,9 @@ win_reconcile_uncapped = function(w, s, now, server_used, until_ms, in_flight)
     return moved or others > 0
   elseif w.kind == 'f' then
     local c, u, t = s.count, s.cu, s.cuntil
+    local moved = reset_known and fx_adopt_reset(s, now, until_ms, w.per)
     fx_reconcile(s, server_used, until_ms, w.per)
-    return c ~= s.count or u ~= s.cu or t ~= s.cuntil
+    return moved or c ~= s.count or u ~= s.cu or t ~= s.cuntil
   end
   -- A bucket: changed when its time moved (not compared with the rounded-up use).
   local tm, tf = s.tm, s.tf

@@ -16,6 +16,6 @@ if until_ms <= now then
   return { 'OK', NOW, ST.gen, 0 }
 end
 local server_used = math.max(0, w.limit - remaining)
-local changed = win_reconcile(w, ST.w[k], now, server_used, until_ms, ST.flt)
+local changed = win_reconcile(w, ST.w[k], now, server_used, until_ms, ST.flt, ARGV[11] ~= '')
 save()
 return { 'OK', NOW, ST.gen, changed and 1 or 0 }

@@ -38,7 +38,8 @@ for i = 10, #ARGV, 5 do
       if not flying and t + w.per > now then sl_add(s, t, c) end
     elseif w.kind == 'f' then
       if flying or fx_bucket_start(math.min(t, now), w.per, s.phase) == s.start then s.count = s.count + c end
-    else
+    elseif not flying then
+      -- A bucket keeps units in flight out of its time (counted in flight).
       bk_add(s, math.min(t, now), c, w.limit, w.per)
     end
   end
