@@ -129,3 +129,40 @@ test('with `fallback`, Redis down means a local limiter with its share of the qu
     await own.stop();
   }
 });
+
+test('a bucket counting requests in flight: they count as taken now, land at their response, and at the end of their lease', async () => {
+  // nginx `limit_req rate=1r/s burst=1`: a bucket of 2 per 2 s (one unit per
+  // second), timed from each request's arrival, as the core's Bucket does.
+  const { fakeClock } = await import('../js/fake-clock.mjs');
+  const clock = fakeClock(1_795_441_320_000);
+  const t0 = clock.now();
+  const leaseMs = 60_000;
+  const windows = [{ kind: 'bucket', limit: 2, per: '2s' }];
+  const limiter = Limiter.shared({ name: 'bucket-in-flight', windows, store: redisStore(client, { time: 'client' }), clock, countInFlight: true, leaseMs });
+  try {
+    const a = await limiter.tryAcquire();
+    const b = await limiter.tryAcquire();
+    assert.ok(a.ok && b.ok);
+    // Both in flight: only a completion (or a lease's end) makes room.
+    const full = await limiter.tryAcquire();
+    assert.equal(full.ok, false);
+    assert.equal(full.retryAt, t0 + leaseMs, 'look again when the oldest lease ends');
+    assert.deepEqual((await limiter.usage()).map((u) => u.used), [2]);
+    // A's response at +10 ms: A may have reached the server then, its slot
+    // frees at +1010 ms (not +1000 ms, as counted from admission).
+    await clock.advanceTo(t0 + 10);
+    await a.permit.complete();
+    const one = await limiter.tryAcquire();
+    assert.equal(one.ok, false);
+    assert.equal(one.retryAt, t0 + 1_010);
+    // B's process died: its lease ends at t0 + leaseMs and B lands then.
+    await clock.advanceTo(t0 + leaseMs);
+    assert.deepEqual((await limiter.usage()).map((u) => u.used), [1], 'the expired lease counts as sent at its end');
+    assert.equal((await limiter.tryAcquire()).ok, true);
+    const after = await limiter.tryAcquire();
+    assert.equal(after.ok, false);
+    assert.equal(after.retryAt, t0 + leaseMs + 1_000);
+  } finally {
+    await limiter.close();
+  }
+});
