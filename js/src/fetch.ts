@@ -15,6 +15,8 @@ import {
 import { Limiter } from './limiter.js';
 import { normalizePriority, parseDuration } from './options.js';
 import { keyHasher } from './routes.js';
+import { SharedScopeLimiter, isPromise, normalizeStore } from './shared/scope.js';
+import type { SharedStore } from './shared/types.js';
 import { sleepUntil, withDeadline } from './wait.js';
 
 /** Any fetch: the global one, undici's, a browser's, or a wrapper with the same shape. */
@@ -26,7 +28,8 @@ export interface Scope {
   route: string;
   /** The hashed key, or '' for a route without `key`. */
   key: string;
-  limiter: Limiter;
+  /** The in-process limiter; with `store`, the shared one (`SharedScopeLimiter`, whose decisions are async). */
+  limiter: Limiter | SharedScopeLimiter;
 }
 
 export type LimitedInit = RequestInit & { tollgate?: CallOptions };
@@ -63,7 +66,7 @@ class Events extends EventTarget {
 }
 
 /** Per scope: what its responses' Date headers say about the server's clock. */
-const serverClocks = new WeakMap<Limiter, ServerClock>();
+const serverClocks = new WeakMap<object, ServerClock>();
 
 /** Codes of the core's give-up reasons (`src/retry.rs`). */
 const NOT_RETRYABLE = -1;
@@ -75,13 +78,14 @@ const NON_IDEMPOTENT = new Set(['POST', 'PATCH']);
 export function rateLimitedFetch(fetch: FetchLike, options: RateLimitedFetchOptions): RateLimitedFetch {
   if (typeof fetch !== 'function') throw new TypeError('`fetch` must be a fetch function, e.g. globalThis.fetch');
   const o = normalizeFetchOptions(options);
+  const store = normalizeStore(options.store);
   const r = o.retry;
   const planner = new (core().RetryPlanner)(r.limit, r.backoffMs, r.maxBackoffMs, r.maxTotalMs, r.retryAfterJitterMs,
     r.maxRetryAfterMs, r.budgetMaxTokens, r.budgetTokenRatio);
   const events = new Events();
   const scopes = new Map<string, Scope>();
 
-  const wrapper: Wrapper = { fetch, o, planner, events, scopes, sweepAt: SWEEP_FROM, hashKey: keyHasher(options.keySecret) };
+  const wrapper: Wrapper = { fetch, o, planner, events, scopes, sweepAt: SWEEP_FROM, hashKey: keyHasher(options.keySecret), store };
   const routeOf = (input: string | URL | Request, init: LimitedInit | undefined) => {
     const method = (init?.method ?? (input instanceof Request ? input.method : 'GET')).toUpperCase();
     const url = urlOf(input);
@@ -117,6 +121,8 @@ interface Wrapper {
   sweepAt: number;
   /** Scope key to its label (HMAC under the wrapper's secret). */
   hashKey: (key: string) => string;
+  /** With `store`: every scope's quota lives there (js/src/shared/scope.ts). */
+  store: SharedStore | undefined;
 }
 
 function urlOf(input: string | URL | Request): URL | undefined {
@@ -157,7 +163,9 @@ function scopeFor(w: Wrapper, route: NormalizedRoute, raw: string | null | undef
   if (scope === undefined) {
     if (w.scopes.size >= w.sweepAt) sweep(w);
     // Every permit is completed below, so requests in flight can be counted.
-    const limiter = new Limiter({ windows: route.windows.map((x) => ({ limit: x.limit, per: x.perMs, kind: x.kind, ...(x.kind === 'fixed' ? { offset: x.offsetMs } : {}) })), clock: w.o.clock, maxWaiters: w.o.maxWaiters, countInFlight: true, maxConcurrent: route.maxConcurrent });
+    const limiter = w.store !== undefined
+      ? new SharedScopeLimiter({ store: w.store, route: route.name, rawKey: raw == null ? '' : String(raw), windows: route.windows, clock: w.o.clock, maxWaiters: w.o.maxWaiters, maxConcurrent: route.maxConcurrent })
+      : new Limiter({ windows: route.windows.map((x) => ({ limit: x.limit, per: x.perMs, kind: x.kind, ...(x.kind === 'fixed' ? { offset: x.offsetMs } : {}) })), clock: w.o.clock, maxWaiters: w.o.maxWaiters, countInFlight: true, maxConcurrent: route.maxConcurrent });
     scope = { route: route.name, key, limiter };
     w.scopes.set(id, scope);
   }
@@ -172,6 +180,14 @@ function scopeFor(w: Wrapper, route: NormalizedRoute, raw: string | null | undef
 function sweep(w: Wrapper): void {
   const now = w.o.clock.now();
   for (const [id, { limiter }] of w.scopes) {
+    if (limiter instanceof SharedScopeLimiter) {
+      // The quota is in the store: a handle nothing of this process uses can go.
+      if (limiter.idle()) {
+        w.scopes.delete(id);
+        limiter.close().catch(() => {});
+      }
+      continue;
+    }
     if (limiter.waiting > 0 || limiter.inFlight > 0 || limiter.pausedUntil > now) continue;
     if ((serverClocks.get(limiter)?.offset ?? 0) !== 0) continue;
     if (limiter.usage().every((u) => u.used === 0)) w.scopes.delete(id);
@@ -227,7 +243,9 @@ async function call(w: Wrapper, route: NormalizedRoute, method: string, url: URL
     for (let attempt = 1; ; attempt++) {
       if (attempt > 1 && route.pool !== undefined) scope = pickScope(w, route, info, cost);
       const queuedAt = clock.now();
-      const quick = scope.limiter.tryAcquire(cost);
+      const tried = scope.limiter.tryAcquire(cost);
+      // Only a shared scope's decision is a promise: the in-process one stays synchronous.
+      const quick = isPromise(tried) ? await tried : tried;
       if (!quick.ok) emit(w, 'queued', scope, { retryAt: quick.retryAt, waiting: scope.limiter.waiting + 1 });
       const permit = quick.ok ? quick.permit : await scope.limiter.acquire({ cost, priority, signal: waits.signal });
       emit(w, 'admitted', scope, { attempt, waitedMs: clock.now() - queuedAt, queued: !quick.ok });
@@ -241,14 +259,15 @@ async function call(w: Wrapper, route: NormalizedRoute, method: string, url: URL
       } catch (error) {
         failure = error;
       } finally {
-        permit.complete(); // when the response (or the error) arrived
+        const done = permit.complete(); // when the response (or the error) arrived
+        if (isPromise(done)) await done;
       }
       if (userSignal?.aborted) throw userSignal.reason;
 
       const now = clock.now();
       const feedback = response ? readFeedback(response.headers, now) : null;
       if (feedback) {
-        const changed = reconcileWith(scope.limiter, feedback);
+        const changed = scope.limiter instanceof SharedScopeLimiter ? await scope.limiter.reconcileWith(feedback) : reconcileWith(scope.limiter, feedback);
         if (changed.length > 0) emit(w, 'reconciled', scope, { windows: changed, feedback });
       }
       // Calendar windows count on the server's clock: follow its Date.
@@ -273,7 +292,8 @@ async function call(w: Wrapper, route: NormalizedRoute, method: string, url: URL
         // Close the gate for the whole scope: queued requests wait too instead of stampeding.
         const until = serverAt ?? (decision >= 0 ? decision : undefined);
         if (until !== undefined && until > now) {
-          scope.limiter.pauseUntil(until);
+          const paused = scope.limiter.pauseUntil(until);
+          if (isPromise(paused)) await paused; // a shared scope: every process waits
           emit(w, 'paused', scope, { until, status, reason: serverAt !== undefined ? 'server' : 'backoff' });
         }
         emit(w, 'throttled', scope, { status, attempt, retryAt: serverAt });

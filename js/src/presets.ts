@@ -5,6 +5,10 @@
  */
 import type { KeyPoolOptions, RateLimitedFetchOptions, RouteOptions } from './fetch-options.js';
 import { type UrlPattern, compileMatcher } from './routes.js';
+import type { SharedStore } from './shared/types.js';
+
+/** `store` passes through to `rateLimitedFetch` (checked there). */
+const withStore = (o: { store?: SharedStore }) => (o.store === undefined ? {} : { store: o.store });
 
 const byToken = (r: { headers: Headers }) => r.headers.get('authorization');
 
@@ -15,6 +19,8 @@ export interface HexPresetOptions {
   perHour?: number;
   /** Where the Run API is: a path pattern, or one with an origin. @default '/api/v1/run/:projectId' */
   url?: UrlPattern;
+  /** Where the quota lives when processes share it, e.g. `redisStore(client)`: see `rateLimitedFetch`'s `store`. @default none */
+  store?: SharedStore;
 }
 
 /** Hex: RunProject (POST /api/v1/run/:projectId) 20/min AND 60/h per API token; status, list and cancel unthrottled. */
@@ -27,7 +33,7 @@ function hex(o: HexPresetOptions = {}): RateLimitedFetchOptions {
     key: byToken,
     idempotencyKey: true,
   };
-  return { routes: [route] };
+  return { routes: [route], ...withStore(o) };
 }
 
 export interface HexagraphPresetOptions {
@@ -37,6 +43,8 @@ export interface HexagraphPresetOptions {
   perDay?: number;
   /** Which requests count: REST and GraphQL alike. @default 'https://hexagraph-core.onrender.com/*' */
   url?: UrlPattern;
+  /** Where the quota lives when processes share it, e.g. `redisStore(client)`: see `rateLimitedFetch`'s `store`. @default none */
+  store?: SharedStore;
 }
 
 /** Hexagraph: 30/min AND 1,000/day per IP, REST and GraphQL alike; `GET /rate-limit` is not counted. */
@@ -46,6 +54,7 @@ function hexagraph(o: HexagraphPresetOptions = {}): RateLimitedFetchOptions {
   return {
     routes: [{ name: 'hexagraph', url: counted, windows: [{ limit: o.perMinute ?? 30, per: '1m' }, { limit: o.perDay ?? 1000, per: '1d' }] }],
     retry: { backoff: '1s' },
+    ...withStore(o),
   };
 }
 
@@ -62,6 +71,8 @@ export interface SecureCodingHubPresetOptions {
   keyHeader?: Omit<KeyPoolOptions, 'keys'>;
   /** @default '/*' */
   url?: UrlPattern;
+  /** Where the quota lives when processes share it, e.g. `redisStore(client)`: see `rateLimitedFetch`'s `store`. @default none */
+  store?: SharedStore;
 }
 
 /**
@@ -79,7 +90,7 @@ function secureCodingHub(o: SecureCodingHubPresetOptions = {}): RateLimitedFetch
     windows: [{ limit: perMinute, per: '1m', kind: 'fixed' }, { limit: o.perHour ?? 1000, per: '1h' }],
     ...(o.keys === undefined ? { key: byToken } : { keyPool: { ...o.keyHeader, keys: o.keys } }),
   };
-  return { routes: [route], retry: { retryAfterJitter: '5s' } };
+  return { routes: [route], retry: { retryAfterJitter: '5s' }, ...withStore(o) };
 }
 
 export const presets = { hex, hexagraph, secureCodingHub };
