@@ -1,22 +1,42 @@
 #!/usr/bin/env bash
-# Builds the wasm core into pkg/ (Node and web glue) and the TypeScript layer
-# into js/dist (ESM) and js/cjs (CommonJS). Incremental: seconds when nothing changed.
+# Builds the two wasm modules into pkg/ and the TypeScript layer into js/dist
+# (ESM) and js/cjs (CommonJS). Incremental: seconds when nothing changed.
+#   pkg/{node,web}/tollgate_core.wasm  the limiter (src/wasm.rs): no_std, no
+#       wasm-bindgen, no imports; loaded by js/src/node.ts and browser.ts.
+#   pkg/{node,web}/tollgate{.js,_bg.wasm}  header parsing and retries
+#       (src/wasm_feedback.rs) through wasm-bindgen.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-cargo rustc --lib --release --target wasm32-unknown-unknown --features wasm --crate-type cdylib --quiet
-wasm=target/wasm32-unknown-unknown/release/tollgate.wasm
+# No absolute path of this machine may end up in the wasm (reproducible
+# builds: two clones in different folders give byte-identical pkg/).
+# Dependencies' paths (the same for every clone on a machine) through RUSTFLAGS;
+# this clone's own path only for the crate itself, so clones share built dependencies.
+cargo_home=${CARGO_HOME:-$HOME/.cargo}
+export RUSTFLAGS="--remap-path-prefix=$cargo_home=cargo --remap-path-prefix=$(rustc --print sysroot)=rust"
+here=(--remap-path-prefix="$PWD"=tollgate)
+opt=(node_modules/.bin/wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext --enable-mutable-globals --strip-debug --strip-producers)
+out=${CARGO_TARGET_DIR:-target}/wasm32-unknown-unknown/release/tollgate.wasm
 
+# The limiter. Its stack (128 KiB) is far more than the core's deepest call
+# needs; `__stack_pointer` is exported so that core.ts can reset it after a trap.
+cargo rustc --lib --release --target wasm32-unknown-unknown --no-default-features --features wasm-core --crate-type cdylib --quiet \
+  -- -C link-arg=-zstack-size=131072 -C link-arg=--export=__stack_pointer "${here[@]}"
+mkdir -p target/pkg.tmp
+"${opt[@]}" "$out" -o target/pkg.tmp/tollgate_core.wasm
+
+cargo rustc --lib --release --target wasm32-unknown-unknown --features wasm --crate-type cdylib --quiet -- "${here[@]}"
 for target in nodejs web; do
-  out=pkg/${target%js}
-  rm -rf "$out.tmp"
-  wasm-bindgen "$wasm" --out-dir "$out.tmp" --target "$target"
+  dir=pkg/${target%js}
+  rm -rf "$dir.tmp"
+  wasm-bindgen "$out" --out-dir "$dir.tmp" --target "$target"
   # binaryen from npm, pinned in package-lock.json: Debian's wasm-opt 108
   # breaks the externref table that wasm-bindgen emits.
-  node_modules/.bin/wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext --enable-mutable-globals --enable-reference-types --enable-multivalue --strip-debug --strip-producers \
-    "$out.tmp/tollgate_bg.wasm" -o "$out.tmp/tollgate_bg.wasm"
-  rm -rf "$out" && mv "$out.tmp" "$out"
+  "${opt[@]}" --enable-reference-types --enable-multivalue "$dir.tmp/tollgate_bg.wasm" -o "$dir.tmp/tollgate_bg.wasm"
+  cp target/pkg.tmp/tollgate_core.wasm "$dir.tmp/"
+  rm -rf "$dir" && mv "$dir.tmp" "$dir"
 done
+rm -rf target/pkg.tmp
 # The Node glue is CommonJS inside a "type": "module" package.
 echo '{ "type": "commonjs" }' > pkg/node/package.json
 

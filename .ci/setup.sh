@@ -28,14 +28,16 @@ fi
 
 # cargo-fuzz for the short fuzz runs in .ci/test.sh (tests/fuzz/run.sh). It runs on
 # the stable toolchain with RUSTC_BOOTSTRAP=1; libFuzzer is built from C++ by libfuzzer-sys.
-if ! cargo fuzz --version >/dev/null 2>&1; then
+# Only for the tests (`npm test` passes --browser): `npm start` need not wait for it.
+testing=; { [ "${1:-}" = --browser ] || [ "${TOLLGATE_BROWSER:-0}" = 1 ]; } && testing=1
+if [ -n "$testing" ] && ! cargo fuzz --version >/dev/null 2>&1; then
   command -v g++ >/dev/null || apt_install g++
   say "installing cargo-fuzz (takes a few minutes)"
   cargo install cargo-fuzz --locked --quiet
 fi
 
 # strace: the fileStore test reads a child's system calls to check its fsyncs.
-if ! command -v strace >/dev/null; then
+if [ -n "$testing" ] && ! command -v strace >/dev/null; then
   say "installing strace for the fileStore durability test"
   apt_install strace
 fi

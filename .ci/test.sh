@@ -20,9 +20,13 @@ cargo build --quiet --no-default-features --target wasm32-unknown-unknown
 step "Rust: clippy, warnings denied"
 cargo clippy --quiet --all-targets -- -D warnings
 cargo clippy --quiet --features wasm --target wasm32-unknown-unknown -- -D warnings
+cargo clippy --quiet --no-default-features --features wasm-core --target wasm32-unknown-unknown -- -D warnings
 
 step "JS: the Limiter, rateLimitedFetch and the test servers (node:test, ESM and CJS), the browser build in Chromium, bundlers (esbuild, webpack, Rollup, Vite) and runtimes (Deno, Bun, workerd)"
 node --test --test-reporter=spec tests/js/ tests/servers/ tests/browser/ tests/package/ tests/types/ tests/bundlers/ tests/runtimes/
 
 step "JS: shared limiters on a real redis-server: differential vs the core, multi-process, fairness, cluster"
 node --test --test-reporter=spec tests/shared/
+
+step "JS: rateLimitedFetch against real rate-limiting middleware (express-rate-limit, @fastify/rate-limit, rate-limiter-flexible), in real time"
+node --test --test-reporter=spec tests/interop/

@@ -18,14 +18,29 @@ impl Bucket {
         at_ms as u128 * limit as u128
     }
 
-    /// Units spent and not yet refilled at `now_ms`, rounded up.
-    pub(crate) fn used(&self, now_ms: u64, limit: u64, per_ms: u64) -> u64 {
+    /// Units spent and not yet refilled at `now_ms`, rounded up, plus `in_flight`.
+    pub(crate) fn used(&self, now_ms: u64, limit: u64, per_ms: u64, in_flight: u64) -> u64 {
         let debt = self.tat.saturating_sub(Self::scaled(now_ms, limit));
-        debt.div_ceil(per_ms as u128) as u64
+        debt.div_ceil(per_ms as u128) as u64 + in_flight
     }
 
     /// The earliest time `>= now_ms` at which `cost <= limit` units fit.
-    pub(crate) fn earliest(&self, now_ms: u64, cost: u64, limit: u64, per_ms: u64) -> u64 {
+    ///
+    /// Units in flight (admitted, response not yet arrived) are not in `tat`:
+    /// such a request may reach the server at any moment until its response
+    /// arrives, so it is counted as taken now, every time this is asked, and
+    /// from its arrival once it completes ([`Bucket::land`]). Only their
+    /// completion can make room for more than `limit - in_flight`
+    /// ([`NEVER`](crate::policy::NEVER)).
+    pub(crate) fn earliest(&self, now_ms: u64, cost: u64, limit: u64, per_ms: u64, in_flight: u64) -> u64 {
+        if in_flight > 0 {
+            if in_flight + cost > limit {
+                return crate::policy::NEVER;
+            }
+            let mut counted = self.clone();
+            counted.add(now_ms, in_flight, limit, per_ms);
+            return counted.earliest(now_ms, cost, limit, per_ms, 0);
+        }
         let now = Self::scaled(now_ms, limit);
         let per = per_ms as u128;
         if self.tat.max(now) + cost as u128 * per <= now + limit as u128 * per {
@@ -39,6 +54,15 @@ impl Bucket {
 
     pub(crate) fn add(&mut self, at_ms: u64, cost: u64, limit: u64, per_ms: u64) {
         self.tat = self.tat.max(Self::scaled(at_ms, limit)) + cost as u128 * per_ms as u128;
+    }
+
+    /// A request in flight completed at `to_ms`, the latest it can have
+    /// reached the server: its slot is timed from then, as the server timed it
+    /// from its arrival (nginx's `limit_req` does). Counting from admission
+    /// instead would let the next request in before a server that saw this one
+    /// late has drained it.
+    pub(crate) fn land(&mut self, to_ms: u64, cost: u64, limit: u64, per_ms: u64) {
+        self.add(to_ms, cost, limit, per_ms);
     }
 
     /// Counts the request as arriving at `to_ms`: the bucket is at least as
@@ -78,13 +102,13 @@ mod tests {
     fn starts_full_then_refills_one_unit_per_interval() {
         let mut b = Bucket::default();
         for _ in 0..20 {
-            assert_eq!(b.earliest(0, 1, 20, MINUTE), 0);
+            assert_eq!(b.earliest(0, 1, 20, MINUTE, 0), 0);
             b.add(0, 1, 20, MINUTE);
         }
         // Hex's 20/min as a bucket: one more every 3 s.
-        assert_eq!(b.earliest(0, 1, 20, MINUTE), 3_000);
-        assert_eq!(b.earliest(2_999, 1, 20, MINUTE), 3_000);
-        assert_eq!(b.earliest(3_000, 1, 20, MINUTE), 3_000);
+        assert_eq!(b.earliest(0, 1, 20, MINUTE, 0), 3_000);
+        assert_eq!(b.earliest(2_999, 1, 20, MINUTE, 0), 3_000);
+        assert_eq!(b.earliest(3_000, 1, 20, MINUTE, 0), 3_000);
     }
 
     #[test]
@@ -92,8 +116,30 @@ mod tests {
         // 3 per second: an interval of 333.33 ms.
         let mut b = Bucket::default();
         b.add(0, 3, 3, 1_000);
-        assert_eq!(b.earliest(0, 1, 3, 1_000), 334);
-        assert_eq!(b.used(0, 3, 1_000), 3);
-        assert_eq!(b.used(334, 3, 1_000), 2);
+        assert_eq!(b.earliest(0, 1, 3, 1_000, 0), 334);
+        assert_eq!(b.used(0, 3, 1_000, 0), 3);
+        assert_eq!(b.used(334, 3, 1_000, 0), 2);
+    }
+
+    #[test]
+    fn a_slot_is_timed_from_the_latest_arrival_even_when_the_bucket_is_in_debt() {
+        // nginx `limit_req rate=1r/s burst=1` is this bucket of 2 per 2 s,
+        // timed from arrival. A and B are sent at 0; A's response arrives at
+        // 10 ms, so A may have reached nginx at 10 ms: its slot frees at
+        // 1.01 s, and a third request is safe only from then (counted from
+        // admission, it would be let in at 1 s).
+        let (limit, per) = (2, 2_000);
+        let mut b = Bucket::default();
+        assert_eq!(b.earliest(0, 1, limit, per, 0), 0);
+        assert_eq!(b.earliest(0, 1, limit, per, 1), 0);
+        // Both in flight: only a completion makes room.
+        assert_eq!(b.earliest(0, 1, limit, per, 2), crate::policy::NEVER);
+        b.land(10, 1, limit, per);
+        // B, still in flight, counts as arriving now.
+        assert_eq!(b.earliest(10, 1, limit, per, 1), 1_010);
+        assert_eq!(b.earliest(500, 1, limit, per, 1), 1_010);
+        b.land(900, 1, limit, per);
+        assert_eq!(b.used(900, limit, per, 0), 2);
+        assert_eq!(b.earliest(900, 1, limit, per, 0), 1_010);
     }
 }

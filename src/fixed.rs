@@ -144,6 +144,32 @@ impl Fixed {
         true
     }
 
+    /// The server says its window ends at `until_ms` (its reset): its buckets
+    /// have their boundaries there, so ours move there too (the phase), and a
+    /// count adopted from it holds until that reset, not until the end of a
+    /// bucket of ours that happens to hold it. What was counted stays in the
+    /// bucket now current, as in [`Fixed::realign`]. Returns whether the phase moved.
+    pub(crate) fn adopt_reset(&mut self, now_ms: u64, until_ms: u64, per_ms: u64) -> bool {
+        let phase_ms = until_ms % per_ms;
+        if phase_ms == self.phase_ms {
+            return false;
+        }
+        let old_end = self.start_ms + per_ms as i64;
+        // A carry that has ended must not come back in a bucket now starting earlier.
+        if self.carry_until_ms <= now_ms {
+            self.carry_units = 0;
+            self.carry_until_ms = 0;
+        }
+        self.phase_ms = phase_ms;
+        self.start_ms = Self::bucket_start(now_ms, per_ms, phase_ms);
+        // Later buckets never hold more than the current one (see `reconcile`).
+        self.count = self.count.max(self.carried_into(self.start_ms));
+        // A bucket that now ends sooner: what we counted may still reach the
+        // server after that end, so it counts in the next bucket too.
+        self.spill = if self.start_ms + (per_ms as i64) < old_end { self.count } else { self.spill };
+        true
+    }
+
     /// The server says `server_used` units are spent until `until_ms`. Adopt that
     /// when it is more than we count; if it outlasts this bucket (the server's
     /// buckets are aligned differently), carry it into later buckets. A carry
@@ -232,6 +258,22 @@ mod tests {
         assert_eq!(w.used(), 60);
         w.advance(180_000, MINUTE, 0);
         assert_eq!(w.used(), 0);
+    }
+
+    #[test]
+    fn an_adopted_count_holds_until_the_server_s_reset_not_the_end_of_our_bucket() {
+        // 20 per 10 s; told "0 left until +10.06 s" at 3 s: the server's window
+        // ends at 13.06 s, inside our epoch bucket [10 s, 20 s).
+        let per = 10_000;
+        let mut w = Fixed::new(per, 0);
+        w.advance(3_000, per, 0);
+        assert!(w.adopt_reset(3_000, 13_060, per));
+        w.reconcile(20, 13_060, per);
+        assert_eq!(w.earliest(3_000, 1, 20, per, 0), 13_060);
+        w.advance(13_060, per, 0);
+        assert_eq!(w.used(), 0);
+        // The same reset again moves nothing.
+        assert!(!w.adopt_reset(5_000, 13_060, per));
     }
 
     #[test]

@@ -16,12 +16,20 @@
 //! ## Server times on the client clock
 //!
 //! A time the server states as a date or an epoch value is on the server's
-//! clock. When the response has a `Date`, such a time is moved by the offset
-//! between the two clocks. `Date` has whole seconds and is stamped before the
-//! response travels, so the measured offset is at most the true one and the
-//! moved time is never earlier than the server meant. Every time is at least
-//! `now` and at most [`MAX_TIME_MS`]; a `now_ms` above that
-//! is read as `MAX_TIME_MS`.
+//! clock. `Date` has whole seconds and is stamped before the response
+//! travels, so it bounds the offset between the clocks: `Date − now` is at
+//! most the true offset, and at least the true offset minus a second (plus
+//! the trip). When that range holds 0 the clocks are taken as in step and a
+//! server time is used as it is: a whole-second reset, rounded up by the
+//! server, is then already the latest the window can end, and moving it by
+//! the measured offset would add up to a second on top. Otherwise the time is
+//! moved by `Date − now`, which never makes it earlier than the server meant.
+//!
+//! A `Date` more than [`MAX_DATE_SKEW_MS`] away from the client's clock is
+//! not trusted (a server whose clock says 1970 would turn a 1 s reset into a
+//! 57-year wait): [`Feedback::server_offset_ms`] is then `None` and server
+//! times are read on the client's clock. Every time is at least `now` and at
+//! most [`MAX_TIME_MS`]; a `now_ms` above that is read as `MAX_TIME_MS`.
 //!
 //! ## Reset: delta or epoch
 //!
@@ -57,6 +65,10 @@ use serde::Serialize;
 pub use date::parse_http_date;
 
 use crate::MAX_TIME_MS;
+
+/// How far (1 hour) a server's `Date` may be from the client's clock and still
+/// be used to move server times (see the module docs).
+pub const MAX_DATE_SKEW_MS: u64 = 3_600_000;
 
 /// One of the server's windows, as far as its headers describe it.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -145,13 +157,30 @@ pub fn parse_feedback<'a, I: IntoIterator<Item = (&'a str, &'a str)>>(headers: I
         fields.add(name, value);
     }
     // Dates are at most year 9999 (about 2.5e14 ms): the difference cannot overflow.
-    let offset = fields.date.and_then(parse_http_date).map(|server| server as i64 - now as i64);
+    let measured = fields
+        .date
+        .and_then(parse_http_date)
+        .map(|server| server as i64 - now as i64)
+        .filter(|offset| offset.unsigned_abs() <= MAX_DATE_SKEW_MS);
+    let offset = measured.map(moving_offset);
     let retry_at_ms = fields.retry_after.iter().filter_map(|v| parse_retry_after(v, now, offset)).max();
     let mut windows = Vec::new();
     windows.extend(fields.x_ratelimit(now, offset));
-    ietf::current(&fields.policy, &fields.ratelimit, now, &mut windows);
-    ietf::legacy(fields.legacy_limit, fields.legacy_remaining, fields.legacy_reset, now, offset, &mut windows);
-    Feedback { retry_at_ms, server_offset_ms: offset, windows }
+    let unnamed = ietf::current(&fields.policy, &fields.ratelimit, now, &mut windows);
+    let legacy =
+        ietf::Legacy { limit: fields.legacy_limit, remaining: fields.legacy_remaining, reset: fields.legacy_reset };
+    ietf::legacy(legacy, unnamed, now, offset, &mut windows);
+    Feedback { retry_at_ms, server_offset_ms: measured, windows }
+}
+
+/// The offset that moves server times, from `Date − now` (see the module
+/// docs): 0 when the clocks may be in step, else the measured one.
+fn moving_offset(measured: i64) -> i64 {
+    if measured <= 0 && measured + 1_000 >= 0 {
+        0
+    } else {
+        measured
+    }
 }
 
 #[derive(Clone, Copy)]
@@ -273,7 +302,9 @@ fn ceil_ms(fraction: &str, places: usize) -> u64 {
 /// `digits` or `digits.digits`: the whole part (saturating) and the fraction's digits.
 fn decimal(value: &str) -> Option<(u64, &str)> {
     let (whole, fraction) = match value.split_once('.') {
-        Some((whole, fraction)) if !fraction.is_empty() && fraction.bytes().all(|b| b.is_ascii_digit()) => (whole, fraction),
+        Some((whole, fraction)) if !fraction.is_empty() && fraction.bytes().all(|b| b.is_ascii_digit()) => {
+            (whole, fraction)
+        }
         Some(_) => return None,
         None => (value, ""),
     };
@@ -306,7 +337,9 @@ fn digits(value: &str) -> Option<u64> {
     if value.is_empty() {
         return None;
     }
-    value.bytes().try_fold(0u64, |n, d| d.is_ascii_digit().then(|| n.saturating_mul(10).saturating_add(u64::from(d - b'0'))))
+    value
+        .bytes()
+        .try_fold(0u64, |n, d| d.is_ascii_digit().then(|| n.saturating_mul(10).saturating_add(u64::from(d - b'0'))))
 }
 
 /// `now + ms`, capped.

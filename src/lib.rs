@@ -131,7 +131,8 @@
 //!   false`) the crate is `no_std` + `alloc` with no dependency at all.
 //! * `wasm`: the wasm-bindgen boundary of the JS package.
 #![no_std]
-#![forbid(unsafe_code)]
+// Only the wasm boundary and its allocator (`wasm-core`) may use `unsafe`.
+#![deny(unsafe_code)]
 #![warn(missing_docs)]
 
 extern crate alloc;
@@ -150,8 +151,12 @@ pub mod snapshot;
 mod time;
 mod window;
 
-#[cfg(feature = "wasm")]
+#[cfg(feature = "wasm-core")]
+#[allow(unsafe_code)]
 mod wasm;
+#[cfg(all(feature = "wasm-core", not(feature = "std"), target_arch = "wasm32"))]
+#[allow(unsafe_code)]
+mod wasm_alloc;
 #[cfg(feature = "wasm")]
 mod wasm_feedback;
 

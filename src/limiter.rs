@@ -113,7 +113,9 @@ impl Limiter {
     /// A large head blocks smaller waiters behind it, so no one is starved.
     pub fn admit_next(&mut self, now_ms: u64) -> Result<Option<(WaiterId, Permit)>, Error> {
         self.policy.tick(now_ms)?;
-        let Some((id, cost)) = self.queue.head() else { return Ok(None) };
+        let Some((id, cost)) = self.queue.head() else {
+            return Ok(None);
+        };
         match self.policy.try_admit(cost) {
             Ok(permit) => {
                 self.queue.remove(id);
@@ -290,7 +292,7 @@ impl Limiter {
             None => now.saturating_add(w.spec.per_ms).min(crate::MAX_TIME_MS),
         };
         let server_used = w.spec.limit.saturating_sub(remaining);
-        Ok(w.reconcile(now, server_used, until, in_flight))
+        Ok(w.reconcile(now, server_used, until, in_flight, reset_at_ms.is_some()))
     }
 
     /// The windows, as configured.

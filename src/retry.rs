@@ -17,7 +17,9 @@
 //!    `max_retry_after_ms` away → [`GiveUp::RetryAfterTooLong`];
 //! 5. the retry would start more than `max_total_ms` after the first attempt
 //!    → [`GiveUp::TotalTimeExceeded`];
-//! 6. the [`RetryBudget`] is spent → [`GiveUp::BudgetExhausted`].
+//! 6. the [`RetryBudget`] is spent → [`GiveUp::BudgetExhausted`]. A 429 or
+//!    503 that says when to come back spends no budget: it is a wait the
+//!    server directs, not a storm.
 //!
 //! Otherwise it is retried at the server's retry time plus up to
 //! `retry_after_jitter_ms` (the server's time is authoritative), or, without
@@ -183,10 +185,20 @@ pub enum RetryDecision {
 /// retry. Arithmetic saturates: no input overflows.
 pub fn decide(policy: &RetryPolicy, attempt: &Attempt, budget: &mut RetryBudget) -> RetryDecision {
     match retry_at(policy, attempt) {
+        // The server said when to come back: a directed wait, not a storm.
+        Ok(at) if server_directed(attempt) => RetryDecision::RetryAt(at),
         Ok(at) if budget.try_spend() => RetryDecision::RetryAt(at),
         Ok(_) => RetryDecision::GiveUp(GiveUp::BudgetExhausted),
         Err(give_up) => RetryDecision::GiveUp(give_up),
     }
+}
+
+/// A 429 or 503 that says when to come back (Retry-After or a reset): the
+/// server is up and refused on purpose, so the retry spends no budget (the
+/// budget stops retry storms on 5xx and network errors). `max_retry_after_ms`,
+/// `max_attempts` and `max_total_ms` still bound it.
+fn server_directed(a: &Attempt) -> bool {
+    matches!(a.outcome, Outcome::Status(429 | 503)) && a.retry_at_ms.is_some()
 }
 
 /// Statuses a later attempt can succeed on.

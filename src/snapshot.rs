@@ -352,6 +352,7 @@ impl Limiter {
                         guard_ms: f.guard_ms,
                         spill: f.spill,
                     },
+                    // Requests in flight are written as `in_flight`, like the log's.
                     State::Bucket(b) => WindowState::Bucket {
                         tat_ms: (b.tat / s.limit as u128) as u64,
                         tat_rem: (b.tat % s.limit as u128) as u64,

@@ -1,57 +1,169 @@
-//! The wasm-bindgen boundary. Each method converts its arguments, calls the
-//! core and converts the result; there is no policy logic here.
+//! The wasm boundary of the limiter: plain exported functions over a table of
+//! limiters, numbers in and numbers out. No wasm-bindgen, no imports: no
+//! JavaScript can run while a wasm frame is on the stack, and the JS layer
+//! (`js/src/core.ts`) reads and checks every input before it calls in.
 //!
-//! Numbers cross as JS numbers (f64). Windows cross as a flat list of
-//! `[kind, limit, perMs, offsetMs]` quadruples (kind 0 sliding, 1 fixed,
-//! 2 bucket), so that building a limiter allocates no JS objects. Errors become
-//! JS `Error`s whose `name` is [`Error::name`] and whose message is
-//! [`Error::message`]; the JS layer turns them into its own classes by name.
+//! Conventions. A limiter is a handle (its index in the table). Times are ms
+//! since the Unix epoch, as JS numbers. A call that fails returns NaN and leaves
+//! the error in [`tg_error`]'s area as numbers: a code, three numbers and a
+//! `&'static str` (pointer and length) that `js/src/errors.ts` turns into a
+//! message; nothing here formats text. Lists (windows, plans, snapshots) cross
+//! as f64 arrays in one scratch buffer ([`tg_scratch`]).
+//!
+//! Traps. A trap (a panic, or the JS stack running out at any call inside wasm)
+//! abandons a call half done. The JS layer resets the stack pointer after every
+//! throw; the allocator is trap-safe (`wasm_alloc.rs`); and a half-done change
+//! never shows: each limiter keeps an earlier copy of itself and a journal of the
+//! operations since (plain data: times are arguments, so replaying one does
+//! exactly what it did). A change marks its slot `busy` until it is in the
+//! journal; a change cut short leaves it set, and the next call first rebuilds
+//! the limiter from the copy and the journal, without the change the caller
+//! saw fail. The copy catches up (a clone) once the journal is about as long as
+//! the state is large. A trapped call has changed nothing the caller can see.
 
 use alloc::vec::Vec;
-use wasm_bindgen::prelude::*;
+use core::cell::UnsafeCell;
 
-use crate::snapshot::{check_version, Snapshot, SnapshotVersion};
-use crate::{ms_from_f64, whole_from_f64, Decision, Error, Kind, Limiter, Options, Permit, WaiterId, WindowSpec};
+use crate::policy::Permit;
+use crate::snapshot::{Corrupt, Reason, Snapshot, WindowSnapshot, WindowState};
+use crate::{ms_from_f64, whole_from_f64, Decision, Error, Kind, Limiter, Options, WaiterId, WindowSpec};
 
-pub(crate) fn js_error(e: Error) -> JsValue {
-    let err = js_sys::Error::new(&e.message());
-    err.set_name(e.name());
-    err.into()
+/// One operation that changes a limiter. Replayed on the second copy, so it
+/// must be plain data and its effect must depend on nothing else.
+#[derive(Clone, Copy)]
+enum Op {
+    TryAcquire { now: u64, cost: u64 },
+    Enqueue { cost: u64, priority: i32 },
+    AdmitNext { now: u64 },
+    Cancel { id: u64 },
+    Complete { permit: Permit, at: u64, now: u64 },
+    Release { permit: Permit },
+    PauseUntil { until: u64 },
+    Reconcile { window: usize, remaining: u64, reset: Option<u64>, now: u64 },
+    Advance { now: u64 },
+    Align { offset: i64, uncertainty: u64 },
 }
 
-fn snapshot_error(_why: &'static str) -> JsValue {
-    js_error(Error::CorruptSnapshot { why: crate::snapshot::Corrupt::whole(crate::snapshot::Reason::Malformed) })
+/// The result of an [`Op`] as the number the export returns.
+fn apply(l: &mut Limiter, op: Op) -> Result<f64, Error> {
+    Ok(match op {
+        Op::TryAcquire { now, cost } => match l.try_acquire(now, cost)? {
+            Decision::Admit(p) => -(p.at_ms as f64),
+            Decision::Wait { retry_at_ms } => time_to_js(retry_at_ms),
+        },
+        Op::Enqueue { cost, priority } => l.enqueue(cost, priority)?.0 as f64,
+        Op::AdmitNext { now } => l.admit_next(now)?.map_or(0.0, |(id, _)| id.0 as f64),
+        Op::Cancel { id } => l.cancel(WaiterId(id)) as u8 as f64,
+        Op::Complete { permit, at, now } => l.complete_at(permit, at, now).map(|_| 0.0)?,
+        Op::Release { permit } => l.release(permit).map(|_| 0.0)?,
+        Op::PauseUntil { until } => l.pause_until(until).map(|_| 0.0)?,
+        Op::Reconcile { window, remaining, reset, now } => l.reconcile(window, remaining, reset, now)? as u8 as f64,
+        Op::Advance { now } => l.advance(now).map(|_| 0.0)?,
+        Op::Align { offset, uncertainty } => l.align_to_server(offset, uncertainty) as u8 as f64,
+    })
 }
 
-fn cost_of(cost: f64) -> Result<u64, JsValue> {
-    whole_from_f64(cost, u32::MAX as u64).ok_or_else(|| js_error(Error::InvalidCost))
+/// A limiter, and what rebuilds it after a trap (see the module docs).
+struct Slot {
+    live: Limiter,
+    /// An earlier state: `base` with `journal` replayed is `live`.
+    base: Limiter,
+    /// The operations since `base`, in order.
+    journal: Vec<Op>,
+    /// `base` catches up (a clone of `live`) once the journal is this long:
+    /// about the size of the state, so the clone costs O(1) an operation.
+    catch_up_at: usize,
+    /// A change was under way: `live` may be half changed.
+    busy: bool,
 }
 
-fn specs_of(flat: &[f64]) -> Result<Vec<WindowSpec>, JsValue> {
-    if flat.len() % 4 != 0 {
-        return Err(js_error(Error::NoWindows));
+impl Slot {
+    fn new(limiter: Limiter) -> Slot {
+        Slot { base: limiter.clone(), live: limiter, journal: Vec::new(), catch_up_at: 64, busy: false }
     }
-    flat.chunks_exact(4)
-        .enumerate()
-        .map(|(window, w)| {
-            let kind = match w[0] as u8 {
-                1 => Kind::Fixed,
-                2 => Kind::Bucket,
-                _ => Kind::Sliding,
-            };
-            // Out-of-range numbers become 0, which the core refuses by name.
-            let limit = whole_from_f64(w[1], u64::MAX).unwrap_or(0);
-            let per_ms = whole_from_f64(w[2], u64::MAX).ok_or_else(|| js_error(Error::InvalidPeriod { window, per_ms: 0 }))?;
-            let offset_ms = if w[3] == 0.0 { 0 } else { ms_from_f64(w[3], "offset").map_err(js_error)? };
-            Ok(WindowSpec { kind, limit, per_ms, offset_ms })
-        })
-        .collect()
+
+    fn now(&self) -> &Limiter {
+        &self.live
+    }
+
+    fn change(&mut self, op: Op) -> Result<f64, Error> {
+        if self.busy {
+            // `live` may be half changed: never touch it again (a half-built
+            // structure may not even drop cleanly); leak it and rebuild.
+            let mut fresh = self.base.clone();
+            for &done in &self.journal {
+                let _ = apply(&mut fresh, done);
+            }
+            core::mem::forget(core::mem::replace(&mut self.live, fresh));
+            self.busy = false;
+        }
+        if self.journal.len() >= self.catch_up_at {
+            let fresh = self.live.clone();
+            let weight: u64 = (0..self.live.windows().len()).filter_map(|w| self.live.used(w)).sum::<u64>() + self.live.waiters() as u64;
+            let old = core::mem::replace(&mut self.base, fresh);
+            // No call between the copy above and this store, so no trap can
+            // leave the new base with the old journal.
+            self.journal.clear();
+            self.catch_up_at = 64 + weight.min(1 << 24) as usize;
+            drop(old);
+        }
+        self.busy = true;
+        let result = apply(&mut self.live, op);
+        // The commit: once the push has returned, one store. A trap in the push
+        // (a reallocation) leaves `busy` set, and the rebuild leaves `op` out.
+        self.journal.push(op);
+        self.busy = false;
+        result
+    }
 }
 
-fn options_of(max_waiters: f64, count_in_flight: bool) -> Options {
-    // Infinity (or anything past u64) means unbounded.
-    let max_waiters = if max_waiters >= u64::MAX as f64 { u64::MAX } else { max_waiters as u64 };
-    Options { max_waiters, count_in_flight }
+/// The limiters; `free` lists handles to reuse.
+struct Table {
+    slots: Vec<Option<Slot>>,
+    free: Vec<u32>,
+}
+
+struct Global<T>(UnsafeCell<T>);
+// SAFETY: wasm32-unknown-unknown without threads has one thread, and no export
+// is re-entered (the module imports nothing, so no JS runs inside a call).
+unsafe impl<T> Sync for Global<T> {}
+
+impl<T> Global<T> {
+    #[allow(clippy::mut_from_ref)]
+    fn get(&self) -> &mut T {
+        // SAFETY: see `Global`; each of the three is borrowed by one function at a time.
+        unsafe { &mut *self.0.get() }
+    }
+}
+
+static TABLE: Global<Table> = Global(UnsafeCell::new(Table { slots: Vec::new(), free: Vec::new() }));
+/// Numbers crossing in bulk: windows, plans, snapshots.
+static SCRATCH: Global<Vec<f64>> = Global(UnsafeCell::new(Vec::new()));
+/// `[code, window, value, bound, detail, text pointer, text length]` of the last error (-1: none).
+static ERROR: Global<[f64; 7]> = Global(UnsafeCell::new([0.0; 7]));
+
+/// An error crosses as numbers ([`Error::code`] and its accessors) and a fixed
+/// phrase; `js/src/errors.ts` builds the message.
+fn fail(e: Error) -> f64 {
+    let text = match e {
+        Error::InvalidTime { what } => what,
+        Error::CorruptSnapshot { why } => why.text(),
+        _ => "",
+    };
+    let num = |v: Option<u64>| v.map_or(-1.0, |v| v as f64);
+    fail_with(e.code(), num(e.window()), num(e.value()), num(e.bound()), e.detail(), text)
+}
+
+/// Not a core error: the handle names no limiter (it was disposed).
+const NO_LIMITER: u32 = 100;
+
+fn fail_with(code: u32, window: f64, value: f64, bound: f64, detail: u32, text: &'static str) -> f64 {
+    *ERROR.get() = [code as f64, window, value, bound, detail as f64, text.as_ptr() as usize as f64, text.len() as f64];
+    f64::NAN
+}
+
+fn done(r: Result<f64, Error>) -> f64 {
+    r.unwrap_or_else(fail)
 }
 
 /// Times cross as numbers; "only after a completion" (`u64::MAX`) as Infinity.
@@ -63,179 +175,411 @@ fn time_to_js(at_ms: u64) -> f64 {
     }
 }
 
-/// The core limiter as seen from JS. Times are ms since the Unix epoch.
-#[wasm_bindgen]
-pub struct LimiterCore {
-    inner: Limiter,
-    /// The error of the last hot-path call that returned NaN (see `tryAcquire`).
-    last_error: Option<Error>,
+fn slot(h: f64) -> Option<&'static mut Slot> {
+    TABLE.get().slots.get_mut(h as usize)?.as_mut()
 }
 
-#[wasm_bindgen]
-impl LimiterCore {
-    /// `windows`: flat `[kind, limit, perMs, offsetMs, ...]`; `maxWaiters`: Infinity for unbounded.
-    #[wasm_bindgen(constructor)]
-    pub fn new(windows: &[f64], max_waiters: f64, count_in_flight: bool) -> Result<LimiterCore, JsValue> {
-        let specs = specs_of(windows)?;
-        let options = options_of(max_waiters, count_in_flight);
-        Ok(LimiterCore { inner: Limiter::with_options(&specs, options).map_err(js_error)?, last_error: None })
+fn change(h: f64, op: Result<Op, Error>) -> f64 {
+    match (slot(h), op) {
+        (None, _) => fail_with(NO_LIMITER, -1.0, h, -1.0, 0, ""),
+        (Some(_), Err(e)) => fail(e),
+        (Some(s), Ok(op)) => done(s.change(op)),
     }
+}
 
-    /// Admitted: returns `-atMs` (so `<= 0`). Refused: returns `retryAtMs` (`> 0`;
-    /// Infinity when only a completion can make room). An error returns NaN and
-    /// is thrown by `takeError()`: a plain number return keeps this hot path
-    /// free of the array wasm-bindgen builds for a `Result`.
-    #[wasm_bindgen(js_name = tryAcquire)]
-    pub fn try_acquire(&mut self, now_ms: f64, cost: f64) -> f64 {
-        let decision = ms_from_f64(now_ms, "now").and_then(|now| {
-            let cost = whole_from_f64(cost, u32::MAX as u64).ok_or(Error::InvalidCost)?;
-            self.inner.try_acquire(now, cost)
-        });
-        match decision {
-            Ok(Decision::Admit(p)) => -(p.at_ms as f64),
-            Ok(Decision::Wait { retry_at_ms }) => time_to_js(retry_at_ms),
-            Err(e) => {
-                self.last_error = Some(e);
-                f64::NAN
-            }
+fn read(h: f64, f: impl FnOnce(&Limiter) -> Result<f64, Error>) -> f64 {
+    match slot(h) {
+        None => fail_with(NO_LIMITER, -1.0, h, -1.0, 0, ""),
+        Some(s) => done(f(s.now())),
+    }
+}
+
+fn now_of(ms: f64) -> Result<u64, Error> {
+    ms_from_f64(ms, "now")
+}
+
+fn cost_of(cost: f64) -> Result<u64, Error> {
+    whole_from_f64(cost, u32::MAX as u64).ok_or(Error::InvalidCost)
+}
+
+fn index_of(i: f64) -> usize {
+    if i >= 0.0 && i < u32::MAX as f64 { i as usize } else { usize::MAX }
+}
+
+/// Makes room for `n` numbers in the scratch buffer; returns its address.
+#[no_mangle]
+pub extern "C" fn tg_scratch(n: u32) -> u32 {
+    let scratch = SCRATCH.get();
+    if scratch.len() < n as usize {
+        scratch.resize(n as usize, 0.0);
+    }
+    scratch.as_ptr() as usize as u32
+}
+
+/// The address of the last error's seven numbers.
+#[no_mangle]
+pub extern "C" fn tg_error() -> u32 {
+    ERROR.get().as_ptr() as usize as u32
+}
+
+fn specs_of(flat: &[f64]) -> Result<Vec<WindowSpec>, Error> {
+    flat.chunks_exact(4)
+        .enumerate()
+        .map(|(window, w)| {
+            let kind = match w[0] as u8 {
+                1 => Kind::Fixed,
+                2 => Kind::Bucket,
+                _ => Kind::Sliding,
+            };
+            // Out-of-range numbers become 0, which the core refuses by name.
+            let limit = whole_from_f64(w[1], u64::MAX).unwrap_or(0);
+            let per_ms = whole_from_f64(w[2], u64::MAX).ok_or(Error::InvalidPeriod { window, per_ms: 0 })?;
+            let offset_ms = if w[3] == 0.0 { 0 } else { ms_from_f64(w[3], "offset")? };
+            Ok(WindowSpec { kind, limit, per_ms, offset_ms })
+        })
+        .collect()
+}
+
+fn options_of(max_waiters: f64, count_in_flight: u32) -> Options {
+    // Infinity (or anything past u64) means unbounded.
+    let max_waiters = if max_waiters >= u64::MAX as f64 { u64::MAX } else { max_waiters as u64 };
+    Options { max_waiters, count_in_flight: count_in_flight != 0 }
+}
+
+fn insert(limiter: Limiter) -> f64 {
+    let s = TABLE.get();
+    let slot = Slot::new(limiter);
+    let h = match s.free.pop() {
+        Some(h) => h as usize,
+        None => {
+            s.slots.push(None);
+            s.slots.len() - 1
         }
-    }
+    };
+    s.slots[h] = Some(slot);
+    h as f64
+}
 
-    /// The error behind the last NaN, as a JS error (`undefined` if none).
-    #[wasm_bindgen(js_name = takeError)]
-    pub fn take_error(&mut self) -> JsValue {
-        self.last_error.take().map_or(JsValue::UNDEFINED, js_error)
+/// A limiter with the `windows` windows in the scratch buffer (`[kind, limit,
+/// perMs, offsetMs]` each); its handle.
+#[no_mangle]
+pub extern "C" fn tg_new(windows: u32, max_waiters: f64, count_in_flight: u32) -> f64 {
+    let scratch = SCRATCH.get();
+    let flat = &scratch[..(windows as usize * 4).min(scratch.len())];
+    let made = specs_of(flat).and_then(|specs| Limiter::with_options(&specs, options_of(max_waiters, count_in_flight)));
+    match made {
+        Ok(l) => insert(l),
+        Err(e) => fail(e),
     }
+}
 
-    /// Queues a waiter; returns its id (> 0).
-    pub fn enqueue(&mut self, cost: f64, priority: f64) -> Result<f64, JsValue> {
-        let priority = if priority.fract() == 0.0 && priority >= i32::MIN as f64 && priority <= i32::MAX as f64 {
-            priority as i32
-        } else {
-            return Err(js_error(Error::InvalidPriority));
-        };
-        Ok(self.inner.enqueue(cost_of(cost)?, priority).map_err(js_error)?.0 as f64)
+/// Frees a limiter at once; its handle is reused.
+#[no_mangle]
+pub extern "C" fn tg_free(h: f64) {
+    let s = TABLE.get();
+    if let Some(slot) = s.slots.get_mut(h as usize).and_then(Option::take) {
+        // Room first, so that a trap while dropping leaks the slot's memory but never reuses a handle twice.
+        s.free.reserve(1);
+        s.free.push(h as u32);
+        drop(slot);
     }
+}
 
-    /// Admits the head waiter if it fits at `nowMs`: its id, or 0. The permit's
-    /// time is `clockMs()`.
-    #[wasm_bindgen(js_name = admitNext)]
-    pub fn admit_next(&mut self, now_ms: f64) -> Result<f64, JsValue> {
-        let now = ms_from_f64(now_ms, "now").map_err(js_error)?;
-        Ok(self.inner.admit_next(now).map_err(js_error)?.map_or(0.0, |(id, _)| id.0 as f64))
-    }
+/// Admitted: `-atMs` (`<= 0`). Refused: `retryAtMs` (`> 0`; Infinity when only
+/// a completion can make room). NaN: an error.
+#[no_mangle]
+pub extern "C" fn tg_try_acquire(h: f64, now: f64, cost: f64) -> f64 {
+    change(h, now_of(now).and_then(|now| Ok(Op::TryAcquire { now, cost: cost_of(cost)? })))
+}
 
-    /// When the head waiter fits, -1 when no one waits, Infinity when only a
-    /// completion can make room.
-    #[wasm_bindgen(js_name = nextWakeMs)]
-    pub fn next_wake_ms(&self) -> f64 {
-        self.inner.next_wake_ms().map_or(-1.0, time_to_js)
-    }
+/// Queues a waiter; its id (> 0).
+#[no_mangle]
+pub extern "C" fn tg_enqueue(h: f64, cost: f64, priority: f64) -> f64 {
+    let priority = if priority >= i32::MIN as f64 && priority <= i32::MAX as f64 && (priority as i32) as f64 == priority {
+        Ok(priority as i32)
+    } else {
+        Err(Error::InvalidPriority)
+    };
+    change(h, cost_of(cost).and_then(|cost| Ok(Op::Enqueue { cost, priority: priority? })))
+}
 
-    /// Moves the clock to `nowMs` (views then describe that moment).
-    pub fn advance(&mut self, now_ms: f64) -> Result<(), JsValue> {
-        self.inner.advance(ms_from_f64(now_ms, "now").map_err(js_error)?).map_err(js_error)
-    }
+/// Admits the head waiter if it fits at `now`: its id, or 0. The permit's time is `tg_clock`.
+#[no_mangle]
+pub extern "C" fn tg_admit_next(h: f64, now: f64) -> f64 {
+    change(h, now_of(now).map(|now| Op::AdmitNext { now }))
+}
 
-    /// The server's clock runs `offsetMs` ahead of ours: align fixed windows.
-    #[wasm_bindgen(js_name = alignToServer)]
-    pub fn align_to_server(&mut self, offset_ms: f64, uncertainty_ms: f64) -> bool {
-        // Finite values within the time range; anything else changes nothing.
-        let bound = crate::MAX_TIME_MS as f64;
-        if offset_ms.is_nan() || offset_ms.abs() > bound || uncertainty_ms.is_nan() || !(0.0..=bound).contains(&uncertainty_ms) {
-            return false;
-        }
-        self.inner.align_to_server(offset_ms as i64, uncertainty_ms as u64)
-    }
+/// Removes a waiter: 1 if it was queued, else 0.
+#[no_mangle]
+pub extern "C" fn tg_cancel(h: f64, id: f64) -> f64 {
+    change(h, Ok(Op::Cancel { id: id as u64 }))
+}
 
-    /// When one unit fits in window `window` alone (-1: no such window).
-    #[wasm_bindgen(js_name = windowEarliest)]
-    pub fn window_earliest(&self, window: f64) -> f64 {
-        self.inner.window_earliest(window as usize, 1).map_or(-1.0, time_to_js)
-    }
+fn permit_of(at: f64, cost: f64) -> Result<Permit, Error> {
+    Ok(Permit { at_ms: ms_from_f64(at, "permit.at")?, cost: cost_of(cost)? })
+}
 
-    /// Units admitted and not yet completed.
-    #[wasm_bindgen(js_name = inFlight)]
-    pub fn in_flight(&self) -> f64 {
-        self.inner.in_flight() as f64
-    }
+/// The permit's response arrived at `at`; it is `now`. Counts the request at `at`.
+#[no_mangle]
+pub extern "C" fn tg_complete(h: f64, permit_at: f64, cost: f64, at: f64, now: f64) -> f64 {
+    let op = permit_of(permit_at, cost)
+        .and_then(|permit| Ok(Op::Complete { permit, at: ms_from_f64(at, "at")?, now: now_of(now)? }));
+    change(h, op)
+}
 
-    /// Removes a waiter; whether it was queued.
-    pub fn cancel(&mut self, id: f64) -> bool {
-        self.inner.cancel(WaiterId(id as u64))
-    }
+/// Gives back the units of a permit whose request was never sent.
+#[no_mangle]
+pub extern "C" fn tg_release(h: f64, permit_at: f64, cost: f64) -> f64 {
+    change(h, permit_of(permit_at, cost).map(|permit| Op::Release { permit }))
+}
 
-    /// Number of queued waiters.
-    pub fn waiters(&self) -> f64 {
-        self.inner.waiters() as f64
-    }
+/// Admits nothing before `until`.
+#[no_mangle]
+pub extern "C" fn tg_pause_until(h: f64, until: f64) -> f64 {
+    change(h, ms_from_f64(until, "until").map(|until| Op::PauseUntil { until }))
+}
 
-    /// Re-stamps a permit at `atMs`, when its response arrived.
-    pub fn complete(&mut self, permit_at_ms: f64, cost: f64, at_ms: f64) -> Result<(), JsValue> {
-        let permit = Permit { at_ms: ms_from_f64(permit_at_ms, "permit.at").map_err(js_error)?, cost: cost_of(cost)? };
-        self.inner.complete(permit, ms_from_f64(at_ms, "at").map_err(js_error)?).map_err(js_error)
-    }
-
-    /// Admits nothing before `untilMs`.
-    #[wasm_bindgen(js_name = pauseUntil)]
-    pub fn pause_until(&mut self, until_ms: f64) -> Result<(), JsValue> {
-        self.inner.pause_until(ms_from_f64(until_ms, "until").map_err(js_error)?).map_err(js_error)
-    }
-
-    /// The pause gate (0 when never paused).
-    #[wasm_bindgen(js_name = pausedUntilMs)]
-    pub fn paused_until_ms(&self) -> f64 {
-        self.inner.paused_until_ms() as f64
-    }
-
-    /// Server feedback; `resetAtMs` < 0 means unknown. Whether the window changed.
-    pub fn reconcile(&mut self, window: f64, remaining: f64, reset_at_ms: f64, now_ms: f64) -> Result<bool, JsValue> {
-        let reset = if reset_at_ms < 0.0 { None } else { Some(ms_from_f64(reset_at_ms, "resetAt").map_err(js_error)?) };
+/// Server feedback; `resetAt` < 0: unknown. 1 if the window changed.
+#[no_mangle]
+pub extern "C" fn tg_reconcile(h: f64, window: f64, remaining: f64, reset_at: f64, now: f64) -> f64 {
+    let op = (|| {
+        let reset = if reset_at < 0.0 { None } else { Some(ms_from_f64(reset_at, "resetAt")?) };
         let remaining = if remaining >= 0.0 { remaining as u64 } else { 0 };
-        let now = ms_from_f64(now_ms, "now").map_err(js_error)?;
-        self.inner.reconcile(window as usize, remaining, reset, now).map_err(js_error)
+        Ok(Op::Reconcile { window: index_of(window), remaining, reset, now: now_of(now)? })
+    })();
+    change(h, op)
+}
+
+/// Moves the clock to `now`.
+#[no_mangle]
+pub extern "C" fn tg_advance(h: f64, now: f64) -> f64 {
+    change(h, now_of(now).map(|now| Op::Advance { now }))
+}
+
+/// The server's clock runs `offset` ms ahead: align fixed windows. 1 if any moved.
+#[no_mangle]
+pub extern "C" fn tg_align(h: f64, offset: f64, uncertainty: f64) -> f64 {
+    let bound = crate::MAX_TIME_MS as f64;
+    if offset.is_nan() || offset.abs() > bound || uncertainty.is_nan() || !(0.0..=bound).contains(&uncertainty) {
+        return read(h, |_| Ok(0.0));
+    }
+    change(h, Ok(Op::Align { offset: offset as i64, uncertainty: uncertainty as u64 }))
+}
+
+/// When the head waiter fits; -1 when no one waits; Infinity when only a completion can make room.
+#[no_mangle]
+pub extern "C" fn tg_next_wake(h: f64) -> f64 {
+    read(h, |l| Ok(l.next_wake_ms().map_or(-1.0, time_to_js)))
+}
+
+/// Units admitted and not completed.
+#[no_mangle]
+pub extern "C" fn tg_in_flight(h: f64) -> f64 {
+    read(h, |l| Ok(l.in_flight() as f64))
+}
+
+/// Queued waiters.
+#[no_mangle]
+pub extern "C" fn tg_waiters(h: f64) -> f64 {
+    read(h, |l| Ok(l.waiters() as f64))
+}
+
+/// The pause gate (0: never paused).
+#[no_mangle]
+pub extern "C" fn tg_paused_until(h: f64) -> f64 {
+    read(h, |l| Ok(l.paused_until_ms() as f64))
+}
+
+/// The latest time seen.
+#[no_mangle]
+pub extern "C" fn tg_clock(h: f64) -> f64 {
+    read(h, |l| Ok(l.clock_ms() as f64))
+}
+
+/// Units counted in window `window` (-1: no such window).
+#[no_mangle]
+pub extern "C" fn tg_used(h: f64, window: f64) -> f64 {
+    read(h, |l| Ok(l.used(index_of(window)).map_or(-1.0, |u| u as f64)))
+}
+
+/// When one unit fits in window `window` alone (-1: no such window).
+#[no_mangle]
+pub extern "C" fn tg_window_earliest(h: f64, window: f64) -> f64 {
+    read(h, |l| Ok(l.window_earliest(index_of(window), 1).map_or(-1.0, time_to_js)))
+}
+
+/// The earliest time `cost` fits, ignoring the queue.
+#[no_mangle]
+pub extern "C" fn tg_earliest(h: f64, cost: f64) -> f64 {
+    read(h, |l| Ok(time_to_js(l.earliest(cost_of(cost)?)?)))
+}
+
+/// Writes when each of the next `n` requests of `cost` would be admitted into
+/// the scratch buffer; returns `n`.
+#[no_mangle]
+pub extern "C" fn tg_plan(h: f64, now: f64, n: f64, cost: f64) -> f64 {
+    read(h, |l| {
+        let now = now_of(now)?;
+        let n = if n == 0.0 { 0 } else { whole_from_f64(n, u64::MAX).ok_or(Error::PlanTooLong { requests: 0 })? };
+        let times = l.plan(now, n.min(crate::MAX_PLAN as u64 + 1) as usize, cost_of(cost)?)?;
+        let scratch = SCRATCH.get();
+        scratch.clear();
+        scratch.extend(times.iter().map(|&t| t as f64));
+        Ok(times.len() as f64)
+    })
+}
+
+/// Writes the limiter's snapshot, flat (see [`flat_snapshot`]), into the
+/// scratch buffer; returns its length. Move the clock first (`tg_advance`):
+/// then this is the core's `snapshot_at(now)`.
+#[no_mangle]
+pub extern "C" fn tg_snapshot(h: f64) -> f64 {
+    read(h, |l| {
+        let snap = l.snapshot();
+        let scratch = SCRATCH.get();
+        scratch.clear();
+        flat_snapshot(&snap, scratch);
+        Ok(scratch.len() as f64)
+    })
+}
+
+/// A limiter in the state of the flat snapshot of `len` numbers in the scratch
+/// buffer, whose windows must be the `windows` specs that follow it (0: take
+/// the snapshot's own); its handle.
+#[no_mangle]
+pub extern "C" fn tg_restore(len: u32, windows: u32, max_waiters: f64, count_in_flight: u32) -> f64 {
+    let scratch = SCRATCH.get();
+    let (len, specs_len) = (len as usize, windows as usize * 4);
+    if len.checked_add(specs_len).map_or(true, |end| end > scratch.len()) {
+        return fail(TRUNCATED);
+    }
+    let made = (|| {
+        let snap = snapshot_of(&scratch[..len])?;
+        let expected = if windows == 0 { None } else { Some(specs_of(&scratch[len..len + specs_len])?) };
+        Limiter::restore(&snap, expected.as_deref(), options_of(max_waiters, count_in_flight))
+    })();
+    match made {
+        Ok(l) => insert(l),
+        Err(e) => fail(e),
+    }
+}
+
+// The flat snapshot: `[version, clockMs, pausedUntilMs, inFlight, windows]`, then per
+// window `[kind, limit, perMs, offsetMs]` and its state: sliding `[n, (atMs,
+// cost) x n]`; fixed `[startMs (NaN: none), count, carryUnits, carryUntilMs,
+// phaseMs (-1: none), guardMs, spill]`; bucket `[tatMs, tatRem]`. The JS layer
+// turns it into the documented JSON form and back.
+
+fn flat_snapshot(s: &Snapshot, out: &mut Vec<f64>) {
+    out.extend([s.version as f64, s.clock_ms as f64, s.paused_until_ms as f64, s.in_flight as f64, s.windows.len() as f64]);
+    for w in &s.windows {
+        let kind = match w.state {
+            WindowState::Sliding { .. } => 0.0,
+            WindowState::Fixed { .. } => 1.0,
+            WindowState::Bucket { .. } => 2.0,
+        };
+        out.extend([kind, w.limit as f64, w.per_ms as f64, w.offset_ms as f64]);
+        match &w.state {
+            WindowState::Sliding { log } => {
+                out.push(log.len() as f64);
+                for &(at, cost) in log {
+                    out.extend([at as f64, cost as f64]);
+                }
+            }
+            &WindowState::Fixed { start_ms, count, carry_units, carry_until_ms, phase_ms, guard_ms, spill } => out.extend([
+                start_ms.map_or(f64::NAN, |s| s as f64),
+                count as f64,
+                carry_units as f64,
+                carry_until_ms as f64,
+                phase_ms.map_or(-1.0, |p| p as f64),
+                guard_ms as f64,
+                spill as f64,
+            ]),
+            &WindowState::Bucket { tat_ms, tat_rem } => out.extend([tat_ms as f64, tat_rem as f64]),
+        }
+    }
+}
+
+/// Reads numbers off a flat snapshot; every one must be a whole number in range.
+struct Reader<'a>(core::slice::Iter<'a, f64>);
+
+const TRUNCATED: Error = Error::CorruptSnapshot { why: Corrupt::whole(Reason::Malformed) };
+const NOT_WHOLE: Error = Error::CorruptSnapshot { why: Corrupt::whole(Reason::Malformed) };
+
+impl Reader<'_> {
+    fn raw(&mut self) -> Result<f64, Error> {
+        self.0.next().copied().ok_or(TRUNCATED)
     }
 
-    /// Units counted in window `window` (-1 if there is no such window).
-    pub fn used(&self, window: f64) -> f64 {
-        self.inner.used(window as usize).map_or(-1.0, |u| u as f64)
+    fn whole(&mut self) -> Result<u64, Error> {
+        let v = self.raw()?;
+        if v == 0.0 {
+            return Ok(0);
+        }
+        whole_from_f64(v, crate::MAX_TIME_MS).ok_or(NOT_WHOLE)
     }
 
-    /// The earliest time `cost` fits, ignoring the queue.
-    pub fn earliest(&self, cost: f64) -> Result<f64, JsValue> {
-        Ok(time_to_js(self.inner.earliest(cost_of(cost)?).map_err(js_error)?))
+    /// A bucket's `tatMs` may pass 2^53 by up to a period.
+    fn wide(&mut self) -> Result<u64, Error> {
+        let v = self.raw()?;
+        if v == 0.0 {
+            return Ok(0);
+        }
+        whole_from_f64(v, crate::MAX_TIME_MS + crate::MAX_PERIOD_MS).ok_or(NOT_WHOLE)
     }
 
-    /// When each of the next `n` requests of `cost` would be admitted.
-    pub fn plan(&self, now_ms: f64, n: f64, cost: f64) -> Result<Vec<f64>, JsValue> {
-        let now = ms_from_f64(now_ms, "now").map_err(js_error)?;
-        let n = if n == 0.0 { 0 } else { whole_from_f64(n, u64::MAX).ok_or_else(|| js_error(Error::PlanTooLong { requests: 0 }))? };
-        let times = self.inner.plan(now, n.min(usize::MAX as u64) as usize, cost_of(cost)?).map_err(js_error)?;
-        Ok(times.into_iter().map(|t| t as f64).collect())
+    fn signed(&mut self) -> Result<i64, Error> {
+        let v = self.raw()?;
+        let bound = (crate::MAX_TIME_MS + crate::MAX_PERIOD_MS) as f64;
+        if !(-bound..=bound).contains(&v) || (v as i64) as f64 != v {
+            return Err(NOT_WHOLE);
+        }
+        Ok(v as i64)
     }
+}
 
-    /// The latest time seen.
-    #[wasm_bindgen(js_name = clockMs)]
-    pub fn clock_ms(&self) -> f64 {
-        self.inner.clock_ms() as f64
+fn snapshot_of(flat: &[f64]) -> Result<Snapshot, Error> {
+    let mut r = Reader(flat.iter());
+    let version = r.whole()?;
+    crate::snapshot::check_version(version)?;
+    let clock_ms = r.whole()?;
+    let paused_until_ms = r.whole()?;
+    let in_flight = r.whole()?;
+    let n = r.whole()? as usize;
+    if n > flat.len() / 6 {
+        return Err(TRUNCATED);
     }
-
-    /// The state as a plain JS object (see the crate's `snapshot` module).
-    pub fn snapshot(&self) -> Result<JsValue, JsValue> {
-        serde_wasm_bindgen::to_value(&self.inner.snapshot()).map_err(|_| snapshot_error("a value is not a safe JS integer"))
+    let mut windows = Vec::with_capacity(n);
+    for _ in 0..n {
+        let kind = r.whole()?;
+        let (limit, per_ms, offset_ms) = (r.whole()?, r.whole()?, r.whole()?);
+        let state = match kind {
+            0 => {
+                let entries = r.whole()? as usize;
+                if entries > flat.len() / 2 {
+                    return Err(TRUNCATED);
+                }
+                let mut log = Vec::with_capacity(entries);
+                for _ in 0..entries {
+                    log.push((r.whole()?, r.whole()?));
+                }
+                WindowState::Sliding { log }
+            }
+            1 => {
+                let start = r.raw()?;
+                let start_ms = if start.is_nan() { None } else { Some(Reader([start].iter()).signed()?) };
+                let (count, carry_units, carry_until_ms) = (r.whole()?, r.whole()?, r.whole()?);
+                let phase = r.raw()?;
+                let phase_ms = if phase == -1.0 { None } else { Some(Reader([phase].iter()).whole()?) };
+                WindowState::Fixed { start_ms, count, carry_units, carry_until_ms, phase_ms, guard_ms: r.whole()?, spill: r.whole()? }
+            }
+            2 => WindowState::Bucket { tat_ms: r.wide()?, tat_rem: r.whole()? },
+            _ => return Err(NOT_WHOLE),
+        };
+        windows.push(WindowSnapshot { limit, per_ms, offset_ms, state });
     }
-
-    /// A limiter in a snapshot's state. `windows`: flat specs the snapshot must
-    /// match, or empty to take the snapshot's own.
-    pub fn restore(snapshot: JsValue, windows: &[f64], max_waiters: f64, count_in_flight: bool) -> Result<LimiterCore, JsValue> {
-        let version: SnapshotVersion = serde_wasm_bindgen::from_value(snapshot.clone())
-            .map_err(|_| snapshot_error("not an object with a numeric `version`"))?;
-        check_version(version.version).map_err(js_error)?;
-        let snap: Snapshot = serde_wasm_bindgen::from_value(snapshot)
-            .map_err(|_| snapshot_error("a field is missing or has the wrong type"))?;
-        let expected = if windows.is_empty() { None } else { Some(specs_of(windows)?) };
-        let options = options_of(max_waiters, count_in_flight);
-        let inner = Limiter::restore(&snap, expected.as_deref(), options).map_err(js_error)?;
-        Ok(LimiterCore { inner, last_error: None })
+    if r.0.next().is_some() {
+        return Err(TRUNCATED);
     }
+    Ok(Snapshot { version: version as u32, clock_ms, paused_until_ms, in_flight, windows })
 }

@@ -7,10 +7,15 @@ use alloc::string::String;
 use wasm_bindgen::prelude::*;
 
 use crate::error::push_u64;
-use crate::wasm::js_error;
 use crate::headers::parse_feedback;
 use crate::retry::{decide, Attempt, GiveUp, Outcome, RetryBudget, RetryDecision, RetryPolicy};
 use crate::{ms_from_f64, whole_from_f64, MAX_TIME_MS};
+
+fn js_error(e: crate::Error) -> JsValue {
+    let err = js_sys::Error::new(&e.message());
+    err.set_name(e.name());
+    err.into()
+}
 
 /// A `TollgateConfigError` saying that `option` must be `allowed` (and, when given, up to `max`).
 fn config_error(option: &str, allowed: &str, max: Option<u64>) -> JsValue {

@@ -115,7 +115,7 @@ impl Window {
         match &self.state {
             State::Sliding(w) => w.used().saturating_add(in_flight),
             State::Fixed(w) => w.used(),
-            State::Bucket(w) => w.used(now_ms, self.spec.limit, self.spec.per_ms),
+            State::Bucket(w) => w.used(now_ms, self.spec.limit, self.spec.per_ms, in_flight),
         }
     }
 
@@ -126,16 +126,16 @@ impl Window {
         match &self.state {
             State::Sliding(w) => w.earliest(now_ms, cost, s.limit, s.per_ms, in_flight),
             State::Fixed(w) => w.earliest(now_ms, cost, s.limit, s.per_ms, in_flight),
-            State::Bucket(w) => w.earliest(now_ms, cost, s.limit, s.per_ms),
+            State::Bucket(w) => w.earliest(now_ms, cost, s.limit, s.per_ms, in_flight),
         }
     }
 
     /// Counts an admission. A tracked (in-flight) one stays out of a sliding log
-    /// until it completes: meanwhile it is counted as in flight.
+    /// and a bucket until it completes: meanwhile it is counted as in flight.
     pub(crate) fn add(&mut self, now_ms: u64, cost: u64, tracked: bool) {
         let s = &self.spec;
         match &mut self.state {
-            State::Sliding(_) if tracked => {}
+            State::Sliding(_) | State::Bucket(_) if tracked => {}
             State::Sliding(w) => w.add(now_ms, cost),
             State::Fixed(w) => w.add(now_ms, cost, s.per_ms),
             State::Bucket(w) => w.add(now_ms, cost, s.limit, s.per_ms),
@@ -179,13 +179,15 @@ impl Window {
                 if let (true, State::Sliding(w)) = (tracked, &mut self.state) {
                     w.add(until_ms.saturating_sub(s.per_ms).max(now_ms), cost);
                     self.cap();
+                } else if let (true, State::Bucket(w)) = (tracked, &mut self.state) {
+                    w.land(now_ms, cost.min(s.limit), s.limit, s.per_ms);
                 }
                 return;
             }
         }
         match &mut self.state {
-            // A tracked request is counted only as in flight.
-            State::Sliding(_) if tracked => {}
+            // A tracked request is counted only as in flight (a bucket's too).
+            State::Sliding(_) | State::Bucket(_) if tracked => {}
             State::Sliding(w) => w.remove(at_ms, cost),
             State::Fixed(w) => {
                 // Only the current bucket still counts it: a tracked request is
@@ -221,15 +223,15 @@ impl Window {
         }
     }
 
-    /// A tracked request completed at `to_ms`: a sliding log counts it from
-    /// then; a fixed bucket counted it in every bucket while it was in flight.
+    /// A tracked request completed at `to_ms`: a sliding log and a bucket count
+    /// it from then; a fixed bucket counted it in every bucket while it was in flight.
     pub(crate) fn settle(&mut self, to_ms: u64, cost: u64) {
         let s = &self.spec;
         match &mut self.state {
             State::Sliding(w) => w.add(to_ms, cost),
             State::Fixed(_) => {}
             // Units landing together (a restored snapshot's) owe a full bucket at most.
-            State::Bucket(w) => w.restamp(to_ms, cost.min(s.limit), s.limit, s.per_ms),
+            State::Bucket(w) => w.land(to_ms, cost.min(s.limit), s.limit, s.per_ms),
         }
         self.cap();
     }
@@ -247,8 +249,10 @@ impl Window {
     /// Adopts the server's count when it is higher than ours. `server_used` is
     /// what the server says is spent; it holds until `until_ms`.
     /// Returns whether anything changed.
-    pub(crate) fn reconcile(&mut self, now_ms: u64, server_used: u64, until_ms: u64, in_flight: u64) -> bool {
-        let changed = self.reconcile_uncapped(now_ms, server_used.min(self.spec.limit), until_ms, in_flight);
+    /// `reset_known`: `until_ms` is the server's stated reset (not a guess of a
+    /// full period), so a fixed window moves its boundaries there.
+    pub(crate) fn reconcile(&mut self, now_ms: u64, server_used: u64, until_ms: u64, in_flight: u64, reset_known: bool) -> bool {
+        let changed = self.reconcile_uncapped(now_ms, server_used.min(self.spec.limit), until_ms, in_flight, reset_known);
         self.cap();
         // Even a report our count already covers may count a permit of ours
         // that is never sent: remember it (see `release`).
@@ -257,7 +261,7 @@ impl Window {
         changed
     }
 
-    fn reconcile_uncapped(&mut self, now_ms: u64, server_used: u64, until_ms: u64, in_flight: u64) -> bool {
+    fn reconcile_uncapped(&mut self, now_ms: u64, server_used: u64, until_ms: u64, in_flight: u64, reset_known: bool) -> bool {
         let ours = self.used(now_ms, in_flight);
         let s = &self.spec;
         match &mut self.state {
@@ -275,8 +279,9 @@ impl Window {
             }
             State::Fixed(w) => {
                 let before = (w.count, w.carry_units, w.carry_until_ms);
+                let moved = reset_known && w.adopt_reset(now_ms, until_ms, s.per_ms);
                 w.reconcile(server_used, until_ms, s.per_ms);
-                before != (w.count, w.carry_units, w.carry_until_ms)
+                moved || before != (w.count, w.carry_units, w.carry_until_ms)
             }
             // Not compared with `ours`: that is rounded up, and a bucket owing
             // 4.4 units still owes less than a server reporting 5.

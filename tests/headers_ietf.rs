@@ -146,6 +146,8 @@ fn malformed_members_are_skipped_and_the_rest_read() {
         policy("zero-w", 10, None),
         with(policy("ok", 5, Some(60)), Some(3), Some(2)),
         limit("esc\"aped", Some(2), None),
+        // `5;w=60` is no draft-10 policy, but it is draft 06's and 07's unnamed form.
+        ServerWindow { limit: Some(5), window_ms: Some(60 * S), ..ServerWindow::default() },
     ];
     assert_eq!(windows(&headers), expected);
 }

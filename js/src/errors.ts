@@ -54,6 +54,12 @@ export class RetryError extends TollgateError {
 /** The call's `deadline` passed while it waited, or a wait would have ended after it. */
 export class DeadlineError extends TollgateError {
   override name = 'DeadlineError' as const;
+  /** When the call could have gone ahead, when known (ms since the epoch; Infinity: only after a request in flight completes). */
+  readonly retryAt: number | undefined;
+  constructor(message: string, context: CallContext & { retryAt?: number } = {}) {
+    super(message, context);
+    this.retryAt = context.retryAt;
+  }
 }
 
 /** A cost larger than a window's limit: it can never be admitted. Not a wait. */
@@ -98,5 +104,35 @@ export function fromCore(error: unknown): Error {
     case 'SnapshotError': return new SnapshotError(error.message);
     case 'TollgateConfigError': return new TypeError(error.message);
     default: return error;
+  }
+}
+
+/**
+ * The error a failed call into the limiter module stands for. The wasm side
+ * formats no text: it reports the core's `Error::code()`, the window, value and
+ * bound it names (-1: none), a detail code, and a fixed phrase (the argument's
+ * name, or why a snapshot is corrupt); the message is built here.
+ */
+export function coreError(code: number, window: number, value: number, bound: number, _detail: number, text: string): Error {
+  const at = window >= 0 ? `window ${window}: ` : '';
+  switch (code) {
+    case 1: return new TypeError('a policy needs at least one window; got none');
+    case 2: return new TypeError(`${at}\`limit\` must be an integer from 1 to ${bound}; got ${value}`);
+    case 3: return new TypeError(`${at}\`per\` must be a whole number of milliseconds from 1 to ${bound}; got ${value}`);
+    case 4: return new TypeError(`\`${text}\` must be a finite number of milliseconds since the Unix epoch, from 0 to ${bound}`);
+    case 5: return new TypeError(`\`cost\` must be an integer from 1 to ${bound}`);
+    case 6: return new TypeError('`priority` must be an integer from -2147483648 to 2147483647');
+    case 7: return new InsufficientCapacityError(`a cost of ${value} can never be admitted: window ${window} allows at most ${bound}`);
+    case 8: return new QueueFullError(`the wait queue is full: it already holds \`maxWaiters\` = ${bound} waiters`);
+    case 9: return new TypeError(`window ${window} does not exist; the policy has ${bound}`);
+    case 10: return new TypeError(`a plan covers at most ${bound} requests; asked for ${value}`);
+    case 11: return new SnapshotError(`snapshot version ${value} is not supported; this build reads version ${bound}`);
+    case 12: return new SnapshotError(`corrupt snapshot: ${at}${text}`);
+    case 13: return new SnapshotError('the snapshot was taken with other windows than the ones given; restore without `windows`, or with the same windows');
+    case 14: return new TollgateError('the permit was already completed or released (a permit is handed back exactly once)');
+    case 15: return new TypeError(`\`at\` (${value}) is later than the limiter's clock allows (at most ${bound})`);
+    case 16: return new TypeError(`the plan would pass the largest time, 2^53 - 1 ms, after ${value} admissions`);
+    case 100: return new TollgateError('this limiter was disposed; create a new one');
+    default: return new TollgateError(`the wasm core failed with code ${code}`);
   }
 }

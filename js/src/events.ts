@@ -46,6 +46,14 @@ export interface FetchEventMap {
   paused: FetchEventBase & { until: number; status: number; reason: 'server' | 'backoff' };
   /** The server's rate-limit headers moved these windows. */
   reconciled: FetchEventBase & { windows: number[]; feedback: Feedback };
+  /** The server asked for a wait beyond `retry.maxRetryAfter`: calls fail at once until `until` (see rateLimitedFetch). */
+  refused: FetchEventBase & { until: number; retryAt: number; status: number };
+  /** The scope's windows changed to follow what the server states (`from` the windows enforced before, `to` now). */
+  adapted: FetchEventBase & {
+    from: Array<{ limit: number; perMs: number; kind: string }>;
+    to: Array<{ limit: number; perMs: number; kind: string }>;
+    learned: Array<{ limit: number; perMs: number; kind: string }>;
+  };
   /** Calendar windows moved to the server's clock. */
   aligned: FetchEventBase & { serverOffsetMs: number; uncertaintyMs: number };
   /** No more attempts; `status` 0 is a network error. */

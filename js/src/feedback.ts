@@ -89,7 +89,7 @@ export class ServerClock {
 }
 
 /**
- * Adopts the server's remaining counts: each server window is matched to the
+ * Adopts the server's remaining counts where they are lower than ours: each server window is matched to the
  * limiter window of the same period, else of the same limit, else to the only
  * window. Returns the indexes of the windows that changed.
  */
@@ -102,6 +102,10 @@ export function reconcileWith(limiter: Limiter, feedback: Feedback): number[] {
     if (i < 0 && w.limit !== undefined) i = ours.findIndex((o) => o.limit === w.limit);
     if (i < 0 && ours.length === 1) i = 0;
     if (i < 0) continue;
+    // Only a server counting more than we do changes anything: its reset is
+    // often rounded up to whole seconds, and holding our own count until then
+    // would wait for nothing.
+    if (w.remaining >= ours[i]!.remaining) continue;
     if (limiter.reconcile(i, { remaining: w.remaining, resetAt: w.resetAtMs })) changed.push(i);
   }
   return changed;
@@ -119,4 +123,26 @@ export function comeBackAt(feedback: Feedback | null): number | undefined {
     if (w.remaining === 0 && w.resetAtMs !== undefined) at = Math.max(at ?? 0, w.resetAtMs);
   }
   return at;
+}
+
+/**
+ * Plausibility bounds on the server's times: a reset further than `maxMs`
+ * from `now` is not adopted as it is. A window it says is empty (remaining 0)
+ * is left out of `feedback` and its reset returned, for the scope to refuse
+ * calls until then (bounded); any other such reset is brought to `now + maxMs`.
+ * Changes `feedback` in place. Returns the latest such empty window's reset.
+ */
+export function boundFeedback(feedback: Feedback, now: number, maxMs: number): number | undefined {
+  let refuseUntil: number | undefined;
+  const bound = now + maxMs;
+  feedback.windows = feedback.windows.filter((w) => {
+    if (w.resetAtMs === undefined || w.resetAtMs <= bound) return true;
+    if (w.remaining === 0) {
+      refuseUntil = Math.max(refuseUntil ?? 0, w.resetAtMs);
+      return false;
+    }
+    w.resetAtMs = bound;
+    return true;
+  });
+  return refuseUntil;
 }

@@ -23,8 +23,12 @@ export interface RouteOptions {
   method?: string | readonly string[];
   /** `'/api/v1/run/:projectId'` (`:name` one path segment, `*` anything; a full URL pattern also matches the origin), a RegExp on the path, or a function. */
   url: UrlPattern;
-  /** The quota, all windows acquired together, e.g. `[{ limit: 20, per: '1m' }, { limit: 60, per: '1h' }]`. */
-  windows: readonly WindowOptions[];
+  /**
+   * The quota, all windows acquired together, e.g. `[{ limit: 20, per: '1m' }, { limit: 60, per: '1h' }]`.
+   * Without it the route learns its quota from what the server says (see `rateLimitedFetch`).
+   * @default [] (learned)
+   */
+  windows?: readonly WindowOptions[];
   /** The scope of the quota, e.g. the API token: `(r) => r.headers.get('authorization')`. Hashed before it is stored. @default one scope for the route */
   key?: (request: RouteRequest) => string | null | undefined;
   /** Units a request takes. @default 1 */
@@ -64,13 +68,41 @@ export interface RetryOptions {
   retryAfterJitter?: Duration;
   /** A longer Retry-After fails fast with `RateLimitError` (carrying the server's time) instead of sleeping. @default '5m' */
   maxRetryAfter?: Duration;
+  /** Statuses retried (others are returned as responses). A status added here is retried as a 500 is. @default [408, 425, 429, 500, 502, 503, 504] */
+  statusCodes?: readonly number[];
+  /** Methods retried after a 5xx or a network error (any method is retried after a 429, or a 503 with a retry time, which the server did not act on). @default every method but POST and PATCH */
+  methods?: readonly string[];
+  /** Asked before each retry the rules allow; false (or a promise of false) gives up, as for a status not retried. @default none */
+  shouldRetry?: (context: RetryContext) => boolean | Promise<boolean>;
   /** The retry budget shared by all calls (gRPC-style): each retry spends a token, each success earns `tokenRatio`; retries stop while half are spent. @default { maxTokens: 10, tokenRatio: 0.1 } */
   budget?: { maxTokens?: number; tokenRatio?: number };
 }
 
+/** What `retry.shouldRetry` sees. */
+export interface RetryContext {
+  request: Request;
+  /** The failed attempt's response, if one arrived. */
+  response: Response | undefined;
+  /** The network error, if no response arrived. */
+  error: unknown;
+  /** The attempt that failed (1 for the first). */
+  attempt: number;
+  /** When the retry would start, ms since the epoch. */
+  retryAt: number;
+}
+
 export interface RateLimitedFetchOptions {
-  /** The limited routes; other requests pass straight through. */
-  routes: readonly RouteOptions[];
+  /**
+   * The limited routes; other requests pass straight through (unless `learnUnmatched`).
+   * Without routes, every request is limited per origin by what its server says.
+   * @default [] (learn every origin)
+   */
+  routes?: readonly RouteOptions[];
+  /**
+   * With `routes`: also limit requests no route matches, per origin, by what
+   * their servers say (429/503 gate, learned windows, retries). @default false
+   */
+  learnUnmatched?: boolean;
   /** Retry behaviour; `false` for none. @default {} (the defaults of `RetryOptions`) */
   retry?: RetryOptions | false;
   /** Each call's longest total time, waits included; a wait that would end later fails with `DeadlineError`. @default none */
@@ -126,10 +158,16 @@ export interface NormalizedRetry {
   maxRetryAfterMs: number;
   budgetMaxTokens: number;
   budgetTokenRatio: number;
+  statusCodes: ReadonlySet<number>;
+  /** Undefined: every method but POST and PATCH. */
+  methods: ReadonlySet<string> | undefined;
+  shouldRetry: ((context: RetryContext) => boolean | Promise<boolean>) | undefined;
 }
 
 export interface NormalizedFetchOptions {
   routes: NormalizedRoute[];
+  /** The per-origin learning route for requests no route matches, if any. */
+  fallback: NormalizedRoute | undefined;
   retry: NormalizedRetry;
   deadlineMs: number | undefined;
   maxWaiters: number;
@@ -140,9 +178,9 @@ export interface NormalizedFetchOptions {
 function normalizeRoute(r: RouteOptions, i: number): NormalizedRoute {
   const at = `routes[${i}]`;
   if (typeof r !== 'object' || r === null) throw new TypeError(`\`${at}\` must be an object like { method: 'POST', url: '/api/v1/run/:id', windows: [...] }`);
-  let windows: NormalizedWindow[];
+  let windows: NormalizedWindow[] = [];
   try {
-    windows = normalizeWindows(r.windows);
+    if (r.windows !== undefined && !(Array.isArray(r.windows) && r.windows.length === 0)) windows = normalizeWindows(r.windows);
   } catch (error) {
     throw new TypeError(`\`${at}\`: ${(error as Error).message.replace(/^`windows/, '`windows')}`);
   }
@@ -197,17 +235,61 @@ function normalizeRetry(retry: RetryOptions | false | undefined): NormalizedRetr
     maxRetryAfterMs: parseDuration(retry.maxRetryAfter ?? 300_000, 'retry.maxRetryAfter'),
     budgetMaxTokens: maxTokens,
     budgetTokenRatio: tokenRatio,
+    statusCodes: normalizeStatusCodes(retry.statusCodes),
+    methods: normalizeMethods(retry.methods),
+    shouldRetry: normalizeShouldRetry(retry.shouldRetry),
   };
 }
 
-export function normalizeFetchOptions(options: RateLimitedFetchOptions): NormalizedFetchOptions {
-  if (typeof options !== 'object' || options === null || !Array.isArray(options.routes)) {
-    throw new TypeError('`routes` must be an array of { method, url, windows }');
+/** Every request, one scope per origin, windows learned from the server. */
+const LEARN_EVERY_ORIGIN: NormalizedRoute = {
+  name: 'learned',
+  matcher: { methods: undefined, test: () => true },
+  windows: [],
+  key: (r) => r.url.origin,
+  cost: () => 1,
+  priority: 0,
+  idempotencyKey: undefined,
+  pool: undefined,
+  maxConcurrent: Infinity,
+};
+
+const RETRIED_STATUSES = [408, 425, 429, 500, 502, 503, 504];
+
+function normalizeStatusCodes(codes: unknown): ReadonlySet<number> {
+  if (codes === undefined) return new Set(RETRIED_STATUSES);
+  if (!Array.isArray(codes) || !codes.every((c) => Number.isInteger(c) && c >= 100 && c <= 599)) {
+    throw new TypeError(`\`retry.statusCodes\` must be an array of HTTP statuses (integers from 100 to 599), e.g. [429, 503]; got ${String(codes)}`);
+  }
+  return new Set(codes as number[]);
+}
+
+function normalizeMethods(methods: unknown): ReadonlySet<string> | undefined {
+  if (methods === undefined) return undefined;
+  if (!Array.isArray(methods) || !methods.every((m) => typeof m === 'string' && /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(m))) {
+    throw new TypeError(`\`retry.methods\` must be an array of HTTP method names, e.g. ['GET', 'PUT']; got ${String(methods)}`);
+  }
+  return new Set((methods as string[]).map((m) => m.toUpperCase()));
+}
+
+function normalizeShouldRetry(f: unknown): NormalizedRetry['shouldRetry'] {
+  if (f !== undefined && typeof f !== 'function') throw new TypeError('`retry.shouldRetry` must be a function of the retry context returning a boolean');
+  return f as NormalizedRetry['shouldRetry'];
+}
+
+export function normalizeFetchOptions(options: RateLimitedFetchOptions = {}): NormalizedFetchOptions {
+  if (typeof options !== 'object' || options === null || (options.routes !== undefined && !Array.isArray(options.routes))) {
+    throw new TypeError('`routes` must be an array of { method, url, windows }, or left out to learn every origin');
   }
   const random = options.random ?? Math.random;
   if (typeof random !== 'function') throw new TypeError('`random` must be a function returning a number in [0, 1)');
+  if (options.learnUnmatched !== undefined && typeof options.learnUnmatched !== 'boolean') {
+    throw new TypeError('`learnUnmatched` must be true or false');
+  }
+  const routes = (options.routes ?? []).map(normalizeRoute);
   return {
-    routes: options.routes.map(normalizeRoute),
+    routes,
+    fallback: options.routes === undefined || options.learnUnmatched === true ? LEARN_EVERY_ORIGIN : undefined,
     retry: normalizeRetry(options.retry),
     deadlineMs: options.deadline === undefined ? undefined : parseDuration(options.deadline, 'deadline'),
     maxWaiters: normalizeMaxWaiters(options.maxWaiters),

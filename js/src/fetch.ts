@@ -5,22 +5,30 @@
  * decides. Unmatched requests go straight to `fetch`.
  */
 import { core, type CoreRetryPlanner } from './core.js';
-import { DeadlineError, RateLimitError, RetryError } from './errors.js';
+import { type CallContext, DeadlineError, RateLimitError, RetryError } from './errors.js';
 import { type FetchEventBase, type FetchEventMap, type FetchEvents, subscribedChannel } from './events.js';
-import { ServerClock, comeBackAt, readFeedback, reconcileWith } from './feedback.js';
+import { ServerClock, boundFeedback, comeBackAt, readFeedback, reconcileWith } from './feedback.js';
 import {
   type CallOptions, type NormalizedFetchOptions, type NormalizedRoute, type RateLimitedFetchOptions, type RouteRequest,
   normalizeFetchOptions,
 } from './fetch-options.js';
-import { Limiter } from './limiter.js';
+import { Limiter, type Permit } from './limiter.js';
+import type { Feedback } from './core.js';
 import { normalizePriority, parseDuration } from './options.js';
 import { keyHasher } from './routes.js';
-import { SharedScopeLimiter, isPromise, normalizeStore } from './shared/scope.js';
+import { SharedScopeLimiter, type SharedScopePermit, isPromise, normalizeStore } from './shared/scope.js';
 import type { SharedStore } from './shared/types.js';
 import { sleepUntil, withDeadline } from './wait.js';
 
 /** Any fetch: the global one, undici's, a browser's, or a wrapper with the same shape. */
 export type FetchLike = (input: any, init?: any) => Promise<Response>;
+
+/** A window of a scope: configured, or learned from the server's headers. */
+export interface ScopeWindow {
+  limit: number;
+  perMs: number;
+  kind: 'sliding' | 'fixed' | 'bucket';
+}
 
 /** One quota: a route and a (hashed) key. */
 export interface Scope {
@@ -28,21 +36,46 @@ export interface Scope {
   route: string;
   /** The hashed key, or '' for a route without `key`. */
   key: string;
-  /** The in-process limiter; with `store`, the shared one (`SharedScopeLimiter`, whose decisions are async). */
+  /**
+   * The limiter in use: the configured windows, tightened and completed by the learned ones. It is replaced when they change.
+   * With `store`, the shared one (`SharedScopeLimiter`: async decisions, the configured windows only).
+   */
   limiter: Limiter | SharedScopeLimiter;
+  /** The windows the route was configured with (none for a learning route). */
+  readonly configured: readonly ScopeWindow[];
+  /** The windows the server stated (its policy: limit per window), by window length; the latest statement of each. */
+  readonly learned: readonly ScopeWindow[];
 }
+
+/** A scope's mutable side: what the server said, and waiters to move when the limiter is replaced. */
+interface ScopeState extends Scope {
+  learned: ScopeWindow[];
+  /** The waiters of `limiter`: called (their wait aborted with `REPLACED`) when it is replaced, so that they queue on the new one. */
+  movers: Set<() => void>;
+  /** Before anything is known of a learning scope's server: the one request sent to find out. */
+  probe: Promise<void> | undefined;
+  probed: boolean;
+  /** The route's `maxConcurrent`, for a replacement limiter. */
+  maxConcurrent: number;
+}
+
+/** The abort reason given to the waiters of a replaced limiter. */
+const REPLACED = Symbol('tollgate.limiter-replaced');
+
+/** A learning scope's limiter before the server has said anything: admits everything (the 429 gate still works). */
+const OPEN: ScopeWindow = { limit: 4_294_967_295, perMs: 1, kind: 'bucket' };
 
 export type LimitedInit = RequestInit & { tollgate?: CallOptions };
 
 export interface RateLimitedFetch {
   (input: string | URL | Request, init?: LimitedInit): Promise<Response>;
   /**
-   * `queued`, `admitted`, `throttled`, `retry`, `paused`, `reconciled`, `aligned`, `gave-up`:
+   * `queued`, `admitted`, `throttled`, `retry`, `paused`, `refused`, `reconciled`, `adapted`, `aligned`, `gave-up`:
    * CustomEvents whose `detail` has `route`, `key`, `at` and more (`FetchEventMap`), also
    * published on Node's diagnostics channels `tollgate:fetch:<type>`.
    */
   readonly events: FetchEvents;
-  /** The scopes in use. Idle ones (empty windows, no one waiting or in flight) are dropped as new ones come. */
+  /** The scopes in use. Idle ones (empty windows, no one waiting or in flight) are dropped as new ones come, and by any call once a minute has passed. */
   scopes(): Scope[];
   /**
    * The scope a request would go through (created if new), without sending it;
@@ -68,6 +101,19 @@ class Events extends EventTarget {
 /** Per scope: what its responses' Date headers say about the server's clock. */
 const serverClocks = new WeakMap<object, ServerClock>();
 
+/**
+ * Per scope: the server asked for a wait longer than `retry.maxRetryAfter`
+ * (`retryAt`). Until `until` (that time, but at most `maxRetryAfter` from
+ * when it was said, so that an absurd time expires) every call in the scope
+ * fails at once with `RateLimitError`, instead of waiting in a paused scope.
+ */
+const refusals = new WeakMap<object, { until: number; retryAt: number }>();
+
+/** An ISO date, or the number of ms when it is past what Date can show (never a RangeError). */
+function iso(ms: number): string {
+  return Math.abs(ms) <= 8.64e15 ? new Date(ms).toISOString() : `${ms} ms after the epoch`;
+}
+
 /** Codes of the core's give-up reasons (`src/retry.rs`). */
 const NOT_RETRYABLE = -1;
 const RETRY_AFTER_TOO_LONG = -4;
@@ -75,7 +121,10 @@ const NOT_IDEMPOTENT = -5;
 
 const NON_IDEMPOTENT = new Set(['POST', 'PATCH']);
 
-export function rateLimitedFetch(fetch: FetchLike, options: RateLimitedFetchOptions): RateLimitedFetch {
+/** The statuses the core retries (`src/retry.rs`). */
+const CORE_RETRYABLE = new Set([408, 425, 429, 500, 502, 503, 504]);
+
+export function rateLimitedFetch(fetch: FetchLike, options: RateLimitedFetchOptions = {}): RateLimitedFetch {
   if (typeof fetch !== 'function') throw new TypeError('`fetch` must be a fetch function, e.g. globalThis.fetch');
   const o = normalizeFetchOptions(options);
   const store = normalizeStore(options.store);
@@ -83,13 +132,13 @@ export function rateLimitedFetch(fetch: FetchLike, options: RateLimitedFetchOpti
   const planner = new (core().RetryPlanner)(r.limit, r.backoffMs, r.maxBackoffMs, r.maxTotalMs, r.retryAfterJitterMs,
     r.maxRetryAfterMs, r.budgetMaxTokens, r.budgetTokenRatio);
   const events = new Events();
-  const scopes = new Map<string, Scope>();
+  const scopes = new Map<string, ScopeState>();
 
-  const wrapper: Wrapper = { fetch, o, planner, events, scopes, sweepAt: SWEEP_FROM, hashKey: keyHasher(options.keySecret), store };
+  const wrapper: Wrapper = { fetch, o, planner, events, scopes, sweepAt: SWEEP_FROM, sweepTime: 0, hashKey: keyHasher(options.keySecret), store };
   const routeOf = (input: string | URL | Request, init: LimitedInit | undefined) => {
     const method = (init?.method ?? (input instanceof Request ? input.method : 'GET')).toUpperCase();
     const url = urlOf(input);
-    const route = url && o.routes.find((rt) => (rt.matcher.methods === undefined || rt.matcher.methods.has(method)) && rt.matcher.test(url));
+    const route = url && (o.routes.find((rt) => (rt.matcher.methods === undefined || rt.matcher.methods.has(method)) && rt.matcher.test(url)) ?? o.fallback);
     return route ? { route, method, url: url! } : undefined;
   };
   const limited = ((input: string | URL | Request, init?: LimitedInit): Promise<Response> => {
@@ -116,9 +165,11 @@ interface Wrapper {
   o: NormalizedFetchOptions;
   planner: CoreRetryPlanner;
   events: Events;
-  scopes: Map<string, Scope>;
+  scopes: Map<string, ScopeState>;
   /** The map size at which idle scopes are next swept out. */
   sweepAt: number;
+  /** The time after which the next call sweeps them out anyway. */
+  sweepTime: number;
   /** Scope key to its label (HMAC under the wrapper's secret). */
   hashKey: (key: string) => string;
   /** With `store`: every scope's quota lives there (js/src/shared/scope.ts). */
@@ -138,9 +189,9 @@ function urlOf(input: string | URL | Request): URL | undefined {
  * The scope of this attempt. With a key pool: the key whose quota admits
  * `cost` soonest (then the shortest queue), written into the request headers.
  */
-function pickScope(w: Wrapper, route: NormalizedRoute, info: RouteRequest, cost: number): Scope {
+function pickScope(w: Wrapper, route: NormalizedRoute, info: RouteRequest, cost: number): ScopeState {
   if (route.pool === undefined) return scopeFor(w, route, route.key?.(info));
-  let best: Scope | undefined;
+  let best: ScopeState | undefined;
   let bestKey = '';
   let bestAt = Infinity;
   for (const key of route.pool.keys) {
@@ -156,20 +207,93 @@ function pickScope(w: Wrapper, route: NormalizedRoute, info: RouteRequest, cost:
   return best!;
 }
 
-function scopeFor(w: Wrapper, route: NormalizedRoute, raw: string | null | undefined): Scope {
+function scopeFor(w: Wrapper, route: NormalizedRoute, raw: string | null | undefined): ScopeState {
   const key = raw == null || raw === '' ? '' : w.hashKey(String(raw));
   const id = `${route.name}\u0000${key}`;
+  // Idle scopes also go once SWEEP_EVERY_MS has passed, whatever key comes (not only a new one).
+  const now = w.scopes.size >= SWEEP_FROM_TIME ? w.o.clock.now() : 0;
+  if (now >= w.sweepTime) sweep(w);
   let scope = w.scopes.get(id);
   if (scope === undefined) {
     if (w.scopes.size >= w.sweepAt) sweep(w);
-    // Every permit is completed below, so requests in flight can be counted.
-    const limiter = w.store !== undefined
+    const configured = route.windows.map((x) => ({ limit: x.limit, perMs: x.perMs, kind: x.kind, offsetMs: x.offsetMs }));
+    // With a store, a route with windows shares them; a learning route (no windows) stays in-process.
+    const limiter = w.store !== undefined && configured.length > 0
       ? new SharedScopeLimiter({ store: w.store, route: route.name, rawKey: raw == null ? '' : String(raw), windows: route.windows, clock: w.o.clock, maxWaiters: w.o.maxWaiters, maxConcurrent: route.maxConcurrent })
-      : new Limiter({ windows: route.windows.map((x) => ({ limit: x.limit, per: x.perMs, kind: x.kind, ...(x.kind === 'fixed' ? { offset: x.offsetMs } : {}) })), clock: w.o.clock, maxWaiters: w.o.maxWaiters, countInFlight: true, maxConcurrent: route.maxConcurrent });
-    scope = { route: route.name, key, limiter };
+      : newLimiter(w, configured.length > 0 ? configured : [OPEN], route.maxConcurrent);
+    scope = { route: route.name, key, limiter, configured, learned: [], movers: new Set(), probe: undefined, probed: false, maxConcurrent: route.maxConcurrent };
     w.scopes.set(id, scope);
   }
   return scope;
+}
+
+function newLimiter(w: Wrapper, windows: ReadonlyArray<ScopeWindow & { offsetMs?: number }>, maxConcurrent: number): Limiter {
+  // Every permit is completed below, so requests in flight can be counted.
+  return new Limiter({
+    windows: windows.map((x) => ({ limit: x.limit, per: x.perMs, kind: x.kind, ...(x.kind === 'fixed' ? { offset: x.offsetMs ?? 0 } : {}) })),
+    clock: w.o.clock, maxWaiters: w.o.maxWaiters, countInFlight: true, maxConcurrent,
+  });
+}
+
+/**
+ * The windows a scope enforces: each configured window, with the server's
+ * limit where the server states a lower one for the same length, then each
+ * learned window whose length the configuration lacks (as a sliding window:
+ * never more than the limit in any such interval, which no fixed or sliding
+ * server window of that rule refuses).
+ */
+function effectiveWindows(scope: ScopeState): Array<ScopeWindow & { offsetMs?: number }> {
+  const out: Array<ScopeWindow & { offsetMs?: number }> = scope.configured.map((c) => {
+    const server = scope.learned.find((l) => l.perMs === c.perMs);
+    return server !== undefined && server.limit < c.limit ? { ...c, limit: server.limit } : c;
+  });
+  for (const l of scope.learned) if (!scope.configured.some((c) => c.perMs === l.perMs)) out.push(l);
+  return out.length > 0 ? out : [OPEN];
+}
+
+const sameWindows = (a: readonly ScopeWindow[], b: readonly ScopeWindow[]) =>
+  a.length === b.length && a.every((x, i) => x.limit === b[i]!.limit && x.perMs === b[i]!.perMs && x.kind === b[i]!.kind);
+
+/**
+ * Learns the server's stated windows from `feedback`; when the windows to
+ * enforce change, replaces the scope's limiter (its waiters move to the new
+ * one, the server's counts are adopted there) and emits `adapted`.
+ */
+function learn(w: Wrapper, scope: ScopeState, feedback: Feedback, now: number): void {
+  let changed = false;
+  for (const sw of feedback.windows) {
+    let perMs = sw.windowMs;
+    // No stated length (@fastify/rate-limit's headers): the first request of a
+    // window sees the whole window ahead of it, in whole seconds.
+    if (perMs === undefined && sw.limit !== undefined && sw.remaining === sw.limit - 1 && sw.resetAtMs !== undefined) {
+      perMs = Math.max(1_000, Math.round((sw.resetAtMs - now) / 1_000) * 1_000);
+    }
+    if (sw.limit === undefined || sw.limit < 1 || sw.limit > OPEN.limit || perMs === undefined || perMs > 2 ** 40) continue;
+    const known = scope.learned.find((l) => l.perMs === perMs);
+    if (known?.limit === sw.limit) continue;
+    if (known !== undefined) known.limit = sw.limit;
+    else scope.learned.push({ limit: sw.limit, perMs, kind: 'sliding' });
+    changed = true;
+  }
+  if (!changed || !(scope.limiter instanceof Limiter)) return;
+  const before = scope.limiter.usage().map(({ limit, perMs, kind }) => ({ limit, perMs, kind }));
+  const windows = effectiveWindows(scope);
+  if (sameWindows(before, windows)) return;
+  const old = scope.limiter;
+  const counted = old.usage();
+  scope.limiter = newLimiter(w, windows, scope.maxConcurrent);
+  const pause = old.pausedUntil;
+  if (pause > now) scope.limiter.pauseUntil(pause);
+  // What the old limiter counted (requests in flight included, which complete
+  // there) holds in the new one's windows of the same length for a period.
+  windows.forEach((x, i) => {
+    const used = counted.find((c) => c.perMs === x.perMs)?.used ?? 0;
+    if (used > 0) scope.limiter.reconcile(i, { remaining: Math.max(0, x.limit - used) });
+  });
+  reconcileWith(scope.limiter, feedback);
+  // In queue order, as they were added.
+  for (const move of [...scope.movers]) move();
+  emit(w, 'adapted', scope, { from: before.filter((x) => x !== OPEN && x.limit !== OPEN.limit), to: windows.filter((x) => x !== OPEN), learned: [...scope.learned] });
 }
 
 /**
@@ -193,10 +317,56 @@ function sweep(w: Wrapper): void {
     if (limiter.usage().every((u) => u.used === 0)) w.scopes.delete(id);
   }
   w.sweepAt = Math.max(SWEEP_FROM, 2 * w.scopes.size);
+  w.sweepTime = now + SWEEP_EVERY_MS;
 }
+
+/** Scopes kept before sweeping by time; and how often, at most, it runs. */
+const SWEEP_FROM_TIME = 64;
+const SWEEP_EVERY_MS = 60_000;
 
 /** Scopes kept before the first sweep. */
 const SWEEP_FROM = 1_024;
+
+/** The status of a response, 0 for none. */
+function statusOf(response: Response | undefined): number {
+  return response ? response.status : 0;
+}
+
+function throwIfRefused(scope: Scope, now: number, context: () => CallContext, what: string): void {
+  const refusal = refusals.get(scope.limiter);
+  if (refusal === undefined || now >= refusal.until) return;
+  throw new RateLimitError(`${what}: the server asked to wait until ${iso(refusal.retryAt)}, longer than \`retry.maxRetryAfter\` allows`,
+    { ...context(), retryAt: refusal.retryAt });
+}
+
+/** Starts (or lengthens) a scope's refusal: see `refusals`. */
+function refuse(w: Wrapper, scope: Scope, now: number, retryAt: number, statusCode: number): void {
+  const until = Math.min(retryAt, now + w.o.retry.maxRetryAfterMs);
+  const last = refusals.get(scope.limiter);
+  if (last !== undefined && last.until >= until) return;
+  refusals.set(scope.limiter, { until, retryAt });
+  emit(w, 'refused', scope, { until, retryAt, status: statusCode });
+}
+
+/** Acquires from the scope's limiter, moving to its replacement if it is replaced meanwhile. */
+async function acquireFrom(scope: ScopeState, cost: number, priority: number, signal: AbortSignal | undefined): Promise<Permit | SharedScopePermit> {
+  for (;;) {
+    const controller = new AbortController();
+    const move = () => controller.abort(REPLACED);
+    const onAbort = () => controller.abort(signal!.reason);
+    if (signal?.aborted) throw signal.reason;
+    signal?.addEventListener('abort', onAbort, { once: true });
+    scope.movers.add(move);
+    try {
+      return await scope.limiter.acquire({ cost, priority, signal: controller.signal });
+    } catch (error) {
+      if (error !== REPLACED || signal?.aborted) throw error;
+    } finally {
+      scope.movers.delete(move);
+      signal?.removeEventListener('abort', onAbort);
+    }
+  }
+}
 
 function emit<K extends keyof FetchEventMap>(w: Wrapper, type: K, scope: Scope, detail: Omit<FetchEventMap[K], keyof FetchEventBase>): void {
   const channel = subscribedChannel('fetch', type);
@@ -219,6 +389,7 @@ function isAsyncIterable(x: unknown): boolean {
 
 async function call(w: Wrapper, route: NormalizedRoute, method: string, url: URL, input: string | URL | Request, init: LimitedInit | undefined): Promise<Response> {
   const { clock } = w.o;
+  const r = w.o.retry;
   const headers = new Headers(init?.headers ?? (input instanceof Request ? input.headers : undefined));
   const info: RouteRequest = { method, url, headers };
   const cost = route.cost(info);
@@ -239,15 +410,43 @@ async function call(w: Wrapper, route: NormalizedRoute, method: string, url: URL
   const waits = withDeadline(clock, userSignal ?? undefined, deadlineAt, () => new DeadlineError(
     `${method} ${url.href}: the deadline of ${deadlineMs} ms passed while waiting`, context(0)));
 
+  let probeDone: (() => void) | undefined;
   try {
     for (let attempt = 1; ; attempt++) {
       if (attempt > 1 && route.pool !== undefined) scope = pickScope(w, route, info, cost);
+      // A learning scope that knows nothing of its server yet sends one
+      // request first, so that a backlog does not meet the server unlimited.
+      while (scope.probe !== undefined && scope.learned.length === 0 && scope.configured.length === 0) await scope.probe;
+      if (scope.learned.length === 0 && scope.configured.length === 0 && !scope.probed) {
+        scope.probed = true;
+        scope.probe = new Promise<void>((resolve) => { probeDone = resolve; });
+      }
       const queuedAt = clock.now();
+      throwIfRefused(scope, queuedAt, () => context(attempt - 1), `${method} ${url.href}`);
       const tried = scope.limiter.tryAcquire(cost);
       // Only a shared scope's decision is a promise: the in-process one stays synchronous.
       const quick = isPromise(tried) ? await tried : tried;
+      // A wait known to end after the deadline fails now, not at the deadline.
+      if (!quick.ok && deadlineAt !== undefined && quick.retryAt > deadlineAt) {
+        throw new DeadlineError(`${method} ${url.href}: admission is ${quick.retryAt === Infinity ? 'not yet known' : `at ${iso(quick.retryAt)}`}, after the deadline of ${deadlineMs} ms`,
+          { ...context(attempt - 1), retryAt: quick.retryAt });
+      }
       if (!quick.ok) emit(w, 'queued', scope, { retryAt: quick.retryAt, waiting: scope.limiter.waiting + 1 });
-      const permit = quick.ok ? quick.permit : await scope.limiter.acquire({ cost, priority, signal: waits.signal });
+      const permit = quick.ok ? quick.permit : await acquireFrom(scope, cost, priority, waits.signal);
+      // Cancelled after admission, before sending: nothing reached the server, the units go back.
+      if (userSignal?.aborted) {
+        permit.release();
+        throw userSignal.reason;
+      }
+      if (!quick.ok) {
+        // A refusal that began while this call waited fails it too, unsent.
+        try {
+          throwIfRefused(scope, clock.now(), () => context(attempt - 1), `${method} ${url.href}`);
+        } catch (error) {
+          permit.complete();
+          throw error;
+        }
+      }
       emit(w, 'admitted', scope, { attempt, waitedMs: clock.now() - queuedAt, queued: !quick.ok });
 
       let response: Response | undefined;
@@ -267,9 +466,16 @@ async function call(w: Wrapper, route: NormalizedRoute, method: string, url: URL
       const now = clock.now();
       const feedback = response ? readFeedback(response.headers, now) : null;
       if (feedback) {
-        const changed = scope.limiter instanceof SharedScopeLimiter ? await scope.limiter.reconcileWith(feedback) : reconcileWith(scope.limiter, feedback);
+        const refuseUntil = boundFeedback(feedback, now, w.o.retry.maxRetryAfterMs);
+        if (refuseUntil !== undefined) refuse(w, scope, now, refuseUntil, statusOf(response));
+        // A shared scope keeps its configured windows: what it learns is not applied (README "Sharing a quota").
+        const shared = scope.limiter instanceof SharedScopeLimiter ? scope.limiter : undefined;
+        if (shared === undefined) learn(w, scope, feedback, now);
+        const changed = shared !== undefined ? await shared.reconcileWith(feedback) : reconcileWith(scope.limiter as Limiter, feedback);
         if (changed.length > 0) emit(w, 'reconciled', scope, { windows: changed, feedback });
       }
+      probeDone?.();
+      probeDone = undefined;
       // Calendar windows count on the server's clock: follow its Date.
       if (response && route.windows.some((x) => x.kind === 'fixed')) {
         let server = serverClocks.get(scope.limiter);
@@ -281,14 +487,24 @@ async function call(w: Wrapper, route: NormalizedRoute, method: string, url: URL
       }
       const status = response ? response.status : 0;
       const refused = status === 429 || (status === 503 && comeBackAt(feedback) !== undefined);
-      if (response && status < 500 && status !== 429 && status !== 408 && status !== 425) {
+      if (response && status < 500 && status !== 429 && status !== 408 && status !== 425 && !r.statusCodes.has(status)) {
         w.planner.onSuccess();
         return response;
       }
       const serverAt = comeBackAt(feedback);
-      let decision = w.planner.decide(attempt, status, !NON_IDEMPOTENT.has(method), hasKey, serverAt ?? -1, now, started, w.o.random());
+      // A status outside `retry.statusCodes` is not retried; one added to them is retried as a 500 is.
+      const asStatus = response === undefined ? 0 : !r.statusCodes.has(status) ? status : CORE_RETRYABLE.has(status) ? status : 500;
+      let decision = response !== undefined && !r.statusCodes.has(status) ? NOT_RETRYABLE
+        : w.planner.decide(attempt, asStatus, r.methods === undefined ? !NON_IDEMPOTENT.has(method) : r.methods.has(method), hasKey, serverAt ?? -1, now, started, w.o.random());
       if (decision >= 0 && !canReplay) decision = NOT_IDEMPOTENT;
-      if (refused) {
+      if (decision >= 0 && r.shouldRetry !== undefined &&
+        !(await r.shouldRetry({ request: new Request(url, { method }), response, error: failure, attempt, retryAt: decision }))) {
+        decision = NOT_RETRYABLE;
+      }
+      if (refused && serverAt !== undefined && serverAt - now > w.o.retry.maxRetryAfterMs) {
+        // Too long to wait: the calls that would wait for it fail instead (see `refusals`).
+        refuse(w, scope, now, serverAt, status);
+      } else if (refused) {
         // Close the gate for the whole scope: queued requests wait too instead of stampeding.
         const until = serverAt ?? (decision >= 0 ? decision : undefined);
         if (until !== undefined && until > now) {
@@ -296,8 +512,8 @@ async function call(w: Wrapper, route: NormalizedRoute, method: string, url: URL
           if (isPromise(paused)) await paused; // a shared scope: every process waits
           emit(w, 'paused', scope, { until, status, reason: serverAt !== undefined ? 'server' : 'backoff' });
         }
-        emit(w, 'throttled', scope, { status, attempt, retryAt: serverAt });
       }
+      if (refused) emit(w, 'throttled', scope, { status, attempt, retryAt: serverAt });
       if (decision < 0) {
         const reason = core().giveUpReason(decision) + (decision === NOT_IDEMPOTENT && !canReplay ? ' (the request body is a stream and cannot be replayed)' : '');
         emit(w, 'gave-up', scope, { attempt, status, reason });
@@ -307,19 +523,20 @@ async function call(w: Wrapper, route: NormalizedRoute, method: string, url: URL
         }
         const what = `${method} ${url.href} failed after ${attempt} attempt${attempt > 1 ? 's' : ''}: ${reason}`;
         if (refused || decision === RETRY_AFTER_TOO_LONG) {
-          throw new RateLimitError(`${what}; the server asked to come back${serverAt === undefined ? ' later' : ` at ${new Date(serverAt).toISOString()}`}`,
+          throw new RateLimitError(`${what}; the server asked to come back${serverAt === undefined ? ' later' : ` at ${iso(serverAt)}`}`,
             { ...context(attempt, response, failure), retryAt: serverAt });
         }
         throw new RetryError(`${what}; last ${response ? `status ${status}` : 'a network error'}`, context(attempt, response, failure));
       }
       if (deadlineAt !== undefined && decision > deadlineAt) {
-        throw new DeadlineError(`${method} ${url.href}: the next attempt (in ${decision - now} ms) would start after the deadline`, context(attempt, response, failure));
+        throw new DeadlineError(`${method} ${url.href}: the next attempt (in ${decision - now} ms) would start after the deadline`, { ...context(attempt, response, failure), retryAt: decision });
       }
       emit(w, 'retry', scope, { attempt, status, retryAt: decision, waitMs: decision - now });
       await response?.body?.cancel().catch(() => {});
       await sleepUntil(clock, decision, waits.signal);
     }
   } finally {
+    probeDone?.();
     waits.dispose();
   }
 }

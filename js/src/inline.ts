@@ -16,8 +16,10 @@
 import * as glue from './wasm/tollgate.js';
 import { type CoreModule, useCore } from './core.js';
 import wasm from './wasm/tollgate_bg.js';
+import limiterWasm from './wasm/tollgate_core.js';
 
 glue.initSync({ module: wasm });
-useCore(glue as unknown as CoreModule);
+// The limiter module imports nothing: compiled and instantiated from its bytes, synchronously.
+useCore(glue as unknown as CoreModule, new WebAssembly.Instance(new WebAssembly.Module(limiterWasm)));
 
 export * from './index.js';

@@ -1,10 +1,20 @@
-/** The Node entry: the nodejs glue loads the wasm synchronously with `require`. */
+/**
+ * The Node entry (built as CommonJS only): the feedback module's nodejs glue
+ * loads its wasm with `require`; the limiter module imports nothing and is
+ * compiled here from its bytes, synchronously.
+ */
 import * as glue from '../../pkg/node/tollgate.js';
 import { type CoreModule, useCore } from './core.js';
 import * as diagnostics from 'node:diagnostics_channel';
 import { useDiagnostics } from './events.js';
 
-useCore(glue as unknown as CoreModule);
+// The package's types do not depend on @types/node.
+declare const __dirname: string;
+declare function require(id: 'node:fs'): { readFileSync(path: string): Uint8Array<ArrayBuffer> };
+declare function require(id: 'node:path'): { join(...parts: string[]): string };
+
+const bytes = require('node:fs').readFileSync(require('node:path').join(__dirname, '../../pkg/node/tollgate_core.wasm'));
+useCore(glue as unknown as CoreModule, new WebAssembly.Instance(new WebAssembly.Module(bytes)));
 useDiagnostics(diagnostics); // the events, mirrored on diagnostics channels (Node only)
 
 export * from './index.js';

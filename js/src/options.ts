@@ -103,8 +103,15 @@ export function parseDuration(value: unknown, name = 'duration'): number {
   return ms;
 }
 
-function show(value: unknown): string {
-  return typeof value === 'string' ? `'${value}'` : String(value);
+/** A value as an error message shows it; never throws (a revoked Proxy, a Symbol, a null-prototype object). */
+export function show(value: unknown): string {
+  if (typeof value === 'string') return `'${value.length > 40 ? `${value.slice(0, 40)}...` : value}'`;
+  if (typeof value === 'bigint') return `${value}n`;
+  try {
+    return typeof value === 'object' && value !== null ? Object.prototype.toString.call(value) : String(value);
+  } catch {
+    return typeof value;
+  }
 }
 
 function normalizeWindow(w: WindowOptions, i: number): NormalizedWindow {

@@ -7,8 +7,9 @@
 import * as glue from '../../pkg/web/tollgate.js';
 import { type CoreModule, useCore } from './core.js';
 import wasm from '../../pkg/web/tollgate_bg.wasm';
+import limiterWasm from '../../pkg/web/tollgate_core.wasm';
 
 glue.initSync({ module: wasm });
-useCore(glue as unknown as CoreModule);
+useCore(glue as unknown as CoreModule, new WebAssembly.Instance(limiterWasm));
 
 export * from './index.js';

@@ -70,11 +70,27 @@ fn window_ms(w: &Bare<'_>) -> Option<u64> {
     non_negative(w).filter(|&w| w > 0).map(|w| (w * 1_000).min(MAX_TIME_MS))
 }
 
+/// An unnamed quota policy of drafts 06 and 07 (`RateLimit-Policy: 20;w=10`):
+/// the quota and its window, if it has a `w`.
+pub(super) type Quota = (u64, Option<u64>);
+
 /// Appends a window per policy counting requests (with the service limit of
 /// the same name, if any), then one per service limit that names no policy.
 /// A service limit named like a policy of another unit is dropped with it.
-pub(super) fn current(policy_field: &str, limit_field: &str, now: u64, out: &mut Vec<ServerWindow>) {
-    let policies: Vec<Policy> = sf::parse_list(policy_field).iter().filter_map(Policy::read).collect();
+///
+/// Drafts 06 and 07 (express-rate-limit's `draft-6` and `draft-7`) send
+/// unnamed policies (`20;w=10`); draft 07 adds the dictionary
+/// `RateLimit: limit=20, remaining=0, reset=7` (`reset` in seconds from now),
+/// read here as one window with the policy of its limit. The unnamed policies
+/// not used are returned, for the older drafts' fields.
+pub(super) fn current(policy_field: &str, limit_field: &str, now: u64, out: &mut Vec<ServerWindow>) -> Vec<Quota> {
+    let members = sf::parse_list(policy_field);
+    let policies: Vec<Policy> = members.iter().filter_map(Policy::read).collect();
+    let mut unnamed: Vec<Quota> =
+        members.iter().filter_map(|m| Some((non_negative(&m.bare)?, m.param("w").and_then(window_ms)))).collect();
+    if let Some(window) = dictionary(limit_field, &mut unnamed, now) {
+        out.push(window);
+    }
     let limits: Vec<Limit> = sf::parse_list(limit_field).iter().filter_map(|item| Limit::read(item, now)).collect();
     for policy in policies.iter().filter(|p| p.counts_requests) {
         let limit = limits.iter().find(|l| l.name == policy.name);
@@ -94,6 +110,39 @@ pub(super) fn current(policy_field: &str, limit_field: &str, now: u64, out: &mut
             ..ServerWindow::default()
         });
     }
+    unnamed
+}
+
+/// Draft 07's `RateLimit: limit=, remaining=, reset=` as one window, taking
+/// the window of the unnamed policy with its limit (else of the only one)
+/// out of `unnamed`. `None` unless one of the three keys is a non-negative Integer.
+fn dictionary(field: &str, unnamed: &mut Vec<Quota>, now: u64) -> Option<ServerWindow> {
+    let members = sf::parse_dictionary(field);
+    let value =
+        |key: &str| members.iter().rev().find(|(k, _)| *k == key).and_then(|(_, item)| non_negative(&item.bare));
+    let (limit, remaining, reset) = (value("limit"), value("remaining"), value("reset"));
+    if limit.is_none() && remaining.is_none() && reset.is_none() {
+        return None;
+    }
+    let policy = match limit {
+        Some(quota) => unnamed.iter().position(|p| p.0 == quota),
+        None => (unnamed.len() == 1).then_some(0),
+    };
+    let policy = policy.map(|i| unnamed.remove(i));
+    Some(ServerWindow {
+        name: None,
+        limit: limit.or(policy.map(|p| p.0)),
+        remaining,
+        reset_at_ms: reset.map(|t| after_ms(now, t * 1_000)),
+        window_ms: policy.and_then(|p| p.1),
+    })
+}
+
+/// The older drafts' three fields, as sent.
+pub(super) struct Legacy<'a> {
+    pub(super) limit: Option<&'a str>,
+    pub(super) remaining: Option<&'a str>,
+    pub(super) reset: Option<&'a str>,
 }
 
 /// Appends the older drafts' window, then one per further policy.
@@ -104,19 +153,28 @@ pub(super) fn current(policy_field: &str, limit_field: &str, now: u64, out: &mut
 /// its own `w`, or else that of the first policy with its quota, which is
 /// then the same window and not repeated. `-Reset` follows the module's
 /// delta-or-epoch rule.
+///
+/// `extra` are the unnamed policies of `RateLimit-Policy` (draft 06 sends it
+/// beside these three fields), read like the members with a `w`.
 pub(super) fn legacy(
-    limit: Option<&str>,
-    remaining: Option<&str>,
-    reset: Option<&str>,
+    fields: Legacy<'_>,
+    extra: Vec<Quota>,
     now: u64,
     offset: Option<i64>,
     out: &mut Vec<ServerWindow>,
 ) {
+    let Legacy { limit, remaining, reset } = fields;
     let members = limit.map(sf::parse_list).unwrap_or_default();
     let mut quotas = members.iter().map(|m| Some((non_negative(&m.bare)?, m.param("w").and_then(window_ms))));
     let current = quotas.next().flatten();
     let mut policies: Vec<(u64, u64)> = quotas.flatten().filter_map(|(quota, w)| Some((quota, w?))).collect();
-    let current_window_ms = current.and_then(|(quota, w)| w.or_else(|| policies.iter().find(|p| p.0 == quota).map(|p| p.1)));
+    for (quota, w) in extra.into_iter().filter_map(|(quota, w)| Some((quota, w?))) {
+        if !policies.contains(&(quota, w)) {
+            policies.push((quota, w));
+        }
+    }
+    let current_window_ms =
+        current.and_then(|(quota, w)| w.or_else(|| policies.iter().find(|p| p.0 == quota).map(|p| p.1)));
     if let (Some((quota, _)), Some(w)) = (current, current_window_ms) {
         // `position` gives an index in range: `remove` cannot panic.
         if let Some(same) = policies.iter().position(|&p| p == (quota, w)) {

@@ -72,6 +72,42 @@ pub(crate) fn parse_list(input: &str) -> Vec<Item<'_>> {
     members
 }
 
+/// The well-formed members of a Dictionary field value (RFC 9651 §3.2),
+/// `key=item` or a bare `key` (Boolean true); malformed members are skipped
+/// like [`parse_list`]'s. Express-rate-limit's `draft-7` mode sends
+/// `RateLimit: limit=20, remaining=0, reset=7`.
+pub(crate) fn parse_dictionary(input: &str) -> Vec<(&str, Item<'_>)> {
+    let mut c = Cursor { s: input, pos: 0 };
+    let mut members = Vec::new();
+    c.skip_ows();
+    while c.peek().is_some() {
+        let start = c.pos;
+        match dictionary_member(&mut c) {
+            Some(member) if c.at_member_end() => members.push(member),
+            _ => {
+                c.pos = start;
+                c.skip_member();
+            }
+        }
+        if c.eat(b',') {
+            c.skip_ows();
+        }
+    }
+    members
+}
+
+fn dictionary_member<'a>(c: &mut Cursor<'a>) -> Option<(&'a str, Item<'a>)> {
+    let key = c.take_while(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"_-.*".contains(&b));
+    if !key.starts_with(|ch: char| ch.is_ascii_lowercase() || ch == '*') {
+        return None;
+    }
+    if c.eat(b'=') {
+        return Some((key, item(c)?));
+    }
+    // A key alone is Boolean true, with its parameters.
+    Some((key, item_with(c, Bare::Other)?))
+}
+
 /// An Item field value: exactly one item, with optional surrounding spaces.
 pub(crate) fn parse_item(input: &str) -> Option<Item<'_>> {
     let mut c = Cursor { s: input, pos: 0 };
@@ -83,6 +119,11 @@ pub(crate) fn parse_item(input: &str) -> Option<Item<'_>> {
 
 fn item<'a>(c: &mut Cursor<'a>) -> Option<Item<'a>> {
     let bare = bare_item(c)?;
+    item_with(c, bare)
+}
+
+/// `bare` and the parameters that follow it.
+fn item_with<'a>(c: &mut Cursor<'a>, bare: Bare<'a>) -> Option<Item<'a>> {
     let mut params = Vec::new();
     while c.eat(b';') {
         c.skip_sp();

@@ -175,14 +175,15 @@ test('aborting while queued rejects with signal.reason and frees the place', asy
   assert.equal(scope.limiter.waiting, 0);
 });
 
-test('a deadline bounds the wait: DeadlineError, and the place is released', async () => {
+test('a deadline bounds the wait: DeadlineError at once when the wait is known to end after it, and no place is held', async () => {
   const clock = fakeClock(T0);
   const limited = wrap(clock, { routes: [{ url: '/*', windows: [{ limit: 1, per: '1m' }] }] });
   await limited(url('/ok'));
   const waiting = limited(url('/ok'), { tollgate: { deadline: '10s' } });
   const error = await drive(clock, waiting).catch((e) => e);
   assert.ok(error instanceof DeadlineError, String(error));
-  assert.equal(clock.now(), T0 + 10_000);
+  assert.equal(error.retryAt, T0 + 60_000);
+  assert.equal(clock.now(), T0, 'the full window was known: no waiting for the deadline');
   assert.equal(limited.scopes()[0].limiter.waiting, 0);
   // A retry that would start after the deadline fails at once.
   const u = url('/retry-after-seconds', 's=30&n=1');
@@ -200,7 +201,8 @@ test('a cost above the quota is InsufficientCapacityError, never a wait', async 
 test('bad options are TypeErrors naming the option', () => {
   const bad = [
     [{ routes: 'x' }, /`routes` must be an array/],
-    [{ routes: [{ url: '/a' }] }, /`routes\[0\]`: `windows` must be a non-empty array/],
+    [{ routes: [{ url: '/a', windows: 'x' }] }, /`routes\[0\]`: `windows` must be a non-empty array/],
+    [{ routes: [], learnUnmatched: 'yes' }, /`learnUnmatched` must be true or false/],
     [{ routes: [{ url: 5, windows: [{ limit: 1, per: 1 }] }] }, /`routes\[0\]\.url` must be a path pattern/],
     [{ routes: [{ url: '/a', method: 'G T', windows: [{ limit: 1, per: 1 }] }] }, /`routes\[0\]\.method`/],
     [{ routes: [], retry: { limit: 0 } }, /`retry\.limit` must be an integer from 1 to 100/],

@@ -92,8 +92,11 @@ test('SecureCodingHub, client set too high: a 429 closes the gate for the calls 
   });
   let gate; // the limiter's own state when the refusal is handled
   limited.events.addEventListener('throttled', () => {
-    const [scope] = limited.scopes();
-    gate ??= { pausedUntil: scope.limiter.pausedUntil, waiting: scope.limiter.waiting };
+    if (gate) return;
+    gate = { pausedUntil: limited.scopes()[0].limiter.pausedUntil, waiting: -1 };
+    // This 429 is the first response stating the server's window (60/min), so the scope's limiter is
+    // replaced by one that also has that window; its waiters move over within this turn of the event loop.
+    setImmediate(() => { gate.waiting = limited.scopes()[0].limiter.waiting; });
   });
   for (const type of ['paused', 'retry']) limited.events.addEventListener(type, (e) => events.push([type, e.detail]));
   // All 80 at once: the gate, not the caller's pacing, must hold the queued ones back.

@@ -224,7 +224,7 @@ test('shared limiters: schedule and maxConcurrent written once over acquire + an
   assert.equal(await double(21), 42);
 });
 
-test('Limiter.restore keeps maxConcurrent; a refused completion still gives its slot back', async () => {
+test('Limiter.restore keeps maxConcurrent; a refused completion changes nothing, and its retry gives the slot back', async () => {
   const clock = fakeClock(T0);
   const saved = new Limiter({ windows: [{ limit: 10, per: '1s' }], clock }).snapshot();
   const restored = Limiter.restore(saved, { clock, maxConcurrent: 1 });
@@ -232,6 +232,9 @@ test('Limiter.restore keeps maxConcurrent; a refused completion still gives its 
   assert.equal(first.ok, true);
   assert.deepEqual(restored.tryAcquire(), { ok: false, retryAt: Infinity, waitMs: Infinity });
   assert.throws(() => first.permit.complete(Number.NaN));
+  // A failed complete() changes nothing (issue 11): the permit is still open, its slot still held.
+  assert.deepEqual(restored.tryAcquire(), { ok: false, retryAt: Infinity, waitMs: Infinity });
+  first.permit.complete();
   assert.equal(restored.tryAcquire().ok, true, 'the slot came back');
   assert.throws(() => Limiter.restore(saved, { clock, maxConcurrent: 0 }), { name: 'TypeError', message: /`maxConcurrent`/ });
 });

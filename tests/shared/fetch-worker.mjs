@@ -38,7 +38,8 @@ try {
   say({ event: 'ready' });
   if (config.waitForGo) await new Promise((r) => process.stdin.once('data', r));
   if (config.task === 'refuse') {
-    const status = await post(0, { 'x-refuse': '1' });
+    // Retry off: the 429 comes back as a RateLimitError (or a response).
+    const status = await post(0, { 'x-refuse': '1' }).catch((e) => (e?.name === 'RateLimitError' ? e.response?.status ?? 429 : Promise.reject(e)));
     say({ event: 'done', statuses: [status] });
   } else {
     const statuses = await Promise.all(Array.from({ length: config.count }, (_, i) => post(i)));

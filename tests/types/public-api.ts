@@ -428,15 +428,17 @@ export async function mistakes(limiter: Limiter, limited: RateLimitedFetch, perm
 
   // -- rateLimitedFetch options --
   rateLimitedFetch(fetch, { routes: [route] });
-  // @ts-expect-error `routes` is required
+  // Zero configuration: every origin learns its quota from its server.
   rateLimitedFetch(fetch, {});
-  // @ts-expect-error the options are required
   rateLimitedFetch(fetch);
+  rateLimitedFetch(fetch, { routes: [route], learnUnmatched: true, retry: { statusCodes: [429], methods: ['GET'], shouldRetry: (c) => c.attempt < 3 } });
+  // @ts-expect-error `learnUnmatched` is a boolean
+  rateLimitedFetch(fetch, { learnUnmatched: 'yes' });
   // @ts-expect-error the first argument is a fetch function
   rateLimitedFetch('fetch', { routes: [route] });
   // @ts-expect-error the fetch function resolves to a Response
   rateLimitedFetch(async () => 'body', { routes: [route] });
-  // @ts-expect-error a route without `windows`
+  // A route without `windows` learns them.
   rateLimitedFetch(fetch, { routes: [{ url: '/api/*' }] });
   // @ts-expect-error a route without `url`
   rateLimitedFetch(fetch, { routes: [{ windows: [{ limit: 1, per: '1s' }] }] });

@@ -70,7 +70,7 @@ export function hexClient(options: HexClientOptions): HexClient {
     ...preset, clock, keySecret: options.keySecret, ...(o.retry === undefined ? {} : { retry: o.retry }),
   });
   const api: Api = { fetch: limited, apiBase: o.apiBase, token: o.token };
-  const windows = preset.routes[0]!.windows;
+  const windows = preset.routes![0]!.windows!;
   let planning: Limiter | undefined;
 
   const triggerLimiter = (): Limiter | undefined => {

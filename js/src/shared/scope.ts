@@ -40,6 +40,11 @@ export interface SharedScopePermit {
   readonly at: number;
   readonly cost: number;
   complete(at?: number): Promise<void>;
+  /**
+   * Cancelled before sending. A shared store has no release: the request is
+   * counted as if sent (the quota is overcounted once, never undercounted).
+   */
+  release(): Promise<void>;
 }
 
 export type SharedScopeTry = { ok: true; permit: SharedScopePermit } | { ok: false; retryAt: number; waitMs: number };
@@ -124,10 +129,7 @@ export class SharedScopeLimiter {
   #track(permit: SharedPermit): SharedScopePermit {
     this.#inFlight++;
     let done = false;
-    return {
-      at: permit.at,
-      cost: permit.cost,
-      complete: async (at?: number) => {
+    const complete = async (at?: number) => {
         if (done) return;
         done = true;
         this.#inFlight--;
@@ -136,8 +138,8 @@ export class SharedScopeLimiter {
         // counts the request as sent at the latest moment it can have been,
         // so the quota is overcounted for a while, never undercounted.
         await permit.complete(at).catch(() => {});
-      },
     };
+    return { at: permit.at, cost: permit.cost, complete, release: () => complete() };
   }
 
   /** Closes the gate in the store: every process's calls in this scope wait. */

@@ -1,0 +1,56 @@
+// Learned windows and zero configuration, against a real server on 127.0.0.1
+// that states its policy in draft-7 headers (as express-rate-limit does).
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import { test } from 'node:test';
+import { rateLimitedFetch } from 'tollgate';
+import { drive, fakeClock } from './drive.mjs';
+
+const T0 = Date.UTC(2026, 10, 23, 13, 42, 0);
+let base;
+let hits = 0;
+const server = http.createServer((req, res) => {
+  hits++;
+  res.writeHead(200, { 'ratelimit-policy': '2;w=10', ratelimit: `limit=2, remaining=${hits % 2 === 1 ? 1 : 0}, reset=10` });
+  res.end('{}');
+});
+test.before(async () => {
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  base = `http://127.0.0.1:${server.address().port}`;
+});
+test.after(() => server.close());
+
+test('without configuration, the origin is limited by the policy its server states', async () => {
+  const clock = fakeClock(T0);
+  const limited = rateLimitedFetch(fetch, { clock, random: () => 0 });
+  const adapted = [];
+  limited.events.addEventListener('adapted', (e) => adapted.push(e.detail));
+  hits = 0;
+  // Admission times (responses may arrive after virtual time has moved on).
+  const times = [];
+  limited.events.addEventListener('admitted', (e) => times.push(e.detail.at - T0));
+  await drive(clock, Promise.all(Array.from({ length: 4 }, () => limited(`${base}/x`))));
+  assert.equal(hits, 4);
+  assert.deepEqual(times.sort((a, b) => a - b).map((t) => t >= 10_000), [false, false, true, true], `admitted at ${times}`);
+  const [scope] = limited.scopes();
+  assert.deepEqual(scope.configured, []);
+  assert.deepEqual(scope.learned, [{ limit: 2, perMs: 10_000, kind: 'sliding' }]);
+  assert.equal(adapted.length, 1);
+  assert.deepEqual(adapted[0].to, [{ limit: 2, perMs: 10_000, kind: 'sliding' }]);
+});
+
+test('a configured limit above the stated one is lowered at once; unmatched requests pass through unless learnUnmatched', async () => {
+  const clock = fakeClock(T0);
+  const limited = rateLimitedFetch(fetch, { clock, routes: [{ url: '/x', windows: [{ limit: 5, per: '10s' }] }] });
+  hits = 0;
+  await drive(clock, limited(`${base}/x`));
+  const [scope] = limited.scopes();
+  assert.deepEqual(scope.configured.map((w) => [w.limit, w.perMs]), [[5, 10_000]]);
+  assert.deepEqual(scope.limiter.usage().map((u) => [u.limit, u.perMs]), [[2, 10_000]]);
+  await drive(clock, limited(`${base}/other`));
+  assert.equal(limited.scopes().length, 1, 'unmatched: no scope');
+  const learning = rateLimitedFetch(fetch, { clock, learnUnmatched: true, routes: [{ url: '/x', windows: [{ limit: 5, per: '10s' }] }] });
+  await drive(clock, learning(`${base}/other`));
+  assert.equal(learning.scopes().length, 1);
+  assert.deepEqual(learning.scopes()[0].learned, [{ limit: 2, perMs: 10_000, kind: 'sliding' }]);
+});
