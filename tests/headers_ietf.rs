@@ -163,6 +163,18 @@ fn a_window_of_a_quadrillion_seconds_is_capped_at_max_time() {
 }
 
 #[test]
+fn an_escaped_quote_in_a_malformed_member_does_not_end_its_string() {
+    // The malformed member `"bad"x;note=...` holds the string `a", p;r=0;t=3600, `: skipping it
+    // must step over the escaped quote, or the comma after it would end the member early and the
+    // string's text would be read as a member `p` saying nothing is left for an hour.
+    let headers = [
+        ("RateLimit-Policy", r#""p";q=10;w=60"#),
+        ("RateLimit", r#""bad"x;note="a\", p;r=0;t=3600, ", "p";r=7;t=30"#),
+    ];
+    assert_eq!(windows(&headers), [with(policy("p", 10, Some(60)), Some(7), Some(30))]);
+}
+
+#[test]
 fn the_older_drafts_three_fields() {
     let headers = [("RateLimit-Limit", "100"), ("RateLimit-Remaining", "50"), ("RateLimit-Reset", "30")];
     let current =

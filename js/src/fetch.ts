@@ -15,6 +15,7 @@ import {
 import { Limiter, type Permit } from './limiter.js';
 import type { Feedback } from './core.js';
 import { normalizePriority, parseDuration } from './options.js';
+import { isRequestLike } from './request-like.js';
 import { keyHasher } from './routes.js';
 import { SharedScopeLimiter, type SharedScopePermit, isPromise, normalizeStore } from './shared/scope.js';
 import type { SharedStore } from './shared/types.js';
@@ -124,8 +125,9 @@ const NON_IDEMPOTENT = new Set(['POST', 'PATCH']);
 /** The statuses the core retries (`src/retry.rs`). */
 const CORE_RETRYABLE = new Set([408, 425, 429, 500, 502, 503, 504]);
 
-export function rateLimitedFetch(fetch: FetchLike, options: RateLimitedFetchOptions = {}): RateLimitedFetch {
-  if (typeof fetch !== 'function') throw new TypeError('`fetch` must be a fetch function, e.g. globalThis.fetch');
+export function rateLimitedFetch(given: FetchLike, options: RateLimitedFetchOptions = {}): RateLimitedFetch {
+  if (typeof given !== 'function') throw new TypeError('`fetch` must be a fetch function, e.g. globalThis.fetch');
+  const fetch = callable(given);
   const o = normalizeFetchOptions(options);
   const store = normalizeStore(options.store);
   const r = o.retry;
@@ -136,7 +138,7 @@ export function rateLimitedFetch(fetch: FetchLike, options: RateLimitedFetchOpti
 
   const wrapper: Wrapper = { fetch, o, planner, events, scopes, sweepAt: SWEEP_FROM, sweepTime: 0, hashKey: keyHasher(options.keySecret), store };
   const routeOf = (input: string | URL | Request, init: LimitedInit | undefined) => {
-    const method = (init?.method ?? (input instanceof Request ? input.method : 'GET')).toUpperCase();
+    const method = (init?.method ?? (isRequestLike(input) ? input.method : 'GET')).toUpperCase();
     const url = urlOf(input);
     const route = url && (o.routes.find((rt) => (rt.matcher.methods === undefined || rt.matcher.methods.has(method)) && rt.matcher.test(url)) ?? o.fallback);
     return route ? { route, method, url: url! } : undefined;
@@ -152,12 +154,23 @@ export function rateLimitedFetch(fetch: FetchLike, options: RateLimitedFetchOpti
     value: (input: string | URL | Request, init?: LimitedInit) => {
       const found = routeOf(input, init);
       if (!found) return undefined;
-      const headers = new Headers(init?.headers ?? (input instanceof Request ? input.headers : undefined));
+      const headers = new Headers(init?.headers ?? (isRequestLike(input) ? input.headers : undefined));
       const info: RouteRequest = { method: found.method, url: found.url, headers };
       return pickScope(wrapper, found.route, info, found.route.cost(info));
     },
   });
   return limited;
+}
+
+/**
+ * The given fetch as a plain function. The global fetch of browsers and
+ * Cloudflare Workers throws "Illegal invocation" unless its `this` is the
+ * global object, so that one is called on it; any other function is called
+ * unbound, as a caller of fetch would.
+ */
+function callable(fetch: FetchLike): FetchLike {
+  const global = globalThis.fetch;
+  return fetch === global ? (input, init) => global.call(globalThis, input, init) : (input, init) => fetch(input, init);
 }
 
 interface Wrapper {
@@ -177,7 +190,7 @@ interface Wrapper {
 }
 
 function urlOf(input: string | URL | Request): URL | undefined {
-  const href = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
+  const href = isRequestLike(input) ? input.url : String(input); // a URL of any realm stringifies to its href
   try {
     return new URL(href, (globalThis as { location?: { href: string } }).location?.href);
   } catch {
@@ -390,7 +403,7 @@ function isAsyncIterable(x: unknown): boolean {
 async function call(w: Wrapper, route: NormalizedRoute, method: string, url: URL, input: string | URL | Request, init: LimitedInit | undefined): Promise<Response> {
   const { clock } = w.o;
   const r = w.o.retry;
-  const headers = new Headers(init?.headers ?? (input instanceof Request ? input.headers : undefined));
+  const headers = new Headers(init?.headers ?? (isRequestLike(input) ? input.headers : undefined));
   const info: RouteRequest = { method, url, headers };
   const cost = route.cost(info);
   let scope = pickScope(w, route, info, cost);
@@ -400,8 +413,8 @@ async function call(w: Wrapper, route: NormalizedRoute, method: string, url: URL
   const hasKey = headers.has('idempotency-key');
   const canReplay = replayable(input, init);
   // An unread copy of a Request's body, cloned again for every attempt.
-  const original = input instanceof Request ? input.clone() : undefined;
-  const userSignal = init?.signal ?? (input instanceof Request ? input.signal : undefined) ?? undefined;
+  const original = isRequestLike(input) ? input.clone() : undefined;
+  const userSignal = init?.signal ?? (isRequestLike(input) ? input.signal : undefined) ?? undefined;
   const deadlineOption = init?.tollgate?.deadline;
   const deadlineMs = deadlineOption === undefined ? w.o.deadlineMs : parseDuration(deadlineOption, 'tollgate.deadline');
   const started = clock.now();

@@ -27,7 +27,7 @@ export { parseRateLimitHeaders } from './feedback.js';
 export { DeadlineError, RateLimitError, RetryError, isDeadlineError, isRateLimitError, isRetryError } from './errors.js';
 export type { CallContext } from './errors.js';
 export { presets } from './presets.js';
-export type { HexPresetOptions, HexagraphPresetOptions, SecureCodingHubPresetOptions } from './presets.js';
+export type { HexPresetOptions, HexagraphPresetOptions, PresetCommonOptions, SecureCodingHubPresetOptions } from './presets.js';
 export type { KeyPoolOptions } from './fetch-options.js';
 export { hexClient } from './hex/client.js';
 export type { HexClient } from './hex/client.js';

@@ -4,23 +4,38 @@
  * spread or merged: `rateLimitedFetch(fetch, presets.hex())`.
  */
 import type { KeyPoolOptions, RateLimitedFetchOptions, RouteOptions } from './fetch-options.js';
-import { type UrlPattern, compileMatcher } from './routes.js';
+import { type UrlPattern, checkKeySecret, compileMatcher } from './routes.js';
+import { normalizeStore } from './shared/scope.js';
 import type { SharedStore } from './shared/types.js';
-
-/** `store` passes through to `rateLimitedFetch` (checked there). */
-const withStore = (o: { store?: SharedStore }) => (o.store === undefined ? {} : { store: o.store });
 
 const byToken = (r: { headers: Headers }) => r.headers.get('authorization');
 
-export interface HexPresetOptions {
+/** Options every preset passes on to `rateLimitedFetch`. */
+export interface PresetCommonOptions {
+  /**
+   * The secret scope keys (tokens, IPs) are hashed under, as `rateLimitedFetch`'s
+   * `keySecret`: a string or a Uint8Array of at least 16 bytes.
+   * @default 32 random bytes per wrapper
+   */
+  keySecret?: string | Uint8Array;
+  /** Where the quota lives when processes share it, e.g. `redisStore(client)`: see `rateLimitedFetch`'s `store`. @default none */
+  store?: SharedStore;
+}
+
+/** The preset's options for `rateLimitedFetch`, with the common ones passed on (checked now, so the error names the preset's call). */
+function withCommon(o: PresetCommonOptions, options: RateLimitedFetchOptions): RateLimitedFetchOptions {
+  checkKeySecret(o.keySecret);
+  normalizeStore(o.store);
+  return { ...options, ...(o.keySecret === undefined ? {} : { keySecret: o.keySecret }), ...(o.store === undefined ? {} : { store: o.store }) };
+}
+
+export interface HexPresetOptions extends PresetCommonOptions {
   /** Run triggers per minute per token. @default 20 */
   perMinute?: number;
   /** Run triggers per hour per token. @default 60 */
   perHour?: number;
   /** Where the Run API is: a path pattern, or one with an origin. @default '/api/v1/run/:projectId' */
   url?: UrlPattern;
-  /** Where the quota lives when processes share it, e.g. `redisStore(client)`: see `rateLimitedFetch`'s `store`. @default none */
-  store?: SharedStore;
 }
 
 /** Hex: RunProject (POST /api/v1/run/:projectId) 20/min AND 60/h per API token; status, list and cancel unthrottled. */
@@ -33,32 +48,29 @@ function hex(o: HexPresetOptions = {}): RateLimitedFetchOptions {
     key: byToken,
     idempotencyKey: true,
   };
-  return { routes: [route], ...withStore(o) };
+  return withCommon(o, { routes: [route] });
 }
 
-export interface HexagraphPresetOptions {
+export interface HexagraphPresetOptions extends PresetCommonOptions {
   /** @default 30 */
   perMinute?: number;
   /** @default 1000 */
   perDay?: number;
   /** Which requests count: REST and GraphQL alike. @default 'https://hexagraph-core.onrender.com/*' */
   url?: UrlPattern;
-  /** Where the quota lives when processes share it, e.g. `redisStore(client)`: see `rateLimitedFetch`'s `store`. @default none */
-  store?: SharedStore;
 }
 
 /** Hexagraph: 30/min AND 1,000/day per IP, REST and GraphQL alike; `GET /rate-limit` is not counted. */
 function hexagraph(o: HexagraphPresetOptions = {}): RateLimitedFetchOptions {
   const all = compileMatcher(undefined, o.url ?? 'https://hexagraph-core.onrender.com/*', 'url');
   const counted: UrlPattern = (u: URL) => u.pathname !== '/rate-limit' && all.test(u);
-  return {
+  return withCommon(o, {
     routes: [{ name: 'hexagraph', url: counted, windows: [{ limit: o.perMinute ?? 30, per: '1m' }, { limit: o.perDay ?? 1000, per: '1d' }] }],
     retry: { backoff: '1s' },
-    ...withStore(o),
-  };
+  });
 }
 
-export interface SecureCodingHubPresetOptions {
+export interface SecureCodingHubPresetOptions extends PresetCommonOptions {
   /** @default 60 */
   perMinute?: number;
   /** @default 1000 */
@@ -71,8 +83,6 @@ export interface SecureCodingHubPresetOptions {
   keyHeader?: Omit<KeyPoolOptions, 'keys'>;
   /** @default '/*' */
   url?: UrlPattern;
-  /** Where the quota lives when processes share it, e.g. `redisStore(client)`: see `rateLimitedFetch`'s `store`. @default none */
-  store?: SharedStore;
 }
 
 /**
@@ -90,7 +100,7 @@ function secureCodingHub(o: SecureCodingHubPresetOptions = {}): RateLimitedFetch
     windows: [{ limit: perMinute, per: '1m', kind: 'fixed' }, { limit: o.perHour ?? 1000, per: '1h' }],
     ...(o.keys === undefined ? { key: byToken } : { keyPool: { ...o.keyHeader, keys: o.keys } }),
   };
-  return { routes: [route], retry: { retryAfterJitter: '5s' }, ...withStore(o) };
+  return withCommon(o, { routes: [route], retry: { retryAfterJitter: '5s' } });
 }
 
 export const presets = { hex, hexagraph, secureCodingHub };

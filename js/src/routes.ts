@@ -42,12 +42,15 @@ function upper(at: string) {
  * the secret a label cannot be tested against guesses, so even a short key
  * cannot be recovered from a snapshot, an event, Redis or the dashboard.
  * The secret is random per wrapper unless `keySecret` is given (processes
- * that must agree on a scope's label share one).
+ * that must agree on a scope's label share one). A given secret is checked
+ * now; a random one is drawn on the first key, not here: Cloudflare Workers
+ * allow no random values at module scope, where a wrapper is usually made.
  */
 export function keyHasher(secret: unknown): (key: string) => string {
-  const hmac = hmacSha256(secretBytes(secret));
+  let hmac = secret === undefined ? undefined : hmacSha256(secretBytes(secret));
   const encoder = new TextEncoder();
   return (key) => {
+    hmac ??= hmacSha256(crypto.getRandomValues(new Uint8Array(32)));
     const mac = hmac(encoder.encode(key));
     let hex = '';
     for (let i = 0; i < 16; i++) hex += mac[i]!.toString(16).padStart(2, '0');
@@ -55,8 +58,12 @@ export function keyHasher(secret: unknown): (key: string) => string {
   };
 }
 
+/** Throws the `keySecret` TypeError for a secret `keyHasher` would refuse (for options that pass one on). */
+export function checkKeySecret(secret: unknown): void {
+  if (secret !== undefined) secretBytes(secret);
+}
+
 function secretBytes(secret: unknown): Uint8Array {
-  if (secret === undefined) return crypto.getRandomValues(new Uint8Array(32));
   const bytes = typeof secret === 'string' ? new TextEncoder().encode(secret) : secret instanceof Uint8Array ? secret : undefined;
   if (bytes === undefined || bytes.length < 16) {
     throw new TypeError('`keySecret` must be a string or a Uint8Array of at least 16 bytes, e.g. 32 random bytes shared by every process of the quota');

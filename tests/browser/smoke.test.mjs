@@ -22,7 +22,7 @@ test('the browser entry loads with a plain module import and limits in Chromium'
   const first = [limiter.tryAcquire().ok, limiter.tryAcquire().ok, limiter.tryAcquire().ok];
   let named = '';
   try { limiter.tryAcquire(3); } catch (e) { named = e instanceof InsufficientCapacityError ? e.name : 'wrong'; }
-  const limited = rateLimitedFetch(fetch.bind(globalThis), { routes: [{ url: '/api/*', windows: [{ limit: 3, per: '1h' }] }] });
+  const limited = rateLimitedFetch(fetch, { routes: [{ url: '/api/*', windows: [{ limit: 3, per: '1h' }] }] });
   const statuses = [];
   for (let i = 0; i < 3; i++) statuses.push((await limited('/api/item')).status);
   const next = limited.scopes()[0].limiter.tryAcquire();

@@ -80,3 +80,22 @@ test('hexClient passes keySecret on: the token\'s scope label is the HMAC under 
   assert.equal(scope.key, createHmac('sha256', secret).update('Bearer tok-123').digest('hex').slice(0, 32));
   assert.throws(() => hexClient({ baseUrl: 'http://127.0.0.1:9', token: 't', keySecret: 'short' }), /`keySecret`/);
 });
+
+test('every preset passes keySecret on, and refuses a bad one when called', async () => {
+  const { presets } = await import('tollgate');
+  const secret = 'a preset secret of 32 characters';
+  const label = (key) => createHmac('sha256', secret).update(key).digest('hex').slice(0, 32);
+  const auth = { authorization: 'Bearer tok-9' };
+  const hex = rateLimitedFetch(fetch, presets.hex({ keySecret: secret }));
+  assert.equal(hex.scopeFor('http://127.0.0.1/api/v1/run/p1', { method: 'POST', headers: auth }).key, label('Bearer tok-9'));
+  const sch = rateLimitedFetch(fetch, presets.secureCodingHub({ keySecret: new TextEncoder().encode(secret) }));
+  assert.equal(sch.scopeFor('http://127.0.0.1/v1/users/1', { headers: auth }).key, label('Bearer tok-9'));
+  // Hexagraph's route has no key (one quota per IP, the caller's own): the option still reaches the wrapper's options.
+  assert.equal(presets.hexagraph({ keySecret: secret }).keySecret, secret);
+  assert.equal('keySecret' in presets.hex(), false, 'no secret given: the wrapper draws a random one');
+  for (const make of [presets.hex, presets.hexagraph, presets.secureCodingHub]) {
+    for (const bad of ['short', new Uint8Array(8), 42]) {
+      assert.throws(() => make({ keySecret: bad }), { name: 'TypeError', message: /`keySecret` must be a string or a Uint8Array of at least 16 bytes/ });
+    }
+  }
+});

@@ -12,7 +12,7 @@ import axios from 'axios';
 import got from 'got';
 import ky from 'ky';
 import { Limiter, isRateLimitError, isTollgateError, rateLimitedFetch } from 'tollgate';
-import { Agent, fetch as undiciFetch } from 'undici';
+import { Agent, Request as UndiciRequest, fetch as undiciFetch } from 'undici';
 
 let server;
 let base;
@@ -21,6 +21,12 @@ before(async () => {
   server = http.createServer((req, res) => {
     hits.push(req.url);
     if (req.url.startsWith('/api/busy')) res.writeHead(429, { 'retry-after': '3600', 'content-type': 'text/plain' }).end('busy');
+    else if (req.url.startsWith('/api/echo')) {
+      let body = '';
+      req.on('data', (chunk) => { body += chunk; }).on('end', () => {
+        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ method: req.method, body, auth: req.headers.authorization }));
+      });
+    }
     else res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ path: req.url }));
   });
   await new Promise((ok) => server.listen(0, '127.0.0.1', ok));
@@ -33,11 +39,18 @@ function limitedFetch(fetch = globalThis.fetch) {
   return rateLimitedFetch(fetch, { routes: [{ url: '/api/*', windows: [{ limit: 100, per: '1h' }] }], retry: { maxRetryAfter: '1m' } });
 }
 
-/** After the 429, the route's scope refuses for about the hour the server asked for. */
-function assertPaused(limited) {
-  const next = limited.scopes()[0].limiter.tryAcquire();
-  assert.equal(next.ok, false, 'the 429 reached the limiter');
-  assert.ok(next.waitMs > 3_500_000 && next.waitMs <= 3_600_000, `closed until Retry-After: ${next.waitMs} ms`);
+/**
+ * After the 429, the route's scope refuses the next call at once, without asking the server, with
+ * a RateLimitError pointing at the hour the server asked for (a Retry-After beyond
+ * `maxRetryAfter` fails calls at once instead of pausing the limiter).
+ */
+async function assertPaused(limited, path, init) {
+  const sent = hits.length;
+  const error = await limited(`${base}${path}`, init).then(() => undefined, (e) => e);
+  assert.ok(isRateLimitError(error), `the 429 reached the limiter: ${error}`);
+  const waitMs = error.retryAt - Date.now();
+  assert.ok(waitMs > 3_500_000 && waitMs <= 3_600_000, `refused until Retry-After: ${waitMs} ms`);
+  assert.equal(hits.length, sent, 'refused without asking the server');
 }
 
 const count = (prefix) => hits.filter((h) => h.startsWith(prefix)).length;
@@ -49,24 +62,33 @@ describe('HTTP clients through rateLimitedFetch', () => {
     assert.deepEqual(await api.get(`${base}/api/ky`).json(), { path: '/api/ky' });
     const error = await api.get(`${base}/api/busy?ky`).text().then(() => undefined, (e) => e);
     assert.ok(isRateLimitError(error), `ky rejects with tollgate's RateLimitError: ${error}`);
-    assertPaused(limited);
+    await assertPaused(limited, '/api/ky-next');
     assert.equal(count('/api/busy?ky'), 1, 'the 429 is not retried into an hour-long wait');
   });
 
-  test('axios: the fetch adapter with `env.fetch`, the 429 as an AxiosError', async () => {
+  test('axios: the fetch adapter with `env.fetch`, the 429 as an AxiosError, a refusal as its cause', async () => {
     const limited = limitedFetch();
-    // axios reads `error.response` as its own response object, so a refusal is
-    // handed back as the server's Response and axios raises its usual error for it.
-    const api = axios.create({
-      adapter: 'fetch',
-      env: { fetch: (input, init) => limited(input, init).catch((e) => { if (isTollgateError(e) && e.response) return e.response; throw e; }) },
-    });
+    // The README's recipe. axios takes any error's `response` for its own response object
+    // (and fails with "Cannot set property headers of #<Response>" on a fetch Response), so
+    // a tollgate error that carries the server's Response hands that Response back instead.
+    const toAxios = (e) => (isTollgateError(e) && e.response ? e.response : Promise.reject(e));
+    const api = axios.create({ adapter: 'fetch', env: { fetch: (input, init) => limited(input, init).catch(toAxios) } });
     assert.deepEqual((await api.get(`${base}/api/axios`)).data, { path: '/api/axios' });
+
     const error = await api.get(`${base}/api/busy?axios`).then(() => undefined, (e) => e);
     assert.equal(error?.name, 'AxiosError', `${error}`);
     assert.equal(error.response?.status, 429);
     assert.equal(error.response?.data, 'busy');
-    assertPaused(limited);
+    assert.equal(error.response?.headers['retry-after'], '3600');
+
+    // No response to hand back (tollgate refuses before sending): axios wraps tollgate's error,
+    // keeping its name, with the error (and its retryAt) as `cause`.
+    const refused = await api.get(`${base}/api/axios-after`).then(() => undefined, (e) => e);
+    assert.equal(refused?.isAxiosError, true, `${refused}`);
+    assert.equal(refused.name, 'RateLimitError');
+    assert.ok(isRateLimitError(refused.cause), `the cause is tollgate's error: ${refused.cause}`);
+    assert.ok(refused.cause.retryAt - Date.now() > 3_500_000, `retryAt is the server's hour: ${refused.cause.retryAt}`);
+    assert.equal(hits.includes('/api/axios-after'), false, 'the refused request never reached the server');
   });
 
   test('undici: its `fetch` wrapped, a `dispatcher` passed through init', async (t) => {
@@ -78,7 +100,24 @@ describe('HTTP clients through rateLimitedFetch', () => {
     const error = await limited(`${base}/api/busy?undici`, { dispatcher: agent }).then(() => undefined, (e) => e);
     assert.ok(isRateLimitError(error), `${error}`);
     assert.equal(error.response.status, 429);
-    assertPaused(limited);
+    await assertPaused(limited, '/api/undici-next', { dispatcher: agent });
+  });
+
+  test("undici: its own `Request` (another package's class) is routed by its method, headers and body", async () => {
+    assert.equal(new UndiciRequest(base) instanceof Request, false, 'undici\'s npm Request is not the global class');
+    // Only POSTs are limited, one an hour per token: routed as a GET, the request would go unlimited.
+    const limited = rateLimitedFetch(undiciFetch, {
+      routes: [{ url: '/api/echo', method: 'POST', key: (r) => r.headers.get('authorization'), windows: [{ limit: 1, per: '1h' }] }],
+    });
+    const post = () => new UndiciRequest(`${base}/api/echo`, { method: 'POST', body: 'payload', headers: { authorization: 'Bearer u' } });
+    const scope = limited.scopeFor(post());
+    assert.ok(scope, 'scopeFor routes the POST');
+    const res = await limited(post());
+    assert.deepEqual(await res.json(), { method: 'POST', body: 'payload', auth: 'Bearer u' });
+    assert.equal(limited.scopes().length, 1);
+    assert.equal(limited.scopes()[0].key, scope.key, 'the key came from the Request\'s own headers');
+    const next = limited.scopes()[0].limiter.tryAcquire();
+    assert.equal(next.ok, false, 'the POST counted against its hour');
   });
 
   test('got: a Limiter in its hooks (got has no fetch option)', async () => {

@@ -345,11 +345,25 @@ export async function scheduling(limiter: Limiter, limited: RateLimitedFetch): P
   void target;
 }
 
+// A shared limiter (Redis, tabs) has the Limiter's typed events; a store's own ones are plain Events.
+export function sharedEvents(shared: SharedLimiter): void {
+  const events: LimiterEvents = shared.events;
+  events.addEventListener('admitted', (e) => expectType<number>(e.detail.cost + e.detail.waiting));
+  shared.events.addEventListener('queued', (e) => {
+    expectTrue<Equal<typeof e.detail, LimiterEventMap['queued']>>();
+    expectType<number>(e.detail.priority);
+  });
+  shared.events.addEventListener('reconciled', (e) => expectType<number | undefined>(e.detail.resetAt));
+  shared.events.addEventListener('fallback', (e) => expectType<Event>(e));
+  const target: EventTarget = shared.events;
+  void target;
+}
+
 // ---------------------------------------------------------------------------
 // Mistakes that must not compile
 // ---------------------------------------------------------------------------
 
-export async function mistakes(limiter: Limiter, limited: RateLimitedFetch, permit: Permit): Promise<void> {
+export async function mistakes(limiter: Limiter, limited: RateLimitedFetch, permit: Permit, shared: SharedLimiter): Promise<void> {
   const route = { url: '/x', windows: [{ limit: 1, per: '1s' }] } satisfies RouteOptions;
 
   // -- Limiter options --
@@ -516,6 +530,8 @@ export async function mistakes(limiter: Limiter, limited: RateLimitedFetch, perm
   limited.events.addEventListener('throttled', (e) => { const at: number = e.detail.retryAt; void at; });
   // @ts-expect-error a Limiter has no `throttled` event (rateLimitedFetch has): no typed `detail`
   limiter.events.addEventListener('throttled', (e) => e.detail.retryAt);
+  // @ts-expect-error a shared limiter's `paused` detail has `until`, not `retryAt`
+  shared.events.addEventListener('paused', (e) => e.detail.retryAt);
 
   // -- errors: nothing is known of `unknown` until a guard narrows it --
   // @ts-expect-error `caught` is unknown

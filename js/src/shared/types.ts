@@ -6,6 +6,7 @@
  * each store returns a `SharedLimiter`, the `Limiter` API made asynchronous
  * where a decision needs the store.
  */
+import type { LimiterEvents } from '../events.js';
 import type { AcquireOptions, ReconcileOptions, WindowUsage } from '../limiter.js';
 import type { ScheduleOptions, WrapOptions } from '../schedule.js';
 import type { Clock, Duration, NormalizedWindow, WindowOptions } from '../options.js';
@@ -76,8 +77,12 @@ export type SharedTryAcquireResult =
 export interface SharedLimiter {
   /** The hashed name. */
   readonly key: string;
-  /** `queued`, `admitted`, `aborted`, `paused`, `reconciled`, plus store-specific ones (e.g. `fallback`). */
-  readonly events: EventTarget;
+  /**
+   * `queued`, `admitted`, `aborted`, `paused`, `reconciled` with the `Limiter`'s
+   * `detail`s (`LimiterEventMap`), plus store-specific ones (e.g. `fallback`),
+   * which listeners name as a plain string and get as a plain `Event`.
+   */
+  readonly events: LimiterEvents;
   tryAcquire(cost?: number): Promise<SharedTryAcquireResult>;
   acquire(options?: AcquireOptions): Promise<SharedPermit>;
   /**
