@@ -3,7 +3,7 @@
 // token's quota through a real redis-server. The servers' own logs judge.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { presets, rateLimitedFetch } from 'tollgate';
+import { hexClient, presets, rateLimitedFetch } from 'tollgate';
 import { systemClock } from '../servers/clock.mjs';
 import { serve } from '../servers/http.mjs';
 import { startHexServer } from '../servers/hex.mjs';
@@ -88,5 +88,7 @@ test('`store` must be a store: a named TypeError otherwise', () => {
   for (const store of [null, 42, 'redis', {}, { open: 1 }]) {
     assert.throws(() => rateLimitedFetch(fetch, { ...presets.hex(), store }), (e) => e instanceof TypeError && /`store` must be a shared store/.test(e.message));
     assert.throws(() => rateLimitedFetch(fetch, presets.hex({ store })), (e) => e instanceof TypeError && /`store`/.test(e.message));
+    assert.throws(() => presets.secureCodingHub({ store }), (e) => e instanceof TypeError && /`store`/.test(e.message));
+    assert.throws(() => hexClient({ baseUrl: 'http://127.0.0.1:1', token: 't', store }), (e) => e instanceof TypeError && /`store`/.test(e.message));
   }
 });
