@@ -84,6 +84,37 @@ test("one process's 429 with Retry-After pauses the other process's queued calls
   }
 });
 
+test("what one process's response headers say (none left) holds the other process's calls (reconcile in the store)", async () => {
+  let first = true;
+  const server = await serve({
+    clock: systemClock,
+    route: () => {
+      const headers = first ? { 'x-ratelimit-limit': '100', 'x-ratelimit-remaining': '0', 'x-ratelimit-reset': '2' } : {};
+      first = false;
+      return { status: 201, body: { runId: 'r' }, headers: { ...headers, 'content-type': 'application/json' } };
+    },
+    logEntry: ({ at, method }, r) => ({ at, method, status: r.status }),
+  });
+  try {
+    const windows = [{ limit: 100, per: '10s' }];
+    const [a, b] = await startAll([
+      { url: server.url, token: 'tok-rec', task: 'burst', windows, count: 1, waitForGo: true },
+      { url: server.url, token: 'tok-rec', task: 'burst', windows, count: 3, waitForGo: true },
+    ]);
+    a.go();
+    await finished(a);
+    const firstAt = server.log[0].at;
+    b.go();
+    const report = await finished(b);
+    const later = server.log.slice(1).map((e) => e.at);
+    assert.equal(later.length, 3);
+    assert.ok(later.every((at) => at >= firstAt + 1_000), `held until the server's reset: sent ${later.map((at) => at - firstAt)} ms after the first`);
+    assert.equal(report.queued, 3);
+  } finally {
+    await server.close();
+  }
+});
+
 test('`store` must be a store: a named TypeError otherwise', () => {
   for (const store of [null, 42, 'redis', {}, { open: 1 }]) {
     assert.throws(() => rateLimitedFetch(fetch, { ...presets.hex(), store }), (e) => e instanceof TypeError && /`store` must be a shared store/.test(e.message));
