@@ -17,7 +17,11 @@ const MAX_PLAN = 10_000;
  * and not yet answered). `nextFreeAt` is when one more slot than now is free,
  * `undefined` when nothing is used (or only requests in flight, whose answer frees them).
  */
-export function windowViews(Limiter, snapshot, now, { inFlight = 0 } = {}) {
+export function windowViews(Limiter, snapshot, at, { inFlight = 0 } = {}) {
+  // `snapshot()` reads the limiter's clock, which may have moved past `at` since
+  // it was read (the dashboard's quota clock runs fast): a restored limiter plans
+  // from its snapshot's time, so that is the earliest `now` the view can be at.
+  const now = Math.max(at, snapshot.clockMs);
   const clock = { now: () => now, setTimeout: () => 0, clearTimeout: () => {} };
   return snapshot.windows.map((w) => {
     const alone = { version: snapshot.version, clockMs: snapshot.clockMs, pausedUntilMs: 0, windows: [w] };

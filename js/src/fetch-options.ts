@@ -7,6 +7,7 @@ import {
 } from './options.js';
 import { type CompiledMatcher, type UrlPattern, compileMatcher } from './routes.js';
 import { normalizeMaxConcurrent } from './concurrency.js';
+import type { SharedStore } from './shared/types.js';
 
 /** What a route's `key` and `cost` functions see of a request. */
 export interface RouteRequest {
@@ -119,6 +120,13 @@ export interface RateLimitedFetchOptions {
    * @default 32 random bytes per wrapper
    */
   keySecret?: string | Uint8Array;
+  /**
+   * A shared store (`redisStore(client)`, `tabStore()`): every scope's quota
+   * lives there, so every process (or tab) with the same routes shares each
+   * route/key quota, its 429 pauses and what the server's headers say. See
+   * README "Sharing a quota". @default none (each wrapper counts alone)
+   */
+  store?: SharedStore;
 }
 
 /** Per-call options, as `init.tollgate`. */

@@ -17,6 +17,8 @@ import type { Feedback } from './core.js';
 import { normalizePriority, parseDuration } from './options.js';
 import { isRequestLike } from './request-like.js';
 import { keyHasher } from './routes.js';
+import { SharedScopeLimiter, type SharedScopePermit, isPromise, normalizeStore } from './shared/scope.js';
+import type { SharedStore } from './shared/types.js';
 import { sleepUntil, withDeadline } from './wait.js';
 
 /** Any fetch: the global one, undici's, a browser's, or a wrapper with the same shape. */
@@ -35,8 +37,11 @@ export interface Scope {
   route: string;
   /** The hashed key, or '' for a route without `key`. */
   key: string;
-  /** The limiter in use: the configured windows, tightened and completed by the learned ones. It is replaced when they change. */
-  limiter: Limiter;
+  /**
+   * The limiter in use: the configured windows, tightened and completed by the learned ones. It is replaced when they change.
+   * With `store`, the shared one (`SharedScopeLimiter`: async decisions, the configured windows only).
+   */
+  limiter: Limiter | SharedScopeLimiter;
   /** The windows the route was configured with (none for a learning route). */
   readonly configured: readonly ScopeWindow[];
   /** The windows the server stated (its policy: limit per window), by window length; the latest statement of each. */
@@ -95,7 +100,7 @@ class Events extends EventTarget {
 }
 
 /** Per scope: what its responses' Date headers say about the server's clock. */
-const serverClocks = new WeakMap<Limiter, ServerClock>();
+const serverClocks = new WeakMap<object, ServerClock>();
 
 /**
  * Per scope: the server asked for a wait longer than `retry.maxRetryAfter`
@@ -103,7 +108,7 @@ const serverClocks = new WeakMap<Limiter, ServerClock>();
  * when it was said, so that an absurd time expires) every call in the scope
  * fails at once with `RateLimitError`, instead of waiting in a paused scope.
  */
-const refusals = new WeakMap<Limiter, { until: number; retryAt: number }>();
+const refusals = new WeakMap<object, { until: number; retryAt: number }>();
 
 /** An ISO date, or the number of ms when it is past what Date can show (never a RangeError). */
 function iso(ms: number): string {
@@ -124,13 +129,14 @@ export function rateLimitedFetch(given: FetchLike, options: RateLimitedFetchOpti
   if (typeof given !== 'function') throw new TypeError('`fetch` must be a fetch function, e.g. globalThis.fetch');
   const fetch = callable(given);
   const o = normalizeFetchOptions(options);
+  const store = normalizeStore(options.store);
   const r = o.retry;
   const planner = new (core().RetryPlanner)(r.limit, r.backoffMs, r.maxBackoffMs, r.maxTotalMs, r.retryAfterJitterMs,
     r.maxRetryAfterMs, r.budgetMaxTokens, r.budgetTokenRatio);
   const events = new Events();
   const scopes = new Map<string, ScopeState>();
 
-  const wrapper: Wrapper = { fetch, o, planner, events, scopes, sweepAt: SWEEP_FROM, sweepTime: 0, hashKey: keyHasher(options.keySecret) };
+  const wrapper: Wrapper = { fetch, o, planner, events, scopes, sweepAt: SWEEP_FROM, sweepTime: 0, hashKey: keyHasher(options.keySecret), store };
   const routeOf = (input: string | URL | Request, init: LimitedInit | undefined) => {
     const method = (init?.method ?? (isRequestLike(input) ? input.method : 'GET')).toUpperCase();
     const url = urlOf(input);
@@ -179,6 +185,8 @@ interface Wrapper {
   sweepTime: number;
   /** Scope key to its label (HMAC under the wrapper's secret). */
   hashKey: (key: string) => string;
+  /** With `store`: every scope's quota lives there (js/src/shared/scope.ts). */
+  store: SharedStore | undefined;
 }
 
 function urlOf(input: string | URL | Request): URL | undefined {
@@ -222,7 +230,10 @@ function scopeFor(w: Wrapper, route: NormalizedRoute, raw: string | null | undef
   if (scope === undefined) {
     if (w.scopes.size >= w.sweepAt) sweep(w);
     const configured = route.windows.map((x) => ({ limit: x.limit, perMs: x.perMs, kind: x.kind, offsetMs: x.offsetMs }));
-    const limiter = newLimiter(w, configured.length > 0 ? configured : [OPEN], route.maxConcurrent);
+    // With a store, a route with windows shares them; a learning route (no windows) stays in-process.
+    const limiter = w.store !== undefined && configured.length > 0
+      ? new SharedScopeLimiter({ store: w.store, route: route.name, rawKey: raw == null ? '' : String(raw), windows: route.windows, clock: w.o.clock, maxWaiters: w.o.maxWaiters, maxConcurrent: route.maxConcurrent })
+      : newLimiter(w, configured.length > 0 ? configured : [OPEN], route.maxConcurrent);
     scope = { route: route.name, key, limiter, configured, learned: [], movers: new Set(), probe: undefined, probed: false, maxConcurrent: route.maxConcurrent };
     w.scopes.set(id, scope);
   }
@@ -277,7 +288,7 @@ function learn(w: Wrapper, scope: ScopeState, feedback: Feedback, now: number): 
     else scope.learned.push({ limit: sw.limit, perMs, kind: 'sliding' });
     changed = true;
   }
-  if (!changed) return;
+  if (!changed || !(scope.limiter instanceof Limiter)) return;
   const before = scope.limiter.usage().map(({ limit, perMs, kind }) => ({ limit, perMs, kind }));
   const windows = effectiveWindows(scope);
   if (sameWindows(before, windows)) return;
@@ -306,6 +317,14 @@ function learn(w: Wrapper, scope: ScopeState, feedback: Feedback, now: number): 
 function sweep(w: Wrapper): void {
   const now = w.o.clock.now();
   for (const [id, { limiter }] of w.scopes) {
+    if (limiter instanceof SharedScopeLimiter) {
+      // The quota is in the store: a handle nothing of this process uses can go.
+      if (limiter.idle()) {
+        w.scopes.delete(id);
+        limiter.close().catch(() => {});
+      }
+      continue;
+    }
     if (limiter.waiting > 0 || limiter.inFlight > 0 || limiter.pausedUntil > now) continue;
     if ((serverClocks.get(limiter)?.offset ?? 0) !== 0) continue;
     if (limiter.usage().every((u) => u.used === 0)) w.scopes.delete(id);
@@ -343,7 +362,7 @@ function refuse(w: Wrapper, scope: Scope, now: number, retryAt: number, statusCo
 }
 
 /** Acquires from the scope's limiter, moving to its replacement if it is replaced meanwhile. */
-async function acquireFrom(scope: ScopeState, cost: number, priority: number, signal: AbortSignal | undefined): Promise<Permit> {
+async function acquireFrom(scope: ScopeState, cost: number, priority: number, signal: AbortSignal | undefined): Promise<Permit | SharedScopePermit> {
   for (;;) {
     const controller = new AbortController();
     const move = () => controller.abort(REPLACED);
@@ -417,7 +436,9 @@ async function call(w: Wrapper, route: NormalizedRoute, method: string, url: URL
       }
       const queuedAt = clock.now();
       throwIfRefused(scope, queuedAt, () => context(attempt - 1), `${method} ${url.href}`);
-      const quick = scope.limiter.tryAcquire(cost);
+      const tried = scope.limiter.tryAcquire(cost);
+      // Only a shared scope's decision is a promise: the in-process one stays synchronous.
+      const quick = isPromise(tried) ? await tried : tried;
       // A wait known to end after the deadline fails now, not at the deadline.
       if (!quick.ok && deadlineAt !== undefined && quick.retryAt > deadlineAt) {
         throw new DeadlineError(`${method} ${url.href}: admission is ${quick.retryAt === Infinity ? 'not yet known' : `at ${iso(quick.retryAt)}`}, after the deadline of ${deadlineMs} ms`,
@@ -450,7 +471,8 @@ async function call(w: Wrapper, route: NormalizedRoute, method: string, url: URL
       } catch (error) {
         failure = error;
       } finally {
-        permit.complete(); // when the response (or the error) arrived
+        const done = permit.complete(); // when the response (or the error) arrived
+        if (isPromise(done)) await done;
       }
       if (userSignal?.aborted) throw userSignal.reason;
 
@@ -459,8 +481,10 @@ async function call(w: Wrapper, route: NormalizedRoute, method: string, url: URL
       if (feedback) {
         const refuseUntil = boundFeedback(feedback, now, w.o.retry.maxRetryAfterMs);
         if (refuseUntil !== undefined) refuse(w, scope, now, refuseUntil, statusOf(response));
-        learn(w, scope, feedback, now);
-        const changed = reconcileWith(scope.limiter, feedback);
+        // A shared scope keeps its configured windows: what it learns is not applied (README "Sharing a quota").
+        const shared = scope.limiter instanceof SharedScopeLimiter ? scope.limiter : undefined;
+        if (shared === undefined) learn(w, scope, feedback, now);
+        const changed = shared !== undefined ? await shared.reconcileWith(feedback) : reconcileWith(scope.limiter as Limiter, feedback);
         if (changed.length > 0) emit(w, 'reconciled', scope, { windows: changed, feedback });
       }
       probeDone?.();
@@ -497,7 +521,8 @@ async function call(w: Wrapper, route: NormalizedRoute, method: string, url: URL
         // Close the gate for the whole scope: queued requests wait too instead of stampeding.
         const until = serverAt ?? (decision >= 0 ? decision : undefined);
         if (until !== undefined && until > now) {
-          scope.limiter.pauseUntil(until);
+          const paused = scope.limiter.pauseUntil(until);
+          if (isPromise(paused)) await paused; // a shared scope: every process waits
           emit(w, 'paused', scope, { until, status, reason: serverAt !== undefined ? 'server' : 'backoff' });
         }
       }

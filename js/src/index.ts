@@ -62,3 +62,4 @@ export type {
   NormalizedSharedOptions, SharedLimiter, SharedLimiterOptions, SharedPermit, SharedStore, SharedTryAcquireResult,
 } from './shared/types.js';
 export { normalizeSharedOptions } from './shared/options.js';
+export type { SharedScopeLimiter, SharedScopePermit } from './shared/scope.js';

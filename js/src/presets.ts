@@ -5,6 +5,8 @@
  */
 import type { KeyPoolOptions, RateLimitedFetchOptions, RouteOptions } from './fetch-options.js';
 import { type UrlPattern, checkKeySecret, compileMatcher } from './routes.js';
+import { normalizeStore } from './shared/scope.js';
+import type { SharedStore } from './shared/types.js';
 
 const byToken = (r: { headers: Headers }) => r.headers.get('authorization');
 
@@ -16,12 +18,15 @@ export interface PresetCommonOptions {
    * @default 32 random bytes per wrapper
    */
   keySecret?: string | Uint8Array;
+  /** Where the quota lives when processes share it, e.g. `redisStore(client)`: see `rateLimitedFetch`'s `store`. @default none */
+  store?: SharedStore;
 }
 
 /** The preset's options for `rateLimitedFetch`, with the common ones passed on (checked now, so the error names the preset's call). */
 function withCommon(o: PresetCommonOptions, options: RateLimitedFetchOptions): RateLimitedFetchOptions {
   checkKeySecret(o.keySecret);
-  return o.keySecret === undefined ? options : { ...options, keySecret: o.keySecret };
+  normalizeStore(o.store);
+  return { ...options, ...(o.keySecret === undefined ? {} : { keySecret: o.keySecret }), ...(o.store === undefined ? {} : { store: o.store }) };
 }
 
 export interface HexPresetOptions extends PresetCommonOptions {

@@ -6,8 +6,10 @@ const WORKER = fileURLToPath(new URL('./worker.mjs', import.meta.url));
 const alive = new Set();
 process.on('exit', () => { for (const c of alive) c.kill('SIGKILL'); });
 
+/** `config.script`: another worker script in this directory (default worker.mjs). */
 export function startWorker(config) {
-  const child = spawn(process.execPath, [WORKER, JSON.stringify(config)], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const script = config.script ? fileURLToPath(new URL(`./${config.script}`, import.meta.url)) : WORKER;
+  const child = spawn(process.execPath, [script, JSON.stringify(config)], { stdio: ['pipe', 'pipe', 'pipe'] });
   alive.add(child);
   const messages = [];
   const waiting = [];

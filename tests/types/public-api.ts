@@ -55,7 +55,7 @@ import {
   type ScheduleOptions,
   type WrapOptions,
 } from 'tollgate';
-import { redisStore, type RedisStoreOptions, type SharedLimiter, type SharedPermit } from 'tollgate';
+import { presets, hexClient, redisStore, type RedisStoreOptions, type SharedLimiter, type SharedPermit, type SharedScopeLimiter } from 'tollgate';
 
 /** `true` only when X and Y are the same type (not merely assignable). */
 type Equal<X, Y> = (<T>() => T extends X ? 1 : 2) extends (<T>() => T extends Y ? 1 : 2) ? true : false;
@@ -205,9 +205,11 @@ export async function fetchAsDocumented(): Promise<void> {
   });
   const scopes: Scope[] = limited.scopes();
   for (const scope of scopes) {
-    expectTrue<Equal<typeof scope.limiter, Limiter>>();
+    // With `store`, a scope's limiter is the shared one (async decisions).
+    expectTrue<Equal<typeof scope.limiter, Limiter | SharedScopeLimiter>>();
     expectType<string>(scope.route + scope.key);
-    scope.limiter.usage();
+    if (scope.limiter instanceof Limiter) scope.limiter.usage();
+    else void scope.limiter.shared.usage();
   }
 
   // Every option of the wrapper and of a route.
@@ -575,4 +577,16 @@ export async function sharedQuota(client: unknown): Promise<void> {
   // @ts-expect-error a shared limiter needs its quota's `name`
   Limiter.shared({ windows: [{ limit: 1, per: '1s' }], store: redisStore(client) });
   await hex.close();
+}
+
+// `store` on the wrapper, the presets and the Hex client.
+{
+  const store = redisStore({} as never);
+  rateLimitedFetch(fetch, { routes: [], store });
+  rateLimitedFetch(fetch, presets.hex({ store }));
+  presets.hexagraph({ store });
+  presets.secureCodingHub({ store });
+  hexClient({ baseUrl: 'https://app.hex.tech', token: 't', store });
+  // @ts-expect-error a store is an object with `open`
+  rateLimitedFetch(fetch, { routes: [], store: 'redis' });
 }

@@ -65,7 +65,7 @@ export function hexClient(options: HexClientOptions): HexClient {
   // A function, not the preset's path pattern: a base path may hold ':' or '*', and only this origin counts.
   const isTrigger = (u: URL) => u.origin === base.origin && u.pathname.startsWith(base.pathname) &&
     /^\/run\/[^/]+$/.test(u.pathname.slice(base.pathname.length));
-  const preset = presets.hex({ perMinute: o.perMinute, perHour: o.perHour, url: isTrigger });
+  const preset = presets.hex({ perMinute: o.perMinute, perHour: o.perHour, url: isTrigger, store: options.store });
   const limited = rateLimitedFetch(o.fetch, {
     ...preset, clock, keySecret: options.keySecret, ...(o.retry === undefined ? {} : { retry: o.retry }),
   });
@@ -73,7 +73,11 @@ export function hexClient(options: HexClientOptions): HexClient {
   const windows = preset.routes![0]!.windows!;
   let planning: Limiter | undefined;
 
-  const triggerLimiter = (): Limiter | undefined => limited.scopes().find((s) => s.route === ROUTE)?.limiter;
+  const triggerLimiter = (): Limiter | undefined => {
+    const limiter = limited.scopes().find((s) => s.route === ROUTE)?.limiter;
+    // With a `store`, the plan is this process's view (`plan` stays synchronous): what a fresh limiter would do.
+    return limiter instanceof Limiter ? limiter : undefined;
+  };
   const json = (r: HexResponse) => {
     if (!r.response.ok) throw unexpected(r);
     return r.data;
@@ -123,7 +127,7 @@ export function hexClient(options: HexClientOptions): HexClient {
         runProject: client.runProject,
         waitForRun: client.waitForRun,
         plan: client.plan,
-        triggersInFlight: () => triggerLimiter()?.inFlight ?? 0,
+        triggersInFlight: () => limited.scopes().find((s) => s.route === ROUTE)?.limiter.inFlight ?? 0,
       }, projects, batchOptions);
     },
 

@@ -6,6 +6,7 @@ import type { RetryOptions } from '../fetch-options.js';
 import { type Clock, type Duration, normalizeClock, normalizeFlag, parseDuration } from '../options.js';
 
 import type { FetchLike } from '../fetch.js';
+import type { SharedStore } from '../shared/types.js';
 
 export type { FetchLike };
 
@@ -29,6 +30,8 @@ export interface HexClientOptions {
   retry?: RetryOptions | false;
   /** The secret the token is hashed under in events and scopes, as `rateLimitedFetch`'s `keySecret`. @default random */
   keySecret?: string | Uint8Array;
+  /** A shared store (`redisStore(client)`): every process with the same token shares its quota, as `rateLimitedFetch`'s `store`. @default none */
+  store?: SharedStore;
 }
 
 export interface RunProjectOptions {
