@@ -116,6 +116,11 @@ export async function acquireInSlot<P extends CompletablePermit>(
     slots.release();
     throw error;
   }
+  return holdingSlot(slots, permit);
+}
+
+/** `permit`, whose first `complete()` also gives its slot back. */
+function holdingSlot<P extends CompletablePermit>(slots: Slots, permit: P): P {
   let held = true;
   const complete = (at?: number) => {
     if (held) {
@@ -125,4 +130,28 @@ export async function acquireInSlot<P extends CompletablePermit>(
     return permit.complete(at);
   };
   return Object.assign(Object.create(permit) as P, { complete });
+}
+
+/**
+ * `tryAcquire` under `maxConcurrent` for the shared stores: takes a slot without
+ * waiting (every slot busy: only a completion in this process frees one, so
+ * `retryAt` is Infinity), then asks the windows; a refusal or an error gives the slot back.
+ */
+export async function tryAcquireInSlot<P extends CompletablePermit>(
+  slots: Slots,
+  tryWindows: () => Promise<{ ok: true; permit: P } | { ok: false; retryAt: number; waitMs: number }>,
+): Promise<{ ok: true; permit: P } | { ok: false; retryAt: number; waitMs: number }> {
+  if (!slots.tryTake()) return { ok: false, retryAt: Number.POSITIVE_INFINITY, waitMs: Number.POSITIVE_INFINITY };
+  let r: Awaited<ReturnType<typeof tryWindows>>;
+  try {
+    r = await tryWindows();
+  } catch (error) {
+    slots.release();
+    throw error;
+  }
+  if (!r.ok) {
+    slots.release();
+    return r;
+  }
+  return { ok: true, permit: holdingSlot(slots, r.permit) };
 }

@@ -166,3 +166,28 @@ test('a bucket counting requests in flight: they count as taken now, land at the
     await limiter.close();
   }
 });
+
+test('maxConcurrent caps this process\'s calls in flight on a shared quota: tryAcquire, acquire and schedule', async () => {
+  const hex = Limiter.shared({ name: 'concurrent', windows: [{ limit: 100, per: '1m' }], store: redisStore(client), countInFlight: true, maxConcurrent: 2 });
+  try {
+    const [a, b] = [await hex.tryAcquire(), await hex.tryAcquire()];
+    assert.equal(a.ok && b.ok, true, 'two slots');
+    const third = await hex.tryAcquire();
+    assert.deepEqual([third.ok, third.retryAt], [false, Number.POSITIVE_INFINITY], 'every slot busy: only a completion frees one');
+    const queued = hex.acquire();
+    let admitted = false;
+    queued.then(() => { admitted = true; });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.equal(admitted, false, 'acquire waits for a slot');
+    await a.permit.complete();
+    await a.permit.complete(); // a second completion gives no second slot back
+    const c = await queued;
+    assert.equal((await hex.tryAcquire()).ok, false, 'the slot went to the waiter, and only one was given back');
+    await b.permit.complete();
+    assert.equal(await hex.schedule(async () => 'ran'), 'ran');
+    await c.complete();
+    assert.equal((await hex.usage())[0].used, 4, 'the refused tries took nothing from the window');
+  } finally {
+    await hex.close();
+  }
+});

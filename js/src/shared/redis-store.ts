@@ -11,7 +11,7 @@ import { type Duration, normalizeCost, normalizePriority, parseDuration } from '
 import type { ScriptName } from './lua-scripts.js';
 import { type Reply, type ScriptRunner, wrapClient } from './redis-client.js';
 import { hmacSha256 } from '../hmac.js';
-import { Slots, acquireInSlot } from '../concurrency.js';
+import { Slots, acquireInSlot, tryAcquireInSlot } from '../concurrency.js';
 import { type ScheduleOptions, type WrapOptions, scheduleWith, wrapWith } from '../schedule.js';
 import type {
   NormalizedSharedOptions, SharedLimiter, SharedPermit, SharedStore, SharedTryAcquireResult,
@@ -441,29 +441,7 @@ class RedisSharedLimiter implements SharedLimiter {
     const slots = this.#slots;
     if (slots === undefined) return this.#tryWindows(cost);
     normalizeCost(cost);
-    // Every slot busy: only a completion in this process frees one.
-    if (!slots.tryTake()) return { ok: false, retryAt: Number.POSITIVE_INFINITY, waitMs: Number.POSITIVE_INFINITY };
-    let r: SharedTryAcquireResult;
-    try {
-      r = await this.#tryWindows(cost);
-    } catch (error) {
-      slots.release();
-      throw error;
-    }
-    if (!r.ok) {
-      slots.release();
-      return r;
-    }
-    const permit = r.permit;
-    let held = true;
-    const complete = (at?: number) => {
-      if (held) {
-        held = false;
-        slots.release();
-      }
-      return permit.complete(at);
-    };
-    return { ok: true, permit: Object.assign(Object.create(permit) as SharedPermit, { complete }) };
+    return tryAcquireInSlot(slots, () => this.#tryWindows(cost));
   }
 
   acquire(options: AcquireOptions = {}): Promise<SharedPermit> {

@@ -9,7 +9,7 @@
  * (each tab holds a lock of its own for its lifetime, which the browser
  * releases when the tab closes): no polling.
  */
-import { Slots, acquireInSlot } from '../concurrency.js';
+import { Slots, acquireInSlot, tryAcquireInSlot } from '../concurrency.js';
 import { QueueFullError, TollgateError } from '../errors.js';
 import type { AcquireOptions, ReconcileOptions, WindowUsage } from '../limiter.js';
 import { normalizeCost, normalizePriority, parseDuration } from '../options.js';
@@ -105,29 +105,7 @@ export class TabLimiter implements SharedLimiter {
     this.#open();
     const slots = this.#slots;
     if (slots === undefined) return this.#tryWindows(cost);
-    // Every slot busy: only a completion in this tab frees one.
-    if (!slots.tryTake()) return { ok: false, retryAt: Number.POSITIVE_INFINITY, waitMs: Number.POSITIVE_INFINITY };
-    let r: SharedTryAcquireResult;
-    try {
-      r = await this.#tryWindows(cost);
-    } catch (error) {
-      slots.release();
-      throw error;
-    }
-    if (!r.ok) {
-      slots.release();
-      return r;
-    }
-    const permit = r.permit;
-    let held = true;
-    const complete = (at?: number) => {
-      if (held) {
-        held = false;
-        slots.release();
-      }
-      return permit.complete(at);
-    };
-    return { ok: true, permit: Object.assign(Object.create(permit) as SharedPermit, { complete }) };
+    return tryAcquireInSlot(slots, () => this.#tryWindows(cost));
   }
 
   async #tryWindows(cost: number): Promise<SharedTryAcquireResult> {
