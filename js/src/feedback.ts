@@ -2,7 +2,7 @@
  * Listening to the server: read the headers that describe its limits (parsed
  * in the core, so Node and browsers agree) and fold them into a limiter.
  */
-import { core, type Feedback } from './core.js';
+import { core, type Feedback, type ServerWindow } from './core.js';
 import type { Limiter } from './limiter.js';
 
 /** The headers the core reads; anything else is not passed across. */
@@ -89,6 +89,17 @@ export class ServerClock {
 }
 
 /**
+ * The index of the window of `ours` that a server window speaks of: the one of
+ * the same period, else of the same limit, else the only one; -1 for none.
+ */
+export function matchWindow(ours: readonly { perMs: number; limit: number }[], w: ServerWindow): number {
+  let i = w.windowMs === undefined ? -1 : ours.findIndex((o) => o.perMs === w.windowMs);
+  if (i < 0 && w.limit !== undefined) i = ours.findIndex((o) => o.limit === w.limit);
+  if (i < 0 && ours.length === 1) i = 0;
+  return i;
+}
+
+/**
  * Adopts the server's remaining counts where they are lower than ours: each server window is matched to the
  * limiter window of the same period, else of the same limit, else to the only
  * window. Returns the indexes of the windows that changed.
@@ -98,9 +109,7 @@ export function reconcileWith(limiter: Limiter, feedback: Feedback): number[] {
   const changed: number[] = [];
   for (const w of feedback.windows) {
     if (w.remaining === undefined) continue;
-    let i = w.windowMs === undefined ? -1 : ours.findIndex((o) => o.perMs === w.windowMs);
-    if (i < 0 && w.limit !== undefined) i = ours.findIndex((o) => o.limit === w.limit);
-    if (i < 0 && ours.length === 1) i = 0;
+    const i = matchWindow(ours, w);
     if (i < 0) continue;
     // Only a server counting more than we do changes anything: its reset is
     // often rounded up to whole seconds, and holding our own count until then

@@ -10,6 +10,7 @@
  * in-process limiter's synchronous fast path.
  */
 import type { Feedback } from '../core.js';
+import { matchWindow } from '../feedback.js';
 import type { AcquireOptions, ReconcileOptions, WindowUsage } from '../limiter.js';
 import type { Clock, NormalizedWindow } from '../options.js';
 import { openShared } from './options.js';
@@ -179,9 +180,7 @@ export class SharedScopeLimiter {
     const changed: number[] = [];
     for (const w of feedback.windows) {
       if (w.remaining === undefined) continue;
-      let i = w.windowMs === undefined ? -1 : ours.findIndex((o) => o.perMs === w.windowMs);
-      if (i < 0 && w.limit !== undefined) i = ours.findIndex((o) => o.limit === w.limit);
-      if (i < 0 && ours.length === 1) i = 0;
+      const i = matchWindow(ours, w);
       if (i < 0) continue;
       if (await this.shared.reconcile(i, { remaining: w.remaining, resetAt: w.resetAtMs })) changed.push(i);
     }
