@@ -162,6 +162,8 @@ interface Admission {
   cost: number;
   done: number;
   tracked: boolean;
+  /** Released unsent: nothing to count again. */
+  released?: boolean;
 }
 
 class RedisPermit implements SharedPermit {
@@ -170,12 +172,19 @@ class RedisPermit implements SharedPermit {
     readonly at: number,
     readonly cost: number,
     private readonly finish: (at: number | undefined) => Promise<void>,
+    private readonly giveBack: () => Promise<void>,
   ) {}
 
   complete(at?: number): Promise<void> {
     if (this.#done) return Promise.resolve();
     this.#done = true;
     return this.finish(at);
+  }
+
+  release(): Promise<void> {
+    if (this.#done) return Promise.resolve();
+    this.#done = true;
+    return this.giveBack();
   }
 }
 
@@ -350,7 +359,7 @@ class RedisSharedLimiter implements SharedLimiter {
   async #reregister(records?: Admission[]): Promise<void> {
     this.#prune();
     if (records === undefined) this.#fullRegistrations++;
-    const list = (records ?? this.#history).slice().sort((a, b) => a.at - b.at);
+    const list = (records ?? this.#history).filter((r) => !r.released).sort((a, b) => a.at - b.at);
     const args: (string | number)[] = [randomId()];
     for (const r of list) args.push(r.id, r.at, r.cost, r.done, r.tracked ? '1' : '0');
     await this.#call('register', args, true);
@@ -383,7 +392,18 @@ class RedisSharedLimiter implements SharedLimiter {
       await this.#call('complete', [id, storeAt, cost, atArg]);
       // As the core pumps after a completion: it may have made room (or moved the clock) for our head.
       if (this.#waiters.size > 0) this.#poll();
+    }, async () => {
+      // Never sent: not counted again if Redis loses the quota.
+      this.#forget(record);
+      // On the local fallback, Redis is out of reach: it is counted as admitted there when Redis is back.
+      if (this.#local !== undefined) return;
+      await this.#call('release', [id, storeAt, cost]);
+      if (this.#waiters.size > 0) this.#poll();
     });
+  }
+
+  #forget(record: Admission): void {
+    record.released = true;
   }
 
   #checkCost(cost: number): void {
@@ -440,11 +460,14 @@ class RedisSharedLimiter implements SharedLimiter {
     }, this.#s.fallback!.retryMs);
   }
 
-  #wrapLocal(p: { at: number; cost: number; complete(at?: number): void }): SharedPermit {
+  #wrapLocal(p: { at: number; cost: number; complete(at?: number): void; release(): void }): SharedPermit {
     const record = this.#remember(`${this.#owner}:${++this.#seq}`, this.#toStore(p.at), p.cost);
     return new RedisPermit(p.at, p.cost, async (at) => {
       record.done = this.#toStore(at ?? this.#o.clock.now());
       p.complete(at);
+    }, async () => {
+      this.#forget(record);
+      p.release();
     });
   }
 
@@ -593,8 +616,8 @@ class RedisSharedLimiter implements SharedLimiter {
       const permit = this.#permit(id, Number(reply[i + 1]), this.#costOf(id));
       const waiter = this.#waiters.get(id);
       if (waiter === undefined) {
-        // Aborted while Redis admitted it: give the units back as far as the core allows.
-        permit.complete().catch(() => {});
+        // Aborted while Redis admitted it: never sent, its units go back.
+        permit.release().catch(() => {});
         continue;
       }
       this.#waiters.delete(id);

@@ -26,6 +26,7 @@ local now = tick(NOW)
 
 if mode == 'try' then
   local out = { 'OK', NOW, ST.gen }
+  local changed = CREATED or DIRTY or #ST.q > 0
   for i = 10, #ARGV do
     local cost = tonumber(ARGV[i])
     if #ST.q > 0 then
@@ -36,6 +37,7 @@ if mode == 'try' then
     else
       local at, retry = try_admit(cost)
       if at then
+        changed = true
         out[#out + 1] = 1
         out[#out + 1] = at
       else
@@ -44,7 +46,12 @@ if mode == 'try' then
       end
     end
   end
-  save()
+  -- Refusals that changed nothing but the clock are not written back (the
+  -- common case of a busy quota): the next call moves the clock from the
+  -- stored time to its own and derives the same state. Only the clock
+  -- reading is lost, which matters only when callers' clocks disagree
+  -- (`time: 'client'`); Redis TIME does not go back.
+  if changed then save() end
   return out
 end
 
