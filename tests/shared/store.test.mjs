@@ -191,3 +191,25 @@ test('maxConcurrent caps this process\'s calls in flight on a shared quota: tryA
     await hex.close();
   }
 });
+
+test('permit.release(): a request never sent gives its units (and its maxConcurrent slot) back in Redis, once', async () => {
+  const windows = [{ limit: 2, per: '1h' }, { kind: 'fixed', limit: 3, per: '1d' }];
+  const a = Limiter.shared({ name: 'release', windows, store: redisStore(client), countInFlight: true, maxConcurrent: 1 });
+  const b = Limiter.shared({ name: 'release', windows, store: redisStore(client), countInFlight: true });
+  try {
+    const p = await a.acquire();
+    assert.deepEqual((await b.usage()).map((u) => u.used), [1, 1]);
+    await p.release();
+    await p.release(); // once
+    await p.complete(); // and nothing after it
+    assert.deepEqual((await b.usage()).map((u) => u.used), [0, 0], 'another process sees the units back');
+    // The slot is free too: the next acquire in this process does not wait for one.
+    const q = await a.tryAcquire();
+    assert.equal(q.ok, true);
+    await q.permit.complete();
+    assert.deepEqual((await b.usage()).map((u) => u.used), [1, 1]);
+  } finally {
+    await a.close();
+    await b.close();
+  }
+});
