@@ -30,8 +30,7 @@ const send = (message) => {
 // ('Connection in subscriber mode'). With neither, the handshake sends nothing after the SUBSCRIBE.
 const client = new Redis(config.redis, { maxRetriesPerRequest: 2, connectTimeout: 3_000, enableReadyCheck: false,
   disableClientInfo: true, retryStrategy: (attempt) => Math.min(1_000, attempt * 100) });
-client.on('error', () => {});
-// each failed command reports itself; this would only repeat it
+client.on('error', () => {}); // each failed command reports itself; this would only repeat it
 
 let pipeline;
 let ticker;
