@@ -5,15 +5,23 @@
 // state to the dashboard over the IPC channel every 250 ms, and stops when told
 // to, or when that channel closes (the dashboard died: no orphan worker).
 //
-// Configured by one JSON argument: { index, redis, prefix, keySecret, clock: { startMs,
-// realStartMs, speed }, urls: { hex, hexagraph, sch } }.
+// Configured by its first IPC message, { type: 'start', config: { index, redis, redisLabel, prefix,
+// keySecret, clock: { startMs, realStartMs, speed }, urls: { hex, hexagraph, sch } } } (not by
+// arguments: `ps` shows those to everyone, and a Redis URL may carry a password).
 import Redis from 'ioredis';
 import * as tollgate from 'tollgate';
 import { createPipeline } from './pipeline.mjs';
 import { quotaTimers, sharedAcceleratedClock } from './shared-clock.mjs';
 
 const TICK_MS = 250;
-const config = JSON.parse(process.argv[2]);
+const config = await new Promise((resolve) => {
+  const gone = () => process.exit(0); // the dashboard is gone before it said anything
+  process.once('disconnect', gone);
+  process.once('message', (m) => {
+    process.off('disconnect', gone);
+    resolve(m.config);
+  });
+});
 const { speed } = config.clock;
 const clock = sharedAcceleratedClock(config.clock);
 const timers = quotaTimers(clock, speed);

@@ -68,7 +68,8 @@ export async function startWorkers({ count, redis, clock, speed, servers, prefix
   let fresh = [];
 
   const workers = Array.from({ length: count }, (_, index) => {
-    const child = fork(WORKER, [JSON.stringify({ ...config, index })], { stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
+    const child = fork(WORKER, [], { stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
+    child.send({ type: 'start', config: { ...config, index } }); // not as arguments: `ps` shows those (a password in the URL)
     const w = { index, child, pid: child.pid, state: undefined, exit: undefined, stderr: '', error: undefined };
     child.stderr.on('data', (d) => { w.stderr = (w.stderr + d).slice(-2_000); });
     w.exited = new Promise((resolve) => child.once('exit', (code, signal) => {
