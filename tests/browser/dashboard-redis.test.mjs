@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import Redis from 'ioredis';
 import { startDashboard } from '../../www/serve.mjs';
 import { mostInAnyWindow } from '../js/windows.mjs';
 import { freePort, startRedis } from '../shared/redis-server.mjs';
@@ -109,9 +110,13 @@ test('three workers share the quotas through Redis: each shows a share, together
   assert.ok(refused.length === 6 && refused.every((n) => n === '0'), `refused: ${refused}`);
   assert.deepEqual(errors, []);
 
+  const client = new Redis(redis.port, '127.0.0.1');
+  t.after(() => client.disconnect());
+  assert.ok((await client.keys('{tollgate-dashboard-*')).length > 0, 'the quotas are in Redis');
   await dashboard.close();
   closed = true;
   assert.deepEqual(await survivors(pids, 1_000), [], 'no worker outlives close()');
+  assert.deepEqual(await client.keys('{tollgate-dashboard-*'), [], 'the dashboard’s quotas are gone from Redis');
 
   // The servers' own logs: all three workers' requests, 0 refused, never more than a window allows.
   const counted = (e) => e.status >= 200 && e.status < 300 || e.status === 409; // Hex counts a 409 (already running)

@@ -45,6 +45,28 @@ export async function checkRedis(url, timeoutMs = 3_000) {
 }
 
 /**
+ * Deletes this dashboard's quotas (`{prefix:hash}:state`): their times are on
+ * its quota clock, which no later dashboard continues, so they are of no use
+ * to anyone, and a day window's key would otherwise stay a day.
+ */
+async function forget(url, prefix, timeoutMs = 2_000) {
+  const client = new Redis(url, { lazyConnect: true, connectTimeout: timeoutMs, maxRetriesPerRequest: 0, retryStrategy: () => null,
+    enableReadyCheck: false, disableClientInfo: true, commandTimeout: timeoutMs });
+  client.on('error', () => {});
+  try {
+    await client.connect();
+    let cursor = '0';
+    do {
+      const [next, keys] = await client.scan(cursor, 'MATCH', `{${prefix}:*`, 'COUNT', 500);
+      cursor = next;
+      if (keys.length > 0) await client.del(...keys);
+    } while (cursor !== '0');
+  } finally {
+    client.disconnect();
+  }
+}
+
+/**
  * Starts `count` workers on the `servers` (in this process) and resolves with
  * the pipeline interface serve.mjs uses (`hello()`, `tick()`, `stop()`) once
  * every one reports ready. `clock` is a `sharedAcceleratedClock`, whose numbers
@@ -95,6 +117,7 @@ export async function startWorkers({ count, redis, clock, speed, servers, prefix
     }, STOP_MS);
     await Promise.all(workers.map((w) => w.exited));
     clearTimeout(killer);
+    await forget(redis, prefix).catch(() => {}); // best effort: the keys also expire by themselves
   }
 
   try {
