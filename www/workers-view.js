@@ -66,8 +66,9 @@ export function renderShares(card, scope) {
         h('td', { class: 'num', 'data-field': 'admitted' }), h('td', { class: 'num', 'data-field': 'refused' }),
         h('td', { class: 'num', 'data-field': 'waiting' }),
         ...scope.windows.map((_, i) => h('td', { 'data-total': i }))))));
-    card.sharesHelp = h('p', { class: 'help', text: 'Share: what the worker sent that the window still counts. Together: all workers, '
-      + 'against the limit (the bars above are Redis’s own count, requests in flight included).' });
+    card.sharesHelp = h('p', { class: 'help', text: 'Share: the requests this worker was admitted within the window, against its limit. '
+      + 'Together: all workers. The bars above are Redis’s own count, which holds a request from its admission until its answer '
+      + 'and then counts it as of the answer, so it can be a little higher.' });
     card.counts.after(card.shares, card.sharesHelp);
   }
   const body = card.shares.querySelector('tbody');

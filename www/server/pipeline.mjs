@@ -57,8 +57,7 @@ export function createPipeline({ timers, speed, hex, hexagraph, sch, store, keyS
     const id = `${apiId}|${route}|${key}`;
     let s = stats.get(id);
     if (s === undefined) {
-      // admittedAt: with a store, this worker's admissions within the scope's longest window (its share).
-      s = { id, admitted: 0, held: 0, retried: 0, refused: 0, gaveUp: 0, pause: null, sent: [], refusedAt: [], retriedAt: [], admittedAt: [] };
+      s = { id, admitted: 0, held: 0, retried: 0, refused: 0, gaveUp: 0, pause: null, sent: [], refusedAt: [], retriedAt: [] };
       stats.set(id, s);
     }
     return s;
@@ -70,7 +69,6 @@ export function createPipeline({ timers, speed, hex, hexagraph, sch, store, keyS
     else if (type === 'admitted') {
       s.admitted++;
       s.sent.push(d.at);
-      if (store) s.admittedAt.push(d.at);
       fresh.push({ scope: s.id, kind: 'sent', at: d.at });
     } else if (type === 'throttled') {
       s.refused++;
@@ -173,7 +171,6 @@ export function createPipeline({ timers, speed, hex, hexagraph, sch, store, keyS
           const windows = store ? sharedViews.get(l) ?? [] : windowViews(Limiter, l.snapshot(), now);
           return {
             id: s.id, route: scope.route, key: scope.key, windows,
-            ...(store ? { share: windows.map((w) => inWindow(s.admittedAt, w, now)) } : {}),
             pausedUntil: l.pausedUntil, pause: s.pause, waiting: l.waiting, inFlight: l.inFlight,
             counts: { admitted: s.admitted, held: s.held, retried: s.retried, refused: s.refused, gaveUp: s.gaveUp },
           };
@@ -200,11 +197,7 @@ export function createPipeline({ timers, speed, hex, hexagraph, sch, store, keyS
 
   function prune(now) {
     const from = now - HISTORY_MS;
-    const longest = Math.max(HISTORY_MS, ...[...sharedViews.values()].flat().map((w) => w.perMs));
     for (const s of stats.values()) {
-      let i = 0;
-      while (i < s.admittedAt.length && s.admittedAt[i] <= now - longest) i++;
-      if (i > 0) s.admittedAt.splice(0, i);
       for (const list of [s.sent, s.refusedAt, s.retriedAt]) {
         let i = 0;
         while (i < list.length && list[i] <= from) i++;
@@ -240,18 +233,6 @@ export function createPipeline({ timers, speed, hex, hexagraph, sch, store, keyS
       if (store) await Promise.allSettled(apis.flatMap((a) => a.fetch.scopes().map((scope) => scope.limiter.close())));
     },
   };
-}
-
-/**
- * How many of `times` (admissions, ascending) a window counts at `now`: a sliding
- * window the last `perMs`, a fixed one its calendar period (epoch-aligned, as the
- * store counts it), a bucket the last `perMs` too (its refill spreads over that).
- */
-function inWindow(times, w, now) {
-  const from = w.kind === 'fixed' ? now - (((now % w.perMs) + w.perMs) % w.perMs) - 1 : now - w.perMs;
-  let n = 0;
-  for (let i = times.length - 1; i >= 0 && times[i] > from; i--) n++;
-  return n;
 }
 
 /**

@@ -92,7 +92,8 @@ export async function startWorkers({ count, redis, clock, speed, servers, prefix
   const workers = Array.from({ length: count }, (_, index) => {
     const child = fork(WORKER, [], { stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
     child.send({ type: 'start', config: { ...config, index } }); // not as arguments: `ps` shows those (a password in the URL)
-    const w = { index, child, pid: child.pid, state: undefined, exit: undefined, stderr: '', error: undefined };
+    // sent: scope id -> this worker's admission times within the scope's longest window (its shares).
+    const w = { index, child, pid: child.pid, state: undefined, exit: undefined, stderr: '', sent: new Map() };
     child.stderr.on('data', (d) => { w.stderr = (w.stderr + d).slice(-2_000); });
     w.exited = new Promise((resolve) => child.once('exit', (code, signal) => {
       w.exit = { code, signal };
@@ -134,6 +135,11 @@ export async function startWorkers({ count, redis, clock, speed, servers, prefix
     w.state = m.state;
     for (const run of m.runs) usage.record(run.projectId, run.at);
     for (const ev of m.state.events) {
+      if (ev.kind === 'sent') {
+        let times = w.sent.get(ev.scope);
+        if (times === undefined) w.sent.set(ev.scope, (times = []));
+        times.push(ev.at);
+      }
       const hist = historyOf(ev.scope);
       hist[ev.kind].push(ev.at);
       fresh.push(ev);
@@ -146,7 +152,15 @@ export async function startWorkers({ count, redis, clock, speed, servers, prefix
     return hist;
   }
 
-  function prune(now) {
+  function prune(now, apis) {
+    const longest = new Map(apis.flatMap((a) => a.scopes.map((s) => [s.id, Math.max(0, ...s.windows.map((x) => x.perMs))])));
+    for (const w of workers) {
+      for (const [id, times] of w.sent) {
+        let i = 0;
+        while (i < times.length && times[i] <= now - (longest.get(id) ?? HISTORY_MS)) i++;
+        if (i > 0) times.splice(0, i);
+      }
+    }
     for (const hist of history.values()) {
       for (const list of Object.values(hist)) {
         let i = 0;
@@ -159,7 +173,7 @@ export async function startWorkers({ count, redis, clock, speed, servers, prefix
   const sum = (xs, f) => xs.reduce((n, x) => n + f(x), 0);
 
   /** One API of every worker's state: scopes merged by id, counters summed, each worker's part kept. */
-  function mergeApi(id, parts) {
+  function mergeApi(id, parts, now) {
     const first = parts[0].api;
     const scopes = new Map();
     for (const { w, api } of parts) {
@@ -186,8 +200,11 @@ export async function startWorkers({ count, redis, clock, speed, servers, prefix
           pausedUntil: Math.max(...ps.map((p) => p.scope.pausedUntil)),
           pause: pauses.reduce((a, b) => (b.until > a.until ? b : a), pauses[0] ?? null),
           waiting: sum(ps, (p) => p.scope.waiting), inFlight: sum(ps, (p) => p.scope.inFlight), counts,
+          // Each share counted here, at one `now` for all: the workers' states are up to a tick apart
+          // (at x300, 75 s of quota time), so shares they counted themselves could add up across two windows.
           workers: ps.map(({ w, scope }) => ({ worker: w.index + 1, pid: w.pid, counts: scope.counts, waiting: scope.waiting,
-            inFlight: scope.inFlight, share: scope.share })).sort((a, b) => a.worker - b.worker),
+            inFlight: scope.inFlight, share: latest.windows.map((win) => inWindow(w.sent.get(scope.id) ?? [], win, now)) }))
+            .sort((a, b) => a.worker - b.worker),
         };
       }),
     };
@@ -208,7 +225,7 @@ export async function startWorkers({ count, redis, clock, speed, servers, prefix
           waiting: sum(scopes, (s) => s.waiting), inFlight: sum(scopes, (s) => s.inFlight),
         };
       }),
-      apis: ids.map((id) => mergeApi(id, live.map((w) => ({ w, api: w.state.apis.find((a) => a.id === id) })).filter((p) => p.api))),
+      apis: ids.map((id) => mergeApi(id, live.map((w) => ({ w, api: w.state.apis.find((a) => a.id === id) })).filter((p) => p.api), now)),
       usage: { ...usage.report({ overRunsPerWeek: 20 }), overRunsPerWeek: 20, alerts },
     };
   }
@@ -217,16 +234,30 @@ export async function startWorkers({ count, redis, clock, speed, servers, prefix
     pids: workers.map((w) => w.pid),
     hello() {
       const now = clock.now();
-      prune(now);
-      return { ...state(now), events: [], history: Object.fromEntries(history) };
+      const s = state(now);
+      prune(now, s.apis);
+      return { ...s, events: [], history: Object.fromEntries(history) };
     },
     tick() {
       const now = clock.now();
-      prune(now);
+      const s = state(now);
+      prune(now, s.apis);
       const events = fresh;
       fresh = [];
-      return { ...state(now), events };
+      return { ...s, events };
     },
     stop,
   };
+}
+
+/**
+ * How many of `times` (admissions, ascending) a window counts at `now`: a sliding
+ * window the last `perMs`, a fixed one its calendar period (epoch-aligned, as the
+ * store counts it), a bucket the last `perMs` too (its refill spreads over that).
+ */
+function inWindow(times, w, now) {
+  const from = w.kind === 'fixed' ? now - (((now % w.perMs) + w.perMs) % w.perMs) - 1 : now - w.perMs;
+  let n = 0;
+  for (let i = times.length - 1; i >= 0 && times[i] > from; i--) n++;
+  return n;
 }
