@@ -57,9 +57,10 @@ export function renderShares(card, scope) {
     card.shares?.remove();
     card.sharesHelp?.remove();
     card.sharesShape = shape;
-    const head = ['worker', 'admitted', '429s', 'waiting', ...scope.windows.map((w) => `share of ${w.limit}/${formatPeriod(w.perMs)}${w.kind === 'fixed' ? ' (calendar)' : ''}`)];
-    card.shares = h('div', { class: 'table-wrap shares' }, h('table', {},
-      h('caption', { text: 'Each worker’s share of this quota' }),
+    const head = ['worker', 'admitted', '429s', 'waiting', ...scope.windows.map((w) => `${w.limit}/${formatPeriod(w.perMs)}${w.kind === 'fixed' ? ' cal.' : ''}`)];
+    // Focusable: on a narrow screen the table may scroll sideways, and a keyboard must reach that too.
+    card.shares = h('div', { class: 'table-wrap shares', tabindex: 0, role: 'region', 'aria-label': 'Each worker’s share of this quota' }, h('table', {},
+      h('caption', { text: 'Each worker’s share of each window' }),
       h('thead', {}, h('tr', {}, ...head.map((t) => h('th', { scope: 'col', text: t })))),
       h('tbody'),
       h('tfoot', {}, h('tr', { class: 'total' }, h('th', { scope: 'row', text: 'together' }),
@@ -75,7 +76,7 @@ export function renderShares(card, scope) {
   scope.workers.forEach((w, i) => {
     let row = body.rows[i];
     if (!row || row.dataset.worker !== String(w.worker)) {
-      row = h('tr', { 'data-worker': w.worker }, h('th', { scope: 'row', text: `worker ${w.worker}` }),
+      row = h('tr', { 'data-worker': w.worker }, h('th', { scope: 'row', text: String(w.worker), 'aria-label': `worker ${w.worker}` }),
         h('td', { class: 'num', 'data-field': 'admitted' }), h('td', { class: 'num', 'data-field': 'refused' }),
         h('td', { class: 'num', 'data-field': 'waiting' }),
         ...scope.windows.map((_, j) => shareCell(j)));
