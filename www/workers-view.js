@@ -20,14 +20,20 @@ export function renderWorkers(root, d) {
       h('thead', {}, h('tr', {}, ...columns.map((t) => h('th', { scope: 'col', text: t })))),
       h('tbody'));
     root.append(
-      h('h3', { id: 'workers-title', text: `${d.workers.length} worker processes, one quota` }),
+      h('h3', { id: 'workers-title', text: `${d.workers.length} worker process${d.workers.length === 1 ? '' : 'es'}, one quota` }),
       h('p', { class: 'note' }, 'Each worker is a separate Node process running the same pipeline; every quota lives in Redis at ',
         h('code', { text: d.redis }),
         ', shared by all of them (tollgate’s ', h('code', { text: 'redisStore' }), '). Together they stay within each limit, '
         + 'so the servers refuse nothing; each card below shows every worker’s share.'),
       h('div', { class: 'table-wrap' }, table),
+      h('p', { class: 'problem workers-problem', role: 'status', hidden: true }),
     );
   }
+  // Calls that failed in a worker (Redis away: StoreError) are said, not hidden.
+  const failed = d.workers.filter((w) => w.errors > 0);
+  const problem = root.querySelector('.workers-problem');
+  problem.hidden = failed.length === 0;
+  problem.textContent = failed.map((w) => `worker ${w.worker}: ${num(w.errors)} call${w.errors === 1 ? '' : 's'} failed (last: ${w.lastError ?? 'unknown'})`).join(' · ');
   const body = table.tBodies[0];
   d.workers.forEach((w, i) => {
     let row = body.rows[i];

@@ -160,6 +160,32 @@ test('three workers share the quotas through Redis: each shows a share, together
   }
 });
 
+test('Redis lost mid-run: the page says which calls failed and why; the workers carry on when it is back, and stop', { timeout: 60_000 }, async (t) => {
+  const browser = await launch();
+  const dashboard = await startDashboard({ port: 0, speed: 300, redis: redis.url, workers: 2 });
+  t.after(async () => {
+    await browser.close();
+    await dashboard.close();
+    assert.deepEqual(await survivors(dashboard.workerPids, 1_000), []);
+  });
+  const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+  await page.goto(`${dashboard.url}/`);
+  await page.waitForFunction(() => document.querySelectorAll('#workers tbody tr[data-worker]').length === 2, null, { timeout: 15_000 });
+  assert.equal(await page.isHidden('#workers .workers-problem'), true, 'no problem while Redis answers');
+  const admitted = () => page.$$eval('#workers [data-field="admitted"]', (els) => els.reduce((n, e) => n + Number(e.textContent.replace(/,/g, '')), 0));
+  await page.waitForFunction(() => [...document.querySelectorAll('#workers [data-field="admitted"]')].every((e) => Number(e.textContent) > 0), null, { timeout: 15_000 });
+
+  await redis.kill();
+  await page.waitForSelector('#workers .workers-problem:not([hidden])', { timeout: 20_000 });
+  assert.match(await page.textContent('#workers .workers-problem'), /worker \d: [\d,]+ calls? failed \(last: StoreError: /);
+  assert.deepEqual(await page.$$eval('#workers tr[data-worker]', (rows) => rows.map((r) => r.dataset.running)), ['true', 'true'], 'the workers keep running');
+
+  await redis.restart();
+  const before = await admitted();
+  await page.waitForFunction((n) => [...document.querySelectorAll('#workers [data-field="admitted"]')]
+    .reduce((sum, e) => sum + Number(e.textContent.replace(/,/g, '')), 0) > n + 5, before, { timeout: 30_000 });
+});
+
 /** The command with `args`; resolves once it printed its banner (or exited). */
 function startCommand(args) {
   const child = spawn(process.execPath, [serve, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });

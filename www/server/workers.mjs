@@ -223,6 +223,8 @@ export async function startWorkers({ count, redis, clock, speed, servers, prefix
           exit: w.exit ? (w.exit.code ?? w.exit.signal) : undefined,
           admitted: sum(scopes, (s) => s.counts.admitted), refused: sum(scopes, (s) => s.counts.refused),
           waiting: sum(scopes, (s) => s.waiting), inFlight: sum(scopes, (s) => s.inFlight),
+          // Calls that failed (e.g. StoreError while Redis is away), and the latest one's message.
+          errors: sum(w.state?.apis ?? [], (a) => a.errors), lastError: (w.state?.apis ?? []).map((a) => a.lastError).find(Boolean),
         };
       }),
       apis: ids.map((id) => mergeApi(id, live.map((w) => ({ w, api: w.state.apis.find((a) => a.id === id) })).filter((p) => p.api), now)),
