@@ -24,7 +24,7 @@ import { acceleratedClock, startHexServer, startHexagraphServer, startSecureCodi
 import { parseFlags, redisLabel } from './server/flags.mjs';
 import { createMock } from './server/mock.mjs';
 import { createPipeline } from './server/pipeline.mjs';
-import { quotaTimers, sharedAcceleratedClock, wallClockOffset } from './server/shared-clock.mjs';
+import { quotaTimers, sharedAcceleratedClock, wallClockMs } from './server/shared-clock.mjs';
 import { sendJson, serveStatic } from './server/static.mjs';
 
 const repo = fileURLToPath(new URL('..', import.meta.url));
@@ -48,7 +48,7 @@ export async function startDashboard({ port = 8080, host = '127.0.0.1', speed = 
     clock = acceleratedClock({ startMs: Date.now(), speed });
   } else {
     // Read alike by every worker process (see server/shared-clock.mjs).
-    const realStartMs = performance.now() + wallClockOffset();
+    const realStartMs = wallClockMs();
     clock = sharedAcceleratedClock({ startMs: Math.floor(realStartMs), realStartMs, speed });
   }
   // tollgate's clock: the same time, and timers that run `speed` times fast too.
