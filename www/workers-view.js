@@ -25,7 +25,7 @@ export function renderWorkers(root, d) {
         h('code', { text: d.redis }),
         ', shared by all of them (tollgate’s ', h('code', { text: 'redisStore' }), '). Together they stay within each limit, '
         + 'so the servers refuse nothing; each card below shows every worker’s share.'),
-      h('div', { class: 'table-wrap' }, table),
+      h('div', { class: 'table-wrap', tabindex: 0, role: 'region', 'aria-labelledby': 'workers-title' }, table),
       h('p', { class: 'problem workers-problem', role: 'status', hidden: true }),
     );
   }

@@ -175,6 +175,16 @@ test('Redis lost mid-run: the page says which calls failed and why; the workers 
   const admitted = () => page.$$eval('#workers [data-field="admitted"]', (els) => els.reduce((n, e) => n + Number(e.textContent.replace(/,/g, '')), 0));
   await page.waitForFunction(() => [...document.querySelectorAll('#workers [data-field="admitted"]')].every((e) => Number(e.textContent) > 0), null, { timeout: 15_000 });
 
+  // A narrow screen: nothing scrolls the page sideways, and what scrolls inside is reachable.
+  await page.setViewportSize({ width: 375, height: 700 });
+  await page.waitForFunction(() => document.querySelectorAll('#apis .scope .shares').length >= 3, null, { timeout: 15_000 });
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+  assert.ok(overflow <= 0, `no horizontal scrolling at 375 px (overflow ${overflow} px)`);
+  await page.evaluate(AXE);
+  const violations = await page.evaluate(async () => (await window.axe.run('#live', { resultTypes: ['violations'] })).violations
+    .filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => v.id));
+  assert.deepEqual(violations, []);
+
   await redis.kill();
   await page.waitForSelector('#workers .workers-problem:not([hidden])', { timeout: 20_000 });
   assert.match(await page.textContent('#workers .workers-problem'), /worker \d: [\d,]+ calls? failed \(last: StoreError: /);
