@@ -43,6 +43,9 @@ export async function startDashboard({ port = 8080, host = '127.0.0.1', speed = 
   if (!existsSync(join(repo, 'js/dist/browser.js')) || !existsSync(join(repo, 'pkg/web/tollgate_bg.wasm'))) {
     throw new Error('the package is not built (js/dist, pkg/web): run `npm run build` first');
   }
+  if (redis !== undefined && !(Number.isInteger(workers) && workers >= 1 && workers <= 16)) {
+    throw new TypeError(`\`workers\` must be a whole number from 1 to 16; got ${String(workers)}`);
+  }
   let clock;
   if (redis === undefined) {
     clock = acceleratedClock({ startMs: Date.now(), speed });

@@ -242,6 +242,7 @@ test('a bad or unreachable --redis is one line naming the option, exit 1, no han
       new RegExp(`^tollgate: --redis: Redis at redis://127\\.0\\.0\\.1:${closed} does not answer \\(connect ECONNREFUSED 127\\.0\\.0\\.1:${closed}\\); start redis-server there, or pass the redis:// URL of one that runs \\(or leave --redis out\\)\\n$`)],
     [['--port', '0', '--redis', 'redis://user:hunter2@127.0.0.1:1/0'], /^tollgate: --redis: Redis at redis:\/\/127\.0\.0\.1:1\/0 does not answer [^\n]*\n$/],
   ];
+  await assert.rejects(startDashboard({ port: 0, redis: redis.url, workers: 0 }), (e) => e instanceof TypeError && /`workers` must be a whole number from 1 to 16; got 0/.test(e.message));
   for (const [args, expected] of cases) {
     const started = Date.now();
     const r = spawnSync(process.execPath, [serve, ...args], { encoding: 'utf8', timeout: 15_000 });
