@@ -181,7 +181,7 @@ export function createPipeline({ timers, speed, hex, hexagraph, sch, store, keyS
   }
 
   // A shared scope's windows are in the store: its usage, read once per tick (one round trip each).
-  const sharedViews = new Map();
+  const sharedViews = new WeakMap(); // limiter -> views: a scope the wrapper dropped takes its entry along
   async function readShared() {
     const scopes = apis.flatMap((a) => a.fetch.scopes());
     await Promise.all(scopes.map(async ({ limiter }) => {
@@ -241,7 +241,7 @@ export function createPipeline({ timers, speed, hex, hexagraph, sch, store, keyS
  */
 export function serverSeen(apiId, server, seen, onLog) {
   const log = server.log;
-  onLog?.(apiId, [...log]);
+  if (onLog && log.length > 0) onLog(apiId, log.slice());
   for (const e of log) {
     if (e.status >= 200 && e.status < 300) seen.accepted++;
     else if (e.status === 429) seen.refused++;
