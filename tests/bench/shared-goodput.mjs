@@ -80,7 +80,9 @@ export async function goodputRows(redisPort) {
         for (const w of workers) w.go();
         const reports = await Promise.all(workers.map((w) => w.next((m) => m.event === 'done' || m.event === 'error', RUN_MS + 60_000)));
         for (const r of reports) if (r.errors || r.event === 'error') log(`${contender}: a process reported ${r.errors ?? 1} errors: ${r.error ?? r.message}`);
-        const to = from + RUN_MS * SPEED;
+        // The run's quota time ends on a calendar minute: a perfect client would
+        // send a whole minute's worth in the last few real ms of a partial one.
+        const to = Math.floor((from + RUN_MS * SPEED) / 60_000) * 60_000;
         for (const [apiName, api] of Object.entries(APIS)) {
           const mine = servers[apiName].log.filter((e) => e.key === `tok-${contender}`);
           // Accepted within the run's time (a call in flight at its end may land just after).
