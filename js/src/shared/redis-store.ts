@@ -538,6 +538,17 @@ class RedisSharedLimiter implements SharedLimiter {
     if (this.#triesInFlight >= MAX_TRY_BATCHES || this.#tries.length === 0) return;
     const batch = this.#tries.length <= MAX_TRY_BATCH ? this.#tries : this.#tries.slice(0, MAX_TRY_BATCH);
     this.#tries = this.#tries.length <= MAX_TRY_BATCH ? [] : this.#tries.slice(MAX_TRY_BATCH);
+    if (this.#local !== undefined) {
+      // Redis failed while these waited for their batch: the local fallback decides them.
+      for (const t of batch) {
+        try {
+          t.resolve(this.#tryLocal(t.cost));
+        } catch (error) {
+          t.reject(error);
+        }
+      }
+      return;
+    }
     this.#triesInFlight++;
     const args: (string | number)[] = ['try'];
     for (const t of batch) args.push(t.cost);
