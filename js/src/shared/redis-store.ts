@@ -395,7 +395,8 @@ class RedisSharedLimiter implements SharedLimiter {
     }, async () => {
       // Never sent: not counted again if Redis loses the quota.
       this.#forget(record);
-      // On the local fallback, Redis is out of reach: it is counted as admitted there when Redis is back.
+      // On the local fallback Redis is out of reach: there it stays counted (in
+      // flight until its lease ends), overcounted for a while, never undercounted.
       if (this.#local !== undefined) return;
       await this.#call('release', [id, storeAt, cost]);
       if (this.#waiters.size > 0) this.#poll();
