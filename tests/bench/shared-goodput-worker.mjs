@@ -5,7 +5,8 @@
 //   tollgate:    rateLimitedFetch(fetch, presets.hex|secureCodingHub({ store: redisStore(client) })),
 //                the preset's windows divided by `speed`
 //   bottleneck:  clustering (datastore 'ioredis'): a limiter per window (reservoir
-//                refreshed every window), the minute's chained to the hour's
+//                refreshed every window), the minute's chained to the hour's; its
+//                heartbeat (which refreshes reservoirs) scaled down to 250 ms
 //   rlf:         rate-limiter-flexible: RateLimiterUnion of two RateLimiterRedis
 //                (points per duration), consume, and on a refusal wait msBeforeNext
 // Protocol (JSON lines on stdout): 'ready', then 'go' on stdin, then 'done'.
@@ -55,7 +56,9 @@ if (c.contender === 'tollgate') {
   };
   close = async () => { for (const scope of limited.scopes()) await scope.limiter.close?.(); };
 } else if (c.contender === 'bottleneck') {
-  const common = { datastore: 'ioredis', clientOptions: { host: '127.0.0.1', port: c.redisPort }, clearDatastore: false };
+  // Clustering refreshes reservoirs on its heartbeat (every 5 s by default; the docs ask for refresh
+  // intervals that are multiples of it): scaled down with the windows, to bottleneck's local default.
+  const common = { datastore: 'ioredis', clientOptions: { host: '127.0.0.1', port: c.redisPort }, clearDatastore: false, heartbeatInterval: 250 };
   const minute = new Bottleneck({ ...common, id: `${c.id}-minute`, reservoir: perMinute, reservoirRefreshAmount: perMinute, reservoirRefreshInterval: MINUTE });
   const hour = new Bottleneck({ ...common, id: `${c.id}-hour`, reservoir: perHour, reservoirRefreshAmount: perHour, reservoirRefreshInterval: HOUR });
   minute.chain(hour);

@@ -28,7 +28,7 @@ const CALLERS = 4; // concurrent calls in each process
 const WORKER = fileURLToPath(new URL('./shared-goodput-worker.mjs', import.meta.url));
 export const CONTENDERS = [
   ['tollgate', 'tollgate `rateLimitedFetch` + preset with `store: redisStore(ioredis)`'],
-  ['bottleneck', 'bottleneck clustering (ioredis datastore), reservoir per window, chained'],
+  ['bottleneck', 'bottleneck clustering (ioredis datastore), reservoir per window, chained, heartbeat 250 ms'],
   ['rlf', 'rate-limiter-flexible `RateLimiterUnion` of two `RateLimiterRedis`, wait `msBeforeNext`'],
 ];
 const APIS = {
