@@ -31,7 +31,7 @@ const TICK_MS = 250; // real ms between two state messages on /events
  * listen error (`code: 'EADDRINUSE'`) before anything else is started.
  */
 export async function startDashboard({ port = 8080, host = '127.0.0.1', speed = 60, pipeline: withPipeline = true } = {}) {
-  if (!existsSync(join(repo, 'js/dist/browser.js')) || !existsSync(join(repo, 'pkg/web/tollgate_bg.wasm'))) {
+  if (!existsSync(join(repo, 'js/dist/browser.js')) || !existsSync(join(repo, 'pkg/web/tollgate_core.wasm'))) {
     throw new Error('the package is not built (js/dist, pkg/web): run `npm run build` first');
   }
   const clock = acceleratedClock({ startMs: Date.now(), speed });

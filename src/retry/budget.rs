@@ -56,6 +56,14 @@ impl RetryBudget {
     pub fn tokens_milli(&self) -> u64 {
         self.tokens_milli
     }
+
+    /// This budget with `tokens_milli` thousandths left (at most the maximum):
+    /// how a caller that keeps the count itself (the JS layer, between calls
+    /// into wasm) resumes it.
+    pub fn with_tokens_milli(mut self, tokens_milli: u64) -> Self {
+        self.tokens_milli = tokens_milli.min(self.max_milli);
+        self
+    }
 }
 
 impl Default for RetryBudget {
