@@ -19,7 +19,8 @@ cd "$(dirname "$0")/.."
 cargo_home=${CARGO_HOME:-$HOME/.cargo}
 export RUSTFLAGS="--remap-path-prefix=$cargo_home=cargo --remap-path-prefix=$(rustc --print sysroot)=rust"
 here=(--remap-path-prefix="$PWD"=tollgate)
-opt=(node_modules/.bin/wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext --enable-mutable-globals --strip-debug --strip-producers)
+# --converge repeats -Oz while it still shrinks; the target_features section only matters to a linker.
+opt=(node_modules/.bin/wasm-opt -Oz --converge --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext --enable-mutable-globals --strip-debug --strip-producers --strip-target-features)
 out=${CARGO_TARGET_DIR:-target}/wasm32-unknown-unknown/release/tollgate.wasm
 
 # Each module's stack (128 KiB) is far more than its deepest call needs;
