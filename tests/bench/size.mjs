@@ -94,4 +94,6 @@ IMPORTS.forEach(([name, , limitKb], i) => {
 // What esbuild keeps for `{ Limiter }` (minified bytes by file, before gzip): where the JS goes.
 const keptJs = [...web[0].kept].filter(([f]) => !f.startsWith('js/dist/wasm/tollgate_')).sort((a, b) => b[1] - a[1]);
 out(`\nJS kept for \`{ Limiter }\` (minified bytes): ${keptJs.map(([f, n]) => `${f.replace('js/dist/', '')} ${n}`).join(', ')}.`);
+const biggest = [...web[2].kept].sort((a, b) => b[1] - a[1]).slice(0, 5);
+out(`\nLargest files kept for the whole entry (minified bytes): ${biggest.map(([f, n]) => `${f.replace('js/dist/', '')} ${n}`).join(', ')}.`);
 out(`\nOnly a bundle that reaches rateLimitedFetch or parseRateLimitHeaders carries the feedback module (${kb(gz(feedbackWasm))} gzipped, more as base64).`);
