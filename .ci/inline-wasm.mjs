@@ -4,9 +4,10 @@
 // feedback module everywhere (js/src/wasm/feedback.ts).
 //
 // For every pkg/web/<name>.wasm it writes js/dist/wasm/<name>.js, an ES module
-// whose default export is the file's bytes, and a declaration beside it. The
+// whose default export returns the file's bytes, and a declaration beside it. The
 // bytes are stored deflated (raw DEFLATE, level 9), as base64, and inflated when
-// the module is evaluated (js/src/wasm/inflate.ts): gzip cannot compress base64
+// asked for (js/src/wasm/inflate.ts; not when the module is evaluated: Workers
+// and Node never ask for the feedback module's): gzip cannot compress base64
 // of the raw bytes well (it comes to about 1.3× the wasm's own gzip size, and
 // more than twice its size without gzip), base64 of the deflated bytes about
 // 1.0×. Each module's bytes sit in a JS module of their own, which nothing but
@@ -33,12 +34,13 @@ if (found.join() !== [...WASMS].sort().join()) {
   throw new Error(`inline-wasm: pkg/web holds ${found.join(', ') || 'no .wasm'}, expected ${WASMS.join(', ')}; run .ci/build.sh`);
 }
 
-/** `decode` turns the base64 text into the deflated bytes. */
-const decode = [
+/** The body of the exported function: base64 to the deflated bytes, then inflated. */
+const decode = (size) => [
   // Uint8Array.fromBase64 where the runtime has it (native, fastest); atob everywhere else.
-  'const deflated = typeof Uint8Array.fromBase64 === \'function\'',
-  '  ? Uint8Array.fromBase64(base64)',
-  '  : Uint8Array.from(atob(base64), (c) => c.charCodeAt(0));',
+  '  const deflated = typeof Uint8Array.fromBase64 === \'function\'',
+  '    ? Uint8Array.fromBase64(base64)',
+  '    : Uint8Array.from(atob(base64), (c) => c.charCodeAt(0));',
+  `  return inflate(deflated, ${size});`,
 ];
 
 for (const [dir, files, esm] of [['js/dist/wasm', WASMS, true], ['js/cjs/wasm', COMMONJS, false]]) {
@@ -59,11 +61,12 @@ for (const [dir, files, esm] of [['js/dist/wasm', WASMS, true], ['js/cjs/wasm', 
         ? ["import { inflate } from './inflate.js';"]
         : ['"use strict";', 'Object.defineProperty(exports, "__esModule", { value: true });', "const { inflate } = require('./inflate.js');"]),
       `const base64 = '${deflated.toString('base64')}';`,
-      ...decode,
-      `const bytes = inflate(deflated, ${bytes.length});`,
-      esm ? 'export default bytes;' : 'exports.default = bytes;',
+      '/** The bytes, decoded anew on each call: only when a module is compiled from them. */',
+      esm ? 'export default function bytes() {' : 'exports.default = function bytes() {',
+      ...decode(bytes.length),
+      esm ? '}' : '};',
       '',
     ].join('\n'));
-    writeFileSync(join(to, `${name}.d.ts`), `/** The bytes of pkg/web/${file}. */\ndeclare const bytes: Uint8Array<ArrayBuffer>;\nexport default bytes;\n`);
+    writeFileSync(join(to, `${name}.d.ts`), `/** The bytes of pkg/web/${file}, decoded anew on each call. */\ndeclare function bytes(): Uint8Array<ArrayBuffer>;\nexport default bytes;\n`);
   }
 }

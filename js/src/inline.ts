@@ -18,6 +18,6 @@ import { useCore } from './core.js';
 import limiterWasm from './wasm/tollgate_core.js';
 
 // The limiter module imports nothing: compiled and instantiated from its bytes, synchronously.
-useCore(new WebAssembly.Instance(new WebAssembly.Module(limiterWasm)));
+useCore(new WebAssembly.Instance(new WebAssembly.Module(limiterWasm())));
 
 export * from './index.js';

@@ -51,9 +51,9 @@ test('inflate refuses data that does not give the stated size, and truncated dat
 test('the inlined modules (ESM and CommonJS) are the built .wasm files, byte for byte', async () => {
   for (const name of ['tollgate_core', 'tollgate_feedback']) {
     const file = readFileSync(new URL(`pkg/web/${name}.wasm`, repo));
-    const esm = (await import(new URL(`js/dist/wasm/${name}.js`, repo))).default;
+    const esm = (await import(new URL(`js/dist/wasm/${name}.js`, repo))).default();
     assert.ok(Buffer.from(esm).equals(file), `js/dist/wasm/${name}.js`);
   }
-  const cjs = createRequire(import.meta.url)('../../js/cjs/wasm/tollgate_feedback.js').default;
+  const cjs = createRequire(import.meta.url)('../../js/cjs/wasm/tollgate_feedback.js').default();
   assert.ok(Buffer.from(cjs).equals(readFileSync(new URL('pkg/web/tollgate_feedback.wasm', repo))), 'js/cjs/wasm/tollgate_feedback.js');
 });

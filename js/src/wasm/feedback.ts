@@ -56,7 +56,7 @@ export function provideFeedbackModule(module: unknown): void {
  */
 function call<T>(f: (x: FeedbackExports) => T): T {
   if (x === undefined) {
-    const module = (compiled ?? new WebAssembly.Module(bytes)) as WebAssembly.Module;
+    const module = (compiled ?? new WebAssembly.Module(bytes())) as WebAssembly.Module;
     x = new WebAssembly.Instance(module, {}).exports as unknown as FeedbackExports;
     stackTop = x.__stack_pointer.value;
   }
