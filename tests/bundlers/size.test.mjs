@@ -53,6 +53,38 @@ for (const entry of ['tollgate', 'tollgate/web']) {
   });
 }
 
+/** The same app bundled by Rollup (node-resolve) and webpack (production), as tests/bundlers/bundlers.test.mjs calls them. */
+async function rollupBundle(source) {
+  const { rollup } = await import('rollup');
+  const { nodeResolve } = await import('@rollup/plugin-node-resolve');
+  writeFileSync(join(dir, 'app.js'), source);
+  const bundle = await rollup({ input: join(dir, 'app.js'), plugins: [nodeResolve({ browser: true })], logLevel: 'silent' });
+  const { output } = await bundle.generate({ format: 'es' });
+  await bundle.close();
+  return output.map((o) => o.code ?? '').join('\n');
+}
+
+async function webpackBundle(source) {
+  const { default: webpack } = await import('webpack');
+  writeFileSync(join(dir, 'app.js'), source);
+  const out = join(dir, 'webpack-out');
+  const stats = await new Promise((ok, fail) => webpack({
+    mode: 'production', context: dir, entry: './app.js', output: { path: out, filename: 'app.js' },
+  }, (err, s) => (err ? fail(err) : ok(s))));
+  assert.ok(!stats.hasErrors(), stats.toString('errors-only'));
+  return readFileSync(join(out, 'app.js'), 'utf8');
+}
+
+test('Rollup and webpack drop the feedback module from { Limiter } too, and keep it for rateLimitedFetch', { timeout: 90_000 }, async () => {
+  const needle = feedbackBase64();
+  for (const [name, make] of [['rollup', rollupBundle], ['webpack', webpackBundle]]) {
+    const limiter = await make("import { Limiter } from 'tollgate';\nconsole.log(new Limiter({ windows: [{ limit: 1, per: '1s' }] }).tryAcquire().ok);\n");
+    assert.ok(!limiter.includes(needle), `${name}: the feedback wasm bytes are in the { Limiter } bundle`);
+    const fetch = await make("import { rateLimitedFetch } from 'tollgate';\nconsole.log(rateLimitedFetch(fetch));\n");
+    assert.ok(fetch.includes(needle), `${name}: the rateLimitedFetch bundle lacks the feedback wasm`);
+  }
+});
+
 test('a bundle of rateLimitedFetch carries the feedback wasm (so the check above can fail)', async () => {
   const b = await bundle("import { rateLimitedFetch } from 'tollgate';\nconsole.log(rateLimitedFetch(fetch));\n");
   assert.ok(b.text.includes(feedbackBase64()), 'the feedback wasm bytes are in the bundle');
