@@ -14,7 +14,7 @@ import { gzipSync } from 'node:zlib';
 
 const repo = fileURLToPath(new URL('../..', import.meta.url));
 /** gzip -9 of the minified `{ Limiter }` bundle, both entries: what this branch reached, plus a little. */
-const MAX_GZ = { tollgate: 28 * 1024, 'tollgate/web': 8.5 * 1024 };
+const MAX_GZ = { tollgate: 27 * 1024, 'tollgate/web': 8.5 * 1024 };
 
 let dir;
 before(() => {
