@@ -25,10 +25,12 @@ out=${CARGO_TARGET_DIR:-target}/wasm32-unknown-unknown/release/tollgate.wasm
 
 # Each module's stack (128 KiB) is far more than its deepest call needs;
 # `__stack_pointer` is exported so that the JS side can reset it after a trap.
-wasm() { # feature, output name
-  cargo rustc --lib --release --target wasm32-unknown-unknown --no-default-features --features "$1" --crate-type cdylib --quiet \
-    -- -C link-arg=-zstack-size=131072 -C link-arg=--export=__stack_pointer "${here[@]}"
-  "${opt[@]}" "$out" -o "target/pkg.tmp/$2.wasm"
+wasm() { # feature, output name, rustc flags of that module only
+  local feature=$1 name=$2
+  shift 2
+  cargo rustc --lib --release --target wasm32-unknown-unknown --no-default-features --features "$feature" --crate-type cdylib --quiet \
+    -- "$@" -C link-arg=-zstack-size=131072 -C link-arg=--export=__stack_pointer "${here[@]}"
+  "${opt[@]}" "$out" -o "target/pkg.tmp/$name.wasm"
 }
 rm -rf target/pkg.tmp pkg/web.tmp pkg/node.tmp
 mkdir -p target/pkg.tmp pkg/web.tmp pkg/node.tmp
