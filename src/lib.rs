@@ -132,7 +132,7 @@
 //! * `wasm-core`, `wasm-feedback`: the two wasm modules of the JS package
 //!   (plain exports, no wasm-bindgen; built without `std`).
 #![no_std]
-// Only the wasm boundary and its allocator (`wasm-core`) may use `unsafe`.
+// Only the wasm boundaries and their allocator (`wasm-core`, `wasm-feedback`) may use `unsafe`.
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
