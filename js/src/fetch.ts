@@ -296,7 +296,12 @@ function learn(w: Wrapper, scope: ScopeState, feedback: Feedback, now: number, s
     // guessed a second too long about half the time with an epoch reset.)
     if (perMs === undefined && sw.limit !== undefined && sw.remaining === sw.limit - 1 && sw.resetAtMs !== undefined) {
       perMs = Math.max(1_000, Math.floor((sw.resetAtMs - sentAt) / 1_000) * 1_000);
+      sw.windowMs = perMs;
     }
+    // Whatever the server counted by now is free by a window from now: a
+    // reset in whole seconds, rounded up (an epoch X-RateLimit-Reset), is up
+    // to a second later than that.
+    if (sw.windowMs !== undefined && sw.resetAtMs !== undefined) sw.resetAtMs = Math.min(sw.resetAtMs, now + sw.windowMs);
     if (sw.limit === undefined || sw.limit < 1 || sw.limit > OPEN.limit || perMs === undefined || perMs > 2 ** 40) continue;
     const known = scope.learned.find((l) => l.perMs === perMs);
     if (known?.limit === sw.limit) continue;
@@ -348,10 +353,10 @@ function replaceLimiter(w: Wrapper, scope: ScopeState, now: number, feedback: Fe
  * retry rules decide (with `scope.blind.nextAt` as the time to come back).
  *
  * 1. Sent before the scope's latest adaptation: that rule is gone; absorbed.
- * 2. Each window the scope enforces: the server accepted `n` responses in its
- *    last period and then refused, so it allows `n` per that period. Where
- *    that is below the window's limit, the scope learns it (as the configured
- *    window's kind) and its limiter is replaced: absorbed.
+ * 2. Each window the scope enforces: the server accepted `n` (at least 1)
+ *    responses in its last period and then refused, so it allows `n` per that
+ *    period. Where that is below the window's limit, the scope learns it (as
+ *    the window's kind) and its limiter is replaced: absorbed.
  * 3. No window to lower (none known, or all at what was accepted): the scope
  *    goes one request at a time (`Blind`), the first a backoff (`retry.backoff`) from now: absorbed.
  * 4. Already so: the spacing doubles; the call's retry rules decide.
@@ -362,9 +367,10 @@ function adaptToRefusal(w: Wrapper, scope: ScopeState, sentGeneration: number, n
   let lowered = false;
   for (const x of scope.limiter.usage()) {
     if (x.limit === OPEN.limit) continue;
-    const n = Math.max(1, acceptedSince(scope.accepted, now - x.perMs));
-    // A count at the cap of what is kept says nothing about a higher limit.
-    if (n >= x.limit || n >= ACCEPTED_KEPT) continue;
+    const n = acceptedSince(scope.accepted, now - x.perMs);
+    // Nothing accepted in the period says nothing of the server's limit; nor
+    // does a count at the cap of what is kept.
+    if (n < 1 || n >= x.limit || n >= ACCEPTED_KEPT) continue;
     const known = scope.learned.find((l) => l.perMs === x.perMs);
     if (known !== undefined) known.limit = n;
     else scope.learned.push({ limit: n, perMs: x.perMs, kind: x.kind });
@@ -603,9 +609,12 @@ async function call(w: Wrapper, route: NormalizedRoute, method: string, url: URL
           return response;
         }
         const stated = comeBackAt(feedback);
-        // A 429 that says nothing: the scope adapts (see `adaptToRefusal`).
-        // Only where a retry is allowed at all (not with `retry: false`, nor past `retry.maxTotal`, nor when `shouldRetry` says no).
-        if (status === 429 && stated === undefined && r.limit > 1 && r.statusCodes.has(429) && canReplay
+        // A 429 that says nothing (no Retry-After, even a garbled one; no reset;
+        // no refusal of the scope in force): the scope adapts (see
+        // `adaptToRefusal`). Only where a retry is allowed at all (not with
+        // `retry: false`, nor past `retry.maxTotal`, nor when `shouldRetry` says no).
+        const silent = status === 429 && stated === undefined && !response!.headers.has('retry-after') && !((refusals.get(scope.limiter)?.until ?? 0) > now);
+        if (silent && r.limit > 1 && r.statusCodes.has(429) && canReplay
           && (r.maxTotalMs === Infinity || now - started <= r.maxTotalMs)
           && adaptToRefusal(w, scope, sentGeneration, now)
           && (r.shouldRetry === undefined || await r.shouldRetry({ request: new Request(url, { method }), response, error: failure, attempt, retryAt: now }))) {
@@ -616,7 +625,7 @@ async function call(w: Wrapper, route: NormalizedRoute, method: string, url: URL
           continue;
         }
         // Blind, the scope's gate says when: a wait the client directs, no budget spent.
-        const serverAt = stated ?? (status === 429 && scope.blind !== undefined ? scope.blind.nextAt : undefined);
+        const serverAt = stated ?? (silent && scope.blind !== undefined ? scope.blind.nextAt : undefined);
         // A status outside `retry.statusCodes` is not retried; one added to them is retried as a 500 is.
         const asStatus = response === undefined ? 0 : !r.statusCodes.has(status) ? status : CORE_RETRYABLE.has(status) ? status : 500;
         let decision = response !== undefined && !r.statusCodes.has(status) ? NOT_RETRYABLE

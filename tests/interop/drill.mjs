@@ -17,7 +17,7 @@ export const SERVERS = [
   ['@fastify/rate-limit', 'draft', (o) => fastifyServer({ ...o, headers: 'draft' }), 'sliding'],
   ['rate-limiter-flexible', 'X-RateLimit', (o) => flexibleServer(o), 'sliding'],
   // rate=1r/s burst=9 nodelay: 10 at once, then one a second.
-  ['nginx limit_req', 'none', (o) => nginxServer(o), 'bucket'],
+  ['nginx limit_req', 'no headers', (o) => nginxServer(o), 'bucket'],
 ];
 
 /**
