@@ -54,3 +54,42 @@ test('a configured limit above the stated one is lowered at once; unmatched requ
   assert.equal(learning.scopes().length, 1);
   assert.deepEqual(learning.scopes()[0].learned, [{ limit: 2, perMs: 10_000, kind: 'sliding' }]);
 });
+
+test('a window learned from an epoch X-RateLimit-Reset (whole seconds, rounded up) is its exact length, and its slots free a window after their requests, not at the rounded reset', async () => {
+  // express-rate-limit's legacy headers: 2 per 10 s from a window's first
+  // request, no window length, the reset in epoch seconds rounded up. Sent at
+  // T0 + 300 ms, the first request's reset reads T0 + 11 s: 10.7 s ahead.
+  const clock = fakeClock(T0 + 300);
+  const log = [];
+  let windowEnd = 0;
+  let count = 0;
+  const legacy = http.createServer((req, res) => {
+    const now = clock.now();
+    if (now >= windowEnd) {
+      windowEnd = now + 10_000;
+      count = 0;
+    }
+    count++;
+    log.push([now - T0, count <= 2 ? 200 : 429]);
+    const headers = { 'x-ratelimit-limit': '2', 'x-ratelimit-remaining': String(Math.max(0, 2 - count)), 'x-ratelimit-reset': String(Math.ceil(windowEnd / 1000)) };
+    if (count > 2) headers['retry-after'] = String(Math.ceil((windowEnd - now) / 1000));
+    res.writeHead(count <= 2 ? 200 : 429, headers).end('{}');
+  });
+  await new Promise((resolve) => legacy.listen(0, '127.0.0.1', resolve));
+  try {
+    // Virtual time holds while a request is in flight (a network with no latency).
+    let inFlight = 0;
+    const counted = (input, init) => {
+      inFlight++;
+      return fetch(input, init).finally(() => { inFlight--; });
+    };
+    const limited = rateLimitedFetch(counted, { clock, random: () => 0 });
+    const url = `http://127.0.0.1:${legacy.address().port}/x`;
+    await drive(clock, Promise.all(Array.from({ length: 4 }, () => limited(url))), { busy: () => inFlight > 0 });
+    assert.deepEqual(limited.scopes()[0].learned, [{ limit: 2, perMs: 10_000, kind: 'sliding' }], 'not 11 s (rounded from 10.7 s)');
+    // The third goes when the first's slot frees (10 s after it), not at the reset as sent (10.7 s).
+    assert.deepEqual(log, [[300, 200], [300, 200], [10_300, 200], [10_300, 200]]);
+  } finally {
+    legacy.close();
+  }
+});
