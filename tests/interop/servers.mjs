@@ -147,10 +147,14 @@ http {
       throw new Error(`nginx did not start: ${(log + stderr).trim().split('\n').slice(-3).join(' | ')}`);
     }
     const log = [];
+    // nginx outlives a parent that exits without closing it: not this one.
+    const orphaned = () => child.kill('SIGKILL');
+    process.once('exit', orphaned);
     return {
       url, log,
       /** Stops nginx (SIGQUIT: gracefully, its access log complete), then reads that log into `log`. */
       close: async () => {
+        process.off('exit', orphaned);
         child.kill('SIGQUIT');
         const stopped = await Promise.race([exited.then(() => true), new Promise((r) => setTimeout(r, 5_000, false))]);
         if (!stopped) {
