@@ -127,3 +127,34 @@ test('retry: false still fails at the first silent 429 (the scope adapts, the ca
     await server.close();
   }
 });
+
+test('a blind scope whose server starts stating its policy is paced by the learned window again, no longer one at a time', async () => {
+  assert.equal(spins, false, 'not run: a learning scope spins (see the first test), this one would hang');
+  const clock = fakeClock(T0);
+  const log = [];
+  let announce = false;
+  // 2 per 10 s (sliding); the 429s bare; the 200s state the policy once `announce` is set.
+  const server = http.createServer((req, res) => {
+    const now = clock.now();
+    const recent = log.filter(([at, status]) => status === 200 && at > now - 10_000);
+    const status = recent.length < 2 ? 200 : 429;
+    log.push([now, status]);
+    const headers = status === 200 && announce ? { 'ratelimit-policy': '2;w=10', ratelimit: `limit=2, remaining=${1 - recent.length}, reset=10` } : {};
+    res.writeHead(status, headers).end();
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  try {
+    const net = counted();
+    const limited = rateLimitedFetch(net.fetch, { clock, random: () => 0 });
+    limited.events.addEventListener('throttled', () => { announce = true; });
+    const outcomes = await drive(clock, settle(limited, `http://127.0.0.1:${server.address().port}/work`, 6), { busy: net.busy });
+    assert.deepEqual(lost(outcomes), []);
+    const accepted = log.filter(([, s]) => s === 200).map(([at]) => at - T0);
+    // Blind: 1 s, 3 s, 7 s refused, 15 s accepted and the policy learned:
+    // then two per 10 s (one more at once, as the server said 1 remained).
+    assert.deepEqual(accepted, [0, 0, 15_000, 15_000, 25_000, 25_000]);
+    assert.deepEqual(limited.scopes()[0].learned, [{ limit: 2, perMs: 10_000, kind: 'sliding' }]);
+  } finally {
+    server.close();
+  }
+});
