@@ -616,9 +616,12 @@ async function call(w: Wrapper, route: NormalizedRoute, method: string, url: URL
         const silent = status === 429 && stated === undefined && !response!.headers.has('retry-after') && !((refusals.get(scope.limiter)?.until ?? 0) > now);
         if (silent && r.limit > 1 && r.statusCodes.has(429) && canReplay
           && (r.maxTotalMs === Infinity || now - started <= r.maxTotalMs)
-          && adaptToRefusal(w, scope, sentGeneration, now)
-          && (r.shouldRetry === undefined || await r.shouldRetry({ request: new Request(url, { method }), response, error: failure, attempt, retryAt: now }))) {
+          && adaptToRefusal(w, scope, sentGeneration, now)) {
           emit(w, 'throttled', scope, { status, attempt, retryAt: undefined });
+          if (r.shouldRetry !== undefined && !(await r.shouldRetry({ request: new Request(url, { method }), response, error: failure, attempt, retryAt: now }))) {
+            emit(w, 'gave-up', scope, { attempt, status, reason: core().giveUpReason(NOT_RETRYABLE) });
+            return response!;
+          }
           emit(w, 'retry', scope, { attempt, status, retryAt: now, waitMs: 0 });
           await response?.body?.cancel().catch(() => {});
           uncounted++;

@@ -128,6 +128,24 @@ test('retry: false still fails at the first silent 429 (the scope adapts, the ca
   }
 });
 
+test('retry.shouldRetry saying no to a silent 429: asked once, the 429 returned, the scope still adapts', async () => {
+  const clock = fakeClock(T0);
+  const server = await silentServer(clock, 1, 10_000);
+  try {
+    const asked = [];
+    const limited = rateLimitedFetch(fetch, {
+      clock, routes: [{ url: '/work', windows: [{ limit: 3, per: '10s' }] }],
+      retry: { shouldRetry: (c) => { asked.push(c.response.status); return false; } },
+    });
+    const statuses = await drive(clock, Promise.all(Array.from({ length: 3 }, () => limited(server.url).then((r) => r.status))));
+    assert.deepEqual(statuses.sort(), [200, 429, 429]);
+    assert.deepEqual(asked, [429, 429]);
+    assert.deepEqual(limited.scopes()[0].learned, [{ limit: 1, perMs: 10_000, kind: 'sliding' }]);
+  } finally {
+    await server.close();
+  }
+});
+
 test('a blind scope whose server starts stating its policy is paced by the learned window again, no longer one at a time', async () => {
   assert.equal(spins, false, 'not run: a learning scope spins (see the first test), this one would hang');
   const clock = fakeClock(T0);
