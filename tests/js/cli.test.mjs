@@ -298,7 +298,7 @@ test('www/serve.mjs: a bad flag is one line in our words, not a stack trace', as
     child.on('close', (code) => resolve({ code, stderr }));
   });
   const cases = [
-    [['--bogus'], /^tollgate: unknown option '--bogus'; it takes --port, --speed, --help \(see 'node www\/serve\.mjs --help'\)\n$/],
+    [['--bogus'], /^tollgate: unknown option '--bogus'; it takes --port, --speed, --redis, --workers, --help \(see 'node www\/serve\.mjs --help'\)\n$/],
     [['--port'], /^tollgate: --port needs a value/],
     [['extra'], /^tollgate: unexpected argument 'extra'/],
   ];
