@@ -59,6 +59,8 @@ fi
 if ! command -v nginx >/dev/null 2>&1 && [ ! -x /usr/sbin/nginx ]; then
   say "installing Debian's nginx-light for the interop tests"
   apt_install nginx-light
+  # The package starts its service on port 80 where there is an init system; the drill runs its own.
+  as_root invoke-rc.d nginx stop >/dev/null 2>&1 || true
 fi
 
 # npm ci only when package-lock.json changed since the last install.
