@@ -12,7 +12,7 @@ import {
   type CallOptions, type NormalizedFetchOptions, type NormalizedRoute, type RateLimitedFetchOptions, type RouteRequest,
   normalizeFetchOptions,
 } from './fetch-options.js';
-import { Limiter, type Permit } from './limiter.js';
+import { Limiter, Permit } from './limiter.js';
 import type { Feedback } from './core.js';
 import { normalizePriority, parseDuration } from './options.js';
 import { isRequestLike } from './request-like.js';
@@ -65,6 +65,14 @@ interface ScopeState extends Scope {
   generation: number;
   /** Refused without a word and no window to hold to: one request at a time (see `Blind`). */
   blind: Blind | undefined;
+  /** In-process requests admitted and not yet answered, to count on a replacement limiter (see `replaceLimiter`). */
+  flights: Set<Flight>;
+}
+
+/** A request in flight: its permit, and its stand-in on the scope's limiter when that was replaced meanwhile. */
+interface Flight {
+  cost: number;
+  shadow: Permit | undefined;
 }
 
 /** The abort reason given to the waiters of a replaced limiter. */
@@ -243,7 +251,7 @@ function scopeFor(w: Wrapper, route: NormalizedRoute, raw: string | null | undef
       : newLimiter(w, configured.length > 0 ? configured : [OPEN], route.maxConcurrent);
     scope = {
       route: route.name, key, limiter, configured, learned: [], movers: new Set(), probe: undefined, probed: false, maxConcurrent: route.maxConcurrent,
-      accepted: [], generation: 0, blind: undefined,
+      accepted: [], generation: 0, blind: undefined, flights: new Set(),
     };
     w.scopes.set(id, scope);
   }
@@ -329,15 +337,23 @@ function replaceLimiter(w: Wrapper, scope: ScopeState, now: number, feedback: Fe
   if (sameWindows(before, windows)) return false;
   const old = scope.limiter;
   const counted = old.usage();
+  const flying = old.inFlight;
   scope.limiter = newLimiter(w, windows, scope.maxConcurrent);
   const pause = old.pausedUntil;
   if (pause > now) scope.limiter.pauseUntil(pause);
-  // What the old limiter counted (requests in flight included, which complete
-  // there) holds in the new one's windows of the same length for a period.
+  // What the old limiter counted as landed holds in the new one's windows of
+  // the same length for a period from now. Requests still in flight may reach
+  // the server later than now: each is counted in flight on the new limiter
+  // too (a stand-in permit, completed when the request's response arrives),
+  // as far as the new limits hold them; beyond that, the server refuses them.
   windows.forEach((x, i) => {
-    const used = counted.find((c) => c.perMs === x.perMs)?.used ?? 0;
+    const used = Math.max(0, (counted.find((c) => c.perMs === x.perMs)?.used ?? 0) - flying);
     if (used > 0) scope.limiter.reconcile(i, { remaining: Math.max(0, x.limit - used) });
   });
+  for (const flight of scope.flights) {
+    const stand = scope.limiter.tryAcquire(flight.cost);
+    flight.shadow = stand.ok ? stand.permit : undefined;
+  }
   if (feedback !== undefined) reconcileWith(scope.limiter, feedback);
   // In queue order, as they were added.
   for (const move of [...scope.movers]) move();
@@ -546,8 +562,13 @@ async function call(w: Wrapper, route: NormalizedRoute, method: string, url: URL
         }
         if (!quick.ok) emit(w, 'queued', scope, { retryAt: quick.retryAt, waiting: scope.limiter.waiting + 1 });
         const permit = quick.ok ? quick.permit : await acquireFrom(scope, cost, priority, waits.signal);
+        const flight: Flight | undefined = permit instanceof Permit ? { cost, shadow: undefined } : undefined;
+        const flownIn = scope;
+        if (flight !== undefined) flownIn.flights.add(flight);
         // Cancelled after admission, before sending: nothing reached the server, the units go back.
         if (userSignal?.aborted) {
+          flownIn.flights.delete(flight!);
+          flight?.shadow?.release();
           permit.release();
           throw userSignal.reason;
         }
@@ -556,6 +577,8 @@ async function call(w: Wrapper, route: NormalizedRoute, method: string, url: URL
           try {
             throwIfRefused(scope, clock.now(), () => context(attempt - 1), `${method} ${url.href}`);
           } catch (error) {
+            flownIn.flights.delete(flight!);
+            flight?.shadow?.release();
             permit.complete();
             throw error;
           }
@@ -573,6 +596,10 @@ async function call(w: Wrapper, route: NormalizedRoute, method: string, url: URL
         } catch (error) {
           failure = error;
         } finally {
+          if (flight !== undefined) {
+            flownIn.flights.delete(flight);
+            flight.shadow?.complete();
+          }
           const done = permit.complete(); // when the response (or the error) arrived
           if (isPromise(done)) await done;
         }
