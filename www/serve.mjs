@@ -40,7 +40,7 @@ const TICK_MS = 250; // real ms between two state messages on /events
  * servers' log entries, before the dashboard counts and drops them (tests).
  */
 export async function startDashboard({ port = 8080, host = '127.0.0.1', speed = 60, pipeline: withPipeline = true, redis, workers = 3, onServerLog } = {}) {
-  if (!existsSync(join(repo, 'js/dist/browser.js')) || !existsSync(join(repo, 'pkg/web/tollgate_bg.wasm'))) {
+  if (!existsSync(join(repo, 'js/dist/browser.js')) || !existsSync(join(repo, 'pkg/web/tollgate_core.wasm'))) {
     throw new Error('the package is not built (js/dist, pkg/web): run `npm run build` first');
   }
   if (redis !== undefined && !(Number.isInteger(workers) && workers >= 1 && workers <= 16)) {
