@@ -45,6 +45,15 @@ if ! command -v redis-server >/dev/null 2>&1 || ! command -v redis-cli >/dev/nul
   apt_install redis-server
 fi
 
+# The interop drill (tests/interop) runs Debian's nginx with limit_req as an
+# unprivileged process from a temp dir: nginx-light (bookworm: the nginx binary).
+if ! command -v nginx >/dev/null 2>&1 && [ ! -x /usr/sbin/nginx ]; then
+  say "installing Debian's nginx-light for the interop tests"
+  apt_install nginx-light
+  # The package starts its service on port 80 where there is an init system; the drill runs its own.
+  as_root invoke-rc.d nginx stop >/dev/null 2>&1 || true
+fi
+
 # npm ci only when package-lock.json changed since the last install.
 stamp=node_modules/.tollgate-lock
 lock_sum=$(sha256sum package-lock.json | cut -d' ' -f1)

@@ -28,5 +28,5 @@ node --test --test-reporter=spec tests/js/ tests/servers/ tests/browser/ tests/p
 step "JS: shared limiters on a real redis-server: differential vs the core, multi-process, fairness, cluster"
 node --test --test-reporter=spec tests/shared/
 
-step "JS: rateLimitedFetch against real rate-limiting middleware (express-rate-limit, @fastify/rate-limit, rate-limiter-flexible), in real time"
+step "JS: rateLimitedFetch against real rate-limiting servers (express-rate-limit, @fastify/rate-limit, rate-limiter-flexible, nginx limit_req), in real time"
 node --test --test-reporter=spec tests/interop/

@@ -5,12 +5,12 @@
 //   tollgate plan --preset hex --jobs 100 [--now 2026-11-23T13:42:00Z] [--json]
 //   tollgate plan --windows '20/1m, 60/1h' --jobs 100
 //   tollgate demo --preset hex --jobs 100 [--speed 600] [--concurrency 10]
-//   tollgate inspect <url> [--method GET] [--header 'name: value' ...] [--json]
+//   tollgate inspect <url> [--method GET] [--header 'name: value' ...] [--preset hex | --windows '20/1m'] [--json]
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import * as tollgate from './node.mjs';
 
-const { Limiter, presets, parseDuration, hexClient, parseRateLimitHeaders } = tollgate;
+const { Limiter, presets, parseDuration, hexClient, parseRateLimitHeaders, rateLimitedFetch } = tollgate;
 
 const JOBS = { plan: 1_000_000, demo: 100_000 };
 /** The progress line's fastest redraw on a terminal, real ms. */
@@ -21,11 +21,12 @@ const USAGE = `Usage: tollgate <command> [options]
 Commands:
   plan   when each of the next --jobs requests may go under a quota, and the ETA
   demo   --jobs Hex runs through the Hex client against a local Hex-like server, fast-forwarded
-  inspect <url>  send one request; print the rate-limit headers the server sent, decoded
+  inspect <url>  send one request; print the rate-limit headers the server sent, decoded,
+                 and the windows: configured (--preset, --windows), learned from the server, in use
 
 Options:
-  --preset <name>     hex | hexagraph | securecodinghub (demo: hex only)  [default: hex]
-  --windows <list>    plan: any quota instead of a preset, e.g. '20/1m, 60/1h'
+  --preset <name>     hex | hexagraph | securecodinghub (demo: hex only)  [default: hex; inspect: none]
+  --windows <list>    plan, inspect: any quota instead of a preset, e.g. '20/1m, 60/1h'
                       (limit/period; add 'fixed' for calendar windows: '1000/1d fixed')
   --jobs <n>          plan: requests, 1 to ${JOBS.plan}; demo: runs, 1 to ${JOBS.demo}  [default: 100]
   --now <time>        plan: start from this ISO 8601 time                 [default: now]
@@ -43,6 +44,7 @@ Examples:
   tollgate plan --windows '20/1m, 60/1h' --jobs 500 --json
   tollgate demo --preset hex --jobs 100
   tollgate inspect https://api.example.com/v1/status --header 'authorization: Bearer $TOKEN'
+  tollgate inspect https://api.example.com/v1/status --windows '100/1m' --json
 
 Exit status: 0 done; 1 the demo drew a 429 or a run did not complete, or inspect got
 a 429, a 5xx or no response; 2 bad usage.`;
@@ -65,6 +67,7 @@ const COMMANDS = {
   inspect: {
     options: {
       method: { type: 'string', default: 'GET' }, header: { type: 'string', multiple: true, default: [] },
+      preset: { type: 'string' }, windows: { type: 'string' },
       json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
     },
     positionals: true,
@@ -144,8 +147,11 @@ function argumentError(error, command, options) {
 }
 
 /**
- * One request; the rate-limit headers it brought back, raw and decoded. Exit 1
- * on a 429, a 5xx or no response, so scripts can tell a refused quota.
+ * One request; the rate-limit headers it brought back, raw and decoded, and
+ * the windows: configured (--preset or --windows), learned from the response,
+ * and in use. It goes through rateLimitedFetch (no retry), so what is learned
+ * is what a wrapper would learn. Exit 1 on a 429, a 5xx or no response, so
+ * scripts can tell a refused quota.
  */
 async function inspect(values, positionals) {
   if (positionals.length !== 1) throw new UsageError(`inspect takes one URL; got ${positionals.length}`);
@@ -163,18 +169,27 @@ async function inspect(values, positionals) {
     if (at < 1) throw new UsageError(`--header must look like 'name: value'; got '${h}'`);
     headers.append(h.slice(0, at).trim(), h.slice(at + 1).trim());
   }
+  if (values.preset !== undefined && values.windows !== undefined) throw new UsageError('--preset and --windows are alternatives: give one');
+  const configured = values.windows !== undefined ? parseWindows(values.windows) : values.preset !== undefined ? preset(values.preset).windows : undefined;
+  const limited = rateLimitedFetch(fetch, { retry: false, ...(configured ? { routes: [{ url: '*', windows: configured }] } : {}) });
   let res;
+  let failure;
   try {
-    res = await fetch(url, { method, headers });
+    res = await limited(url, { method, headers });
   } catch (error) {
-    const reason = error.cause?.message ?? error.message;
+    // A refusal (no retry here) carries the response that refused; a network error none.
+    res = error.response;
+    failure = error;
+  }
+  if (res === undefined) {
+    const reason = failure.cause?.message ?? failure.message;
     if (values.json) process.stdout.write(`${JSON.stringify({ request: { method, url: url.href }, error: reason }, null, 2)}\n`);
     process.stderr.write(`tollgate: ${method} ${url.href} failed: ${reason}\n`);
     return 1;
   }
   const now = Date.now();
-  await res.body?.cancel();
-  const report = inspectReport(method, url, res, now);
+  await res.body?.cancel().catch(() => {});
+  const report = { ...inspectReport(method, url, res, now), windows: scopeWindows(limited.scopes()[0]) };
   process.stdout.write(values.json ? `${JSON.stringify(report, null, 2)}\n` : `${formatInspect(report, now)}\n`);
   return res.status === 429 || res.status >= 500 ? 1 : 0;
 }
@@ -199,6 +214,35 @@ function inspectReport(method, url, res, now) {
   };
 }
 
+/** A scope's windows: configured, learned from the server, and in use (with what they count). */
+function scopeWindows(scope) {
+  const plain = ({ limit, perMs, kind }) => ({ limit, perMs, kind });
+  return {
+    configured: scope ? scope.configured.map(plain) : [],
+    learned: scope ? scope.learned.map(plain) : [],
+    // A learning scope that has learned nothing admits everything: no window in use.
+    inUse: scope ? scope.limiter.usage().filter((u) => u.limit < 4_294_967_295).map((u) => ({ ...plain(u), used: u.used })) : [],
+  };
+}
+
+/** The windows side by side, a row per window length. */
+function formatWindows(windows) {
+  const lengths = [...new Set([...windows.configured, ...windows.learned, ...windows.inUse].map((w) => w.perMs))].sort((a, b) => a - b);
+  if (lengths.length === 0) return ['windows: none configured, none learned from the server (nothing limits these requests)'];
+  const cell = (w, extra = '') => (w ? `${w.limit} ${w.kind}${extra}` : '-');
+  const rows = [['', 'configured', 'learned', 'in use'], ...lengths.map((perMs) => {
+    const inUse = windows.inUse.find((w) => w.perMs === perMs);
+    return [
+      `per ${span(perMs).slice(1)}`,
+      cell(windows.configured.find((w) => w.perMs === perMs)),
+      cell(windows.learned.find((w) => w.perMs === perMs)),
+      cell(inUse, inUse ? `, ${inUse.used} used` : ''),
+    ];
+  })];
+  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
+  return ['windows:', ...rows.map((r) => `  ${r.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd()}`)];
+}
+
 function formatInspect(report, now) {
   const { request, decoded } = report;
   const out = [`${report.status} ${report.statusText}  ${request.method} ${request.url}`, ''];
@@ -220,6 +264,7 @@ function formatInspect(report, now) {
     out.push(`  ${parts.join(', ')}`);
   }
   if (decoded.retryAt === null && decoded.windows.length === 0) out.push('  nothing about limits');
+  out.push('', ...formatWindows(report.windows));
   return out.join('\n');
 }
 

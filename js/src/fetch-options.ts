@@ -58,7 +58,7 @@ export interface KeyPoolOptions {
 export interface RetryOptions {
   /** Attempts in all, the first included. @default 4 */
   limit?: number;
-  /** Backoff base: attempt n waits a random time up to `backoff * 2^(n-1)`. @default '1s' */
+  /** Backoff base: attempt n waits a random time up to `backoff * 2^(n-1)`; also the first spacing of a scope refused without a word. @default '1s' */
   backoff?: Duration;
   /** The longest backoff. @default '30s' */
   maxBackoff?: Duration;
@@ -74,7 +74,11 @@ export interface RetryOptions {
   methods?: readonly string[];
   /** Asked before each retry the rules allow; false (or a promise of false) gives up, as for a status not retried. @default none */
   shouldRetry?: (context: RetryContext) => boolean | Promise<boolean>;
-  /** The retry budget shared by all calls (gRPC-style): each retry spends a token, each success earns `tokenRatio`; retries stop while half are spent. @default { maxTokens: 10, tokenRatio: 0.1 } */
+  /**
+   * The retry budget shared by all calls (gRPC-style): each retry spends a token, each success earns `tokenRatio`; retries stop while half are spent.
+   * A wait the server directs (Retry-After, a reset) spends none, nor does a 429 that says nothing, which the scope paces itself (README "429s that say nothing").
+   * @default { maxTokens: 10, tokenRatio: 0.1 }
+   */
   budget?: { maxTokens?: number; tokenRatio?: number };
 }
 

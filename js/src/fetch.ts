@@ -13,10 +13,11 @@ import {
   type CallOptions, type NormalizedFetchOptions, type NormalizedRoute, type RateLimitedFetchOptions, type RouteRequest,
   normalizeFetchOptions,
 } from './fetch-options.js';
-import { Limiter, type Permit } from './limiter.js';
+import { Limiter, Permit } from './limiter.js';
 import type { Feedback } from './core.js';
 import { normalizePriority, parseDuration } from './options.js';
 import { isRequestLike } from './request-like.js';
+import { ACCEPTED_KEPT, Blind, acceptedSince, recordAccepted } from './refusal.js';
 import { keyHasher } from './routes.js';
 import { SharedScopeLimiter, type SharedScopePermit, isPromise, normalizeStore } from './shared/scope.js';
 import type { SharedStore } from './shared/types.js';
@@ -59,6 +60,20 @@ interface ScopeState extends Scope {
   probed: boolean;
   /** The route's `maxConcurrent`, for a replacement limiter. */
   maxConcurrent: number;
+  /** When responses were accepted (the latest `ACCEPTED_KEPT`): what a refusal without a word is measured against. */
+  accepted: number[];
+  /** Counts the scope's adaptations to such refusals; a request sent before the latest was sent under a rule since dropped. */
+  generation: number;
+  /** Refused without a word and no window to hold to: one request at a time (see `Blind`). */
+  blind: Blind | undefined;
+  /** In-process requests admitted and not yet answered, to count on a replacement limiter (see `replaceLimiter`). */
+  flights: Set<Flight>;
+}
+
+/** A request in flight: its permit, and its stand-in on the scope's limiter when that was replaced meanwhile. */
+interface Flight {
+  cost: number;
+  shadow: Permit | undefined;
 }
 
 /** The abort reason given to the waiters of a replaced limiter. */
@@ -235,7 +250,10 @@ function scopeFor(w: Wrapper, route: NormalizedRoute, raw: string | null | undef
     const limiter = w.store !== undefined && configured.length > 0
       ? new SharedScopeLimiter({ store: w.store, route: route.name, rawKey: raw == null ? '' : String(raw), windows: route.windows, clock: w.o.clock, maxWaiters: w.o.maxWaiters, maxConcurrent: route.maxConcurrent })
       : newLimiter(w, configured.length > 0 ? configured : [OPEN], route.maxConcurrent);
-    scope = { route: route.name, key, limiter, configured, learned: [], movers: new Set(), probe: undefined, probed: false, maxConcurrent: route.maxConcurrent };
+    scope = {
+      route: route.name, key, limiter, configured, learned: [], movers: new Set(), probe: undefined, probed: false, maxConcurrent: route.maxConcurrent,
+      accepted: [], generation: 0, blind: undefined, flights: new Set(),
+    };
     w.scopes.set(id, scope);
   }
   return scope;
@@ -273,15 +291,26 @@ const sameWindows = (a: readonly ScopeWindow[], b: readonly ScopeWindow[]) =>
  * enforce change, replaces the scope's limiter (its waiters move to the new
  * one, the server's counts are adopted there) and emits `adapted`.
  */
-function learn(w: Wrapper, scope: ScopeState, feedback: Feedback, now: number): void {
+function learn(w: Wrapper, scope: ScopeState, feedback: Feedback, now: number, sentAt: number): void {
   let changed = false;
   for (const sw of feedback.windows) {
     let perMs = sw.windowMs;
-    // No stated length (@fastify/rate-limit's headers): the first request of a
-    // window sees the whole window ahead of it, in whole seconds.
+    // No stated length (@fastify/rate-limit's headers, express-rate-limit's
+    // legacy ones): the first request of a window sees the whole window ahead
+    // of it. The server started that window when the request reached it, at
+    // or after `sentAt`, and states its end in whole seconds rounded up (a
+    // delta or an epoch second), so `reset - sentAt` is at least the window
+    // and less than a second more than it plus the round trip. A window of
+    // whole seconds is then exactly the floor. (Rounding to the nearest second
+    // guessed a second too long about half the time with an epoch reset.)
     if (perMs === undefined && sw.limit !== undefined && sw.remaining === sw.limit - 1 && sw.resetAtMs !== undefined) {
-      perMs = Math.max(1_000, Math.round((sw.resetAtMs - now) / 1_000) * 1_000);
+      perMs = Math.max(1_000, Math.floor((sw.resetAtMs - sentAt) / 1_000) * 1_000);
+      sw.windowMs = perMs;
     }
+    // Whatever the server counted by now is free by a window from now: a
+    // reset in whole seconds, rounded up (an epoch X-RateLimit-Reset), is up
+    // to a second later than that.
+    if (sw.windowMs !== undefined && sw.resetAtMs !== undefined) sw.resetAtMs = Math.min(sw.resetAtMs, now + sw.windowMs);
     if (sw.limit === undefined || sw.limit < 1 || sw.limit > OPEN.limit || perMs === undefined || perMs > 2 ** 40) continue;
     const known = scope.learned.find((l) => l.perMs === perMs);
     if (known?.limit === sw.limit) continue;
@@ -289,25 +318,92 @@ function learn(w: Wrapper, scope: ScopeState, feedback: Feedback, now: number): 
     else scope.learned.push({ limit: sw.limit, perMs, kind: 'sliding' });
     changed = true;
   }
-  if (!changed || !(scope.limiter instanceof Limiter)) return;
+  if (!changed) return;
+  if (replaceLimiter(w, scope, now, feedback) && scope.blind !== undefined) {
+    // The server states its windows now: the limiter paces the scope again.
+    scope.blind.open();
+    scope.blind = undefined;
+  }
+}
+
+/**
+ * Replaces the scope's limiter when the windows to enforce (configured and
+ * learned) differ from its own; its waiters move to the new one, its counts
+ * (and `feedback`'s) are adopted there. Emits `adapted`; returns whether it replaced.
+ */
+function replaceLimiter(w: Wrapper, scope: ScopeState, now: number, feedback: Feedback | undefined): boolean {
+  if (!(scope.limiter instanceof Limiter)) return false;
   const before = scope.limiter.usage().map(({ limit, perMs, kind }) => ({ limit, perMs, kind }));
   const windows = effectiveWindows(scope);
-  if (sameWindows(before, windows)) return;
+  if (sameWindows(before, windows)) return false;
   const old = scope.limiter;
   const counted = old.usage();
+  const flying = old.inFlight;
   scope.limiter = newLimiter(w, windows, scope.maxConcurrent);
   const pause = old.pausedUntil;
   if (pause > now) scope.limiter.pauseUntil(pause);
-  // What the old limiter counted (requests in flight included, which complete
-  // there) holds in the new one's windows of the same length for a period.
+  // What the old limiter counted as landed holds in the new one's windows of
+  // the same length for a period from now. Requests still in flight may reach
+  // the server later than now: each is counted in flight on the new limiter
+  // too (a stand-in permit, completed when the request's response arrives),
+  // as far as the new limits hold them; beyond that, the server refuses them.
   windows.forEach((x, i) => {
-    const used = counted.find((c) => c.perMs === x.perMs)?.used ?? 0;
+    const used = Math.max(0, (counted.find((c) => c.perMs === x.perMs)?.used ?? 0) - flying);
     if (used > 0) scope.limiter.reconcile(i, { remaining: Math.max(0, x.limit - used) });
   });
-  reconcileWith(scope.limiter, feedback);
+  for (const flight of scope.flights) {
+    const stand = scope.limiter.tryAcquire(flight.cost);
+    flight.shadow = stand.ok ? stand.permit : undefined;
+  }
+  if (feedback !== undefined) reconcileWith(scope.limiter, feedback);
   // In queue order, as they were added.
   for (const move of [...scope.movers]) move();
   emit(w, 'adapted', scope, { from: before.filter((x) => x !== OPEN && x.limit !== OPEN.limit), to: windows.filter((x) => x !== OPEN), learned: [...scope.learned] });
+  return true;
+}
+
+/**
+ * A 429 with no Retry-After, no reset and no window, to a request sent under
+ * generation `sentGeneration` of the scope's rule. Returns true when the
+ * refusal is the scope's to absorb (the call retries at once through the
+ * scope, its attempt uncounted and no budget spent), false when the call's
+ * retry rules decide (with `scope.blind.nextAt` as the time to come back).
+ *
+ * 1. Sent before the scope's latest adaptation: that rule is gone; absorbed.
+ * 2. Each window the scope enforces: the server accepted `n` (at least 1)
+ *    responses in its last period and then refused, so it allows `n` per that
+ *    period. Where that is below the window's limit, the scope learns it (as
+ *    the window's kind) and its limiter is replaced: absorbed.
+ * 3. No window to lower (none known, or all at what was accepted): the scope
+ *    goes one request at a time (`Blind`), the first a backoff (`retry.backoff`) from now: absorbed.
+ * 4. Already so: the spacing doubles; the call's retry rules decide.
+ */
+function adaptToRefusal(w: Wrapper, scope: ScopeState, sentGeneration: number, now: number): boolean {
+  if (sentGeneration < scope.generation) return true;
+  if (!(scope.limiter instanceof Limiter)) return false;
+  let lowered = false;
+  for (const x of scope.limiter.usage()) {
+    if (x.limit === OPEN.limit) continue;
+    const n = acceptedSince(scope.accepted, now - x.perMs);
+    // Nothing accepted in the period says nothing of the server's limit; nor
+    // does a count at the cap of what is kept.
+    if (n < 1 || n >= x.limit || n >= ACCEPTED_KEPT) continue;
+    const known = scope.learned.find((l) => l.perMs === x.perMs);
+    if (known !== undefined) known.limit = n;
+    else scope.learned.push({ limit: n, perMs: x.perMs, kind: x.kind });
+    lowered = true;
+  }
+  if (lowered && replaceLimiter(w, scope, now, undefined)) {
+    scope.generation++;
+    return true;
+  }
+  if (scope.blind === undefined) {
+    scope.blind = new Blind(now, w.o.retry.backoffMs, w.o.retry.maxBackoffMs);
+    scope.generation++;
+    return true;
+  }
+  scope.blind.refused(now);
+  return false;
 }
 
 /**
@@ -425,6 +521,8 @@ async function call(w: Wrapper, route: NormalizedRoute, method: string, url: URL
     `${method} ${url.href}: the deadline of ${deadlineMs} ms passed while waiting`, context(0)));
 
   let probeDone: (() => void) | undefined;
+  /** Attempts refused under a rule the scope has since dropped: not the call's to count (see `adaptToRefusal`). */
+  let uncounted = 0;
   try {
     for (let attempt = 1; ; attempt++) {
       if (attempt > 1 && route.pool !== undefined) scope = pickScope(w, route, info, cost);
@@ -433,122 +531,179 @@ async function call(w: Wrapper, route: NormalizedRoute, method: string, url: URL
       while (scope.probe !== undefined && scope.learned.length === 0 && scope.configured.length === 0) await scope.probe;
       if (scope.learned.length === 0 && scope.configured.length === 0 && !scope.probed) {
         scope.probed = true;
-        scope.probe = new Promise<void>((resolve) => { probeDone = resolve; });
+        // Done, the probe is cleared: a server that says nothing about its
+        // limits leaves the scope learning, and awaiting a settled probe in
+        // the loop above would then spin forever.
+        const probe = new Promise<void>((resolve) => {
+          probeDone = () => {
+            if (scope.probe === probe) scope.probe = undefined;
+            resolve();
+          };
+        });
+        scope.probe = probe;
       }
-      const queuedAt = clock.now();
-      throwIfRefused(scope, queuedAt, () => context(attempt - 1), `${method} ${url.href}`);
-      const tried = scope.limiter.tryAcquire(cost);
-      // Only a shared scope's decision is a promise: the in-process one stays synchronous.
-      const quick = isPromise(tried) ? await tried : tried;
-      // A wait known to end after the deadline fails now, not at the deadline.
-      if (!quick.ok && deadlineAt !== undefined && quick.retryAt > deadlineAt) {
-        throw new DeadlineError(`${method} ${url.href}: admission is ${quick.retryAt === Infinity ? 'not yet known' : `at ${iso(quick.retryAt)}`}, after the deadline of ${deadlineMs} ms`,
-          { ...context(attempt - 1), retryAt: quick.retryAt });
-      }
-      if (!quick.ok) emit(w, 'queued', scope, { retryAt: quick.retryAt, waiting: scope.limiter.waiting + 1 });
-      const permit = quick.ok ? quick.permit : await acquireFrom(scope, cost, priority, waits.signal);
-      // Cancelled after admission, before sending: nothing reached the server, the units go back.
-      if (userSignal?.aborted) {
-        const released = permit.release();
-        if (isPromise(released)) await released; // a shared scope's units are back before the call rejects
-        throw userSignal.reason;
-      }
-      if (!quick.ok) {
-        // A refusal that began while this call waited fails it too, unsent.
-        try {
-          throwIfRefused(scope, clock.now(), () => context(attempt - 1), `${method} ${url.href}`);
-        } catch (error) {
-          permit.complete();
-          throw error;
-        }
-      }
-      emit(w, 'admitted', scope, { attempt, waitedMs: clock.now() - queuedAt, queued: !quick.ok });
-
-      let response: Response | undefined;
-      let failure: unknown;
+      // Refused without a word and no window to hold to: one request at a time (see `Blind`).
+      let turn = scope.blind;
+      if (turn !== undefined) await turn.take(clock, waits.signal);
+      // Ends the turn once the response has set the next one's time.
+      const letGo = () => {
+        turn?.release();
+        turn = undefined;
+      };
       try {
-        const attemptInit: RequestInit = { ...init, headers, signal: userSignal };
-        delete (attemptInit as LimitedInit).tollgate;
-        response = await w.fetch(original ? original.clone() : input, attemptInit);
-      } catch (error) {
-        failure = error;
-      } finally {
-        const done = permit.complete(); // when the response (or the error) arrived
-        if (isPromise(done)) await done;
-      }
-      if (userSignal?.aborted) throw userSignal.reason;
+        const queuedAt = clock.now();
+        throwIfRefused(scope, queuedAt, () => context(attempt - 1), `${method} ${url.href}`);
+        const tried = scope.limiter.tryAcquire(cost);
+        // Only a shared scope's decision is a promise: the in-process one stays synchronous.
+        const quick = isPromise(tried) ? await tried : tried;
+        // A wait known to end after the deadline fails now, not at the deadline.
+        if (!quick.ok && deadlineAt !== undefined && quick.retryAt > deadlineAt) {
+          throw new DeadlineError(`${method} ${url.href}: admission is ${quick.retryAt === Infinity ? 'not yet known' : `at ${iso(quick.retryAt)}`}, after the deadline of ${deadlineMs} ms`,
+            { ...context(attempt - 1), retryAt: quick.retryAt });
+        }
+        if (!quick.ok) emit(w, 'queued', scope, { retryAt: quick.retryAt, waiting: scope.limiter.waiting + 1 });
+        const permit = quick.ok ? quick.permit : await acquireFrom(scope, cost, priority, waits.signal);
+        const flight: Flight | undefined = permit instanceof Permit ? { cost, shadow: undefined } : undefined;
+        const flownIn = scope;
+        if (flight !== undefined) flownIn.flights.add(flight);
+        // Cancelled after admission, before sending: nothing reached the server, the units go back.
+        if (userSignal?.aborted) {
+          flownIn.flights.delete(flight!);
+          flight?.shadow?.release();
+          const released = permit.release();
+          if (isPromise(released)) await released; // a shared scope's units are back before the call rejects
+          throw userSignal.reason;
+        }
+        if (!quick.ok) {
+          // A refusal that began while this call waited fails it too, unsent.
+          try {
+            throwIfRefused(scope, clock.now(), () => context(attempt - 1), `${method} ${url.href}`);
+          } catch (error) {
+            flownIn.flights.delete(flight!);
+            flight?.shadow?.release();
+            permit.complete();
+            throw error;
+          }
+        }
+        emit(w, 'admitted', scope, { attempt, waitedMs: clock.now() - queuedAt, queued: !quick.ok });
+        // The rule this request is sent under (see `adaptToRefusal`).
+        const sentGeneration = scope.generation;
 
-      const now = clock.now();
-      const feedback = response ? readFeedback(response.headers, now) : null;
-      if (feedback) {
-        const refuseUntil = boundFeedback(feedback, now, w.o.retry.maxRetryAfterMs);
-        if (refuseUntil !== undefined) refuse(w, scope, now, refuseUntil, statusOf(response));
-        // A shared scope keeps its configured windows: what it learns is not applied (README "Sharing a quota").
-        const shared = scope.limiter instanceof SharedScopeLimiter ? scope.limiter : undefined;
-        if (shared === undefined) learn(w, scope, feedback, now);
-        const changed = shared !== undefined ? await shared.reconcileWith(feedback) : reconcileWith(scope.limiter as Limiter, feedback);
-        if (changed.length > 0) emit(w, 'reconciled', scope, { windows: changed, feedback });
-      }
-      probeDone?.();
-      probeDone = undefined;
-      // Calendar windows count on the server's clock: follow its Date.
-      if (response && route.windows.some((x) => x.kind === 'fixed')) {
-        let server = serverClocks.get(scope.limiter);
-        if (server === undefined) serverClocks.set(scope.limiter, (server = new ServerClock()));
-        const align = server.observe(response.headers, permit.at, now, feedback);
-        if (align && scope.limiter.alignToServer(align[0], align[1])) {
-          emit(w, 'aligned', scope, { serverOffsetMs: align[0], uncertaintyMs: align[1] });
+        let response: Response | undefined;
+        let failure: unknown;
+        try {
+          const attemptInit: RequestInit = { ...init, headers, signal: userSignal };
+          delete (attemptInit as LimitedInit).tollgate;
+          response = await w.fetch(original ? original.clone() : input, attemptInit);
+        } catch (error) {
+          failure = error;
+        } finally {
+          if (flight !== undefined) {
+            flownIn.flights.delete(flight);
+            flight.shadow?.complete();
+          }
+          const done = permit.complete(); // when the response (or the error) arrived
+          if (isPromise(done)) await done;
         }
-      }
-      const status = response ? response.status : 0;
-      const refused = status === 429 || (status === 503 && comeBackAt(feedback) !== undefined);
-      if (response && status < 500 && status !== 429 && status !== 408 && status !== 425 && !r.statusCodes.has(status)) {
-        w.planner.onSuccess();
-        return response;
-      }
-      const serverAt = comeBackAt(feedback);
-      // A status outside `retry.statusCodes` is not retried; one added to them is retried as a 500 is.
-      const asStatus = response === undefined ? 0 : !r.statusCodes.has(status) ? status : CORE_RETRYABLE.has(status) ? status : 500;
-      let decision = response !== undefined && !r.statusCodes.has(status) ? NOT_RETRYABLE
-        : w.planner.decide(attempt, asStatus, r.methods === undefined ? !NON_IDEMPOTENT.has(method) : r.methods.has(method), hasKey, serverAt ?? -1, now, started, w.o.random());
-      if (decision >= 0 && !canReplay) decision = NOT_IDEMPOTENT;
-      if (decision >= 0 && r.shouldRetry !== undefined &&
-        !(await r.shouldRetry({ request: new Request(url, { method }), response, error: failure, attempt, retryAt: decision }))) {
-        decision = NOT_RETRYABLE;
-      }
-      if (refused && serverAt !== undefined && serverAt - now > w.o.retry.maxRetryAfterMs) {
-        // Too long to wait: the calls that would wait for it fail instead (see `refusals`).
-        refuse(w, scope, now, serverAt, status);
-      } else if (refused) {
-        // Close the gate for the whole scope: queued requests wait too instead of stampeding.
-        const until = serverAt ?? (decision >= 0 ? decision : undefined);
-        if (until !== undefined && until > now) {
-          const paused = scope.limiter.pauseUntil(until);
-          if (isPromise(paused)) await paused; // a shared scope: every process waits
-          emit(w, 'paused', scope, { until, status, reason: serverAt !== undefined ? 'server' : 'backoff' });
+        if (userSignal?.aborted) throw userSignal.reason;
+
+        const now = clock.now();
+        const feedback = response ? readFeedback(response.headers, now) : null;
+        if (feedback) {
+          const refuseUntil = boundFeedback(feedback, now, w.o.retry.maxRetryAfterMs);
+          if (refuseUntil !== undefined) refuse(w, scope, now, refuseUntil, statusOf(response));
+          // A shared scope keeps its configured windows: what it learns is not applied (README "Sharing a quota").
+          const shared = scope.limiter instanceof SharedScopeLimiter ? scope.limiter : undefined;
+          if (shared === undefined) learn(w, scope, feedback, now, permit.at);
+          const changed = shared !== undefined ? await shared.reconcileWith(feedback) : reconcileWith(scope.limiter as Limiter, feedback);
+          if (changed.length > 0) emit(w, 'reconciled', scope, { windows: changed, feedback });
         }
-      }
-      if (refused) emit(w, 'throttled', scope, { status, attempt, retryAt: serverAt });
-      if (decision < 0) {
-        const reason = giveUpReason(decision) + (decision === NOT_IDEMPOTENT && !canReplay ? ' (the request body is a stream and cannot be replayed)' : '');
-        emit(w, 'gave-up', scope, { attempt, status, reason });
-        if (decision === NOT_RETRYABLE || (decision === NOT_IDEMPOTENT && canReplay)) {
-          if (response) return response; // fetch's own behaviour: a response is a response
-          throw failure;
+        probeDone?.();
+        probeDone = undefined;
+        // Calendar windows count on the server's clock: follow its Date.
+        if (response && route.windows.some((x) => x.kind === 'fixed')) {
+          let server = serverClocks.get(scope.limiter);
+          if (server === undefined) serverClocks.set(scope.limiter, (server = new ServerClock()));
+          const align = server.observe(response.headers, permit.at, now, feedback);
+          if (align && scope.limiter.alignToServer(align[0], align[1])) {
+            emit(w, 'aligned', scope, { serverOffsetMs: align[0], uncertaintyMs: align[1] });
+          }
         }
-        const what = `${method} ${url.href} failed after ${attempt} attempt${attempt > 1 ? 's' : ''}: ${reason}`;
-        if (refused || decision === RETRY_AFTER_TOO_LONG) {
-          throw new RateLimitError(`${what}; the server asked to come back${serverAt === undefined ? ' later' : ` at ${iso(serverAt)}`}`,
-            { ...context(attempt, response, failure), retryAt: serverAt });
+        const status = response ? response.status : 0;
+        const refused = status === 429 || (status === 503 && comeBackAt(feedback) !== undefined);
+        if (response && status < 500 && status !== 429 && status !== 408 && status !== 425 && !r.statusCodes.has(status)) {
+          w.planner.onSuccess();
+          if (scope.limiter instanceof Limiter) recordAccepted(scope.accepted, now);
+          if (turn !== undefined && turn === scope.blind) turn.accepted(permit.at);
+          return response;
         }
-        throw new RetryError(`${what}; last ${response ? `status ${status}` : 'a network error'}`, context(attempt, response, failure));
+        const stated = comeBackAt(feedback);
+        // A 429 that says nothing (no Retry-After, even a garbled one; no reset;
+        // no refusal of the scope in force): the scope adapts (see
+        // `adaptToRefusal`). Only where a retry is allowed at all (not with
+        // `retry: false`, nor past `retry.maxTotal`, nor when `shouldRetry` says no).
+        const silent = status === 429 && stated === undefined && !response!.headers.has('retry-after') && !((refusals.get(scope.limiter)?.until ?? 0) > now);
+        if (silent && r.limit > 1 && r.statusCodes.has(429) && canReplay
+          && (r.maxTotalMs === Infinity || now - started <= r.maxTotalMs)
+          && adaptToRefusal(w, scope, sentGeneration, now)) {
+          emit(w, 'throttled', scope, { status, attempt, retryAt: undefined });
+          if (r.shouldRetry !== undefined && !(await r.shouldRetry({ request: new Request(url, { method }), response, error: failure, attempt, retryAt: now }))) {
+            emit(w, 'gave-up', scope, { attempt, status, reason: giveUpReason(NOT_RETRYABLE) });
+            return response!;
+          }
+          emit(w, 'retry', scope, { attempt, status, retryAt: now, waitMs: 0 });
+          await response?.body?.cancel().catch(() => {});
+          uncounted++;
+          continue;
+        }
+        // Blind, the scope's gate says when: a wait the client directs, no budget spent.
+        const serverAt = stated ?? (silent && scope.blind !== undefined ? scope.blind.nextAt : undefined);
+        // A status outside `retry.statusCodes` is not retried; one added to them is retried as a 500 is.
+        const asStatus = response === undefined ? 0 : !r.statusCodes.has(status) ? status : CORE_RETRYABLE.has(status) ? status : 500;
+        let decision = response !== undefined && !r.statusCodes.has(status) ? NOT_RETRYABLE
+          : w.planner.decide(attempt - uncounted, asStatus, r.methods === undefined ? !NON_IDEMPOTENT.has(method) : r.methods.has(method), hasKey, serverAt ?? -1, now, started, w.o.random());
+        if (decision >= 0 && !canReplay) decision = NOT_IDEMPOTENT;
+        if (decision >= 0 && r.shouldRetry !== undefined &&
+          !(await r.shouldRetry({ request: new Request(url, { method }), response, error: failure, attempt, retryAt: decision }))) {
+          decision = NOT_RETRYABLE;
+        }
+        if (refused && serverAt !== undefined && serverAt - now > w.o.retry.maxRetryAfterMs) {
+          // Too long to wait: the calls that would wait for it fail instead (see `refusals`).
+          refuse(w, scope, now, serverAt, status);
+        } else if (refused) {
+          // Close the gate for the whole scope: queued requests wait too instead of stampeding.
+          const until = serverAt ?? (decision >= 0 ? decision : undefined);
+          if (until !== undefined && until > now) {
+            const paused = scope.limiter.pauseUntil(until);
+            if (isPromise(paused)) await paused; // a shared scope: every process waits
+            emit(w, 'paused', scope, { until, status, reason: stated !== undefined ? 'server' : 'backoff' });
+          }
+        }
+        if (refused) emit(w, 'throttled', scope, { status, attempt, retryAt: serverAt });
+        if (decision < 0) {
+          const reason = giveUpReason(decision) + (decision === NOT_IDEMPOTENT && !canReplay ? ' (the request body is a stream and cannot be replayed)' : '');
+          emit(w, 'gave-up', scope, { attempt, status, reason });
+          if (decision === NOT_RETRYABLE || (decision === NOT_IDEMPOTENT && canReplay)) {
+            if (response) return response; // fetch's own behaviour: a response is a response
+            throw failure;
+          }
+          const what = `${method} ${url.href} failed after ${attempt} attempt${attempt > 1 ? 's' : ''}: ${reason}`;
+          if (refused || decision === RETRY_AFTER_TOO_LONG) {
+            throw new RateLimitError(`${what}; the server asked to come back${serverAt === undefined ? ' later' : ` at ${iso(serverAt)}`}`,
+              { ...context(attempt, response, failure), retryAt: serverAt });
+          }
+          throw new RetryError(`${what}; last ${response ? `status ${status}` : 'a network error'}`, context(attempt, response, failure));
+        }
+        if (deadlineAt !== undefined && decision > deadlineAt) {
+          throw new DeadlineError(`${method} ${url.href}: the next attempt (in ${decision - now} ms) would start after the deadline`, { ...context(attempt, response, failure), retryAt: decision });
+        }
+        emit(w, 'retry', scope, { attempt, status, retryAt: decision, waitMs: decision - now });
+        await response?.body?.cancel().catch(() => {});
+        letGo();
+        await sleepUntil(clock, decision, waits.signal);
+      } finally {
+        letGo();
       }
-      if (deadlineAt !== undefined && decision > deadlineAt) {
-        throw new DeadlineError(`${method} ${url.href}: the next attempt (in ${decision - now} ms) would start after the deadline`, { ...context(attempt, response, failure), retryAt: decision });
-      }
-      emit(w, 'retry', scope, { attempt, status, retryAt: decision, waitMs: decision - now });
-      await response?.body?.cancel().catch(() => {});
-      await sleepUntil(clock, decision, waits.signal);
     }
   } finally {
     probeDone?.();

@@ -210,7 +210,7 @@ test('inspect: exit 0 on a success, 1 on a 429 or a 5xx; --json gives the status
   const { code, stdout } = await tollgate('inspect', `${base}/200`, '--json');
   assert.equal(code, 0);
   const report = JSON.parse(stdout);
-  assert.deepEqual(Object.keys(report), ['request', 'status', 'statusText', 'at', 'headers', 'decoded']);
+  assert.deepEqual(Object.keys(report), ['request', 'status', 'statusText', 'at', 'headers', 'decoded', 'windows']);
   assert.deepEqual(report.request, { method: 'GET', url: `${base}/200` });
   assert.equal(report.status, 200);
   assert.equal(report.headers['x-ratelimit-remaining'], '59');
@@ -225,6 +225,47 @@ test('inspect: exit 0 on a success, 1 on a 429 or a 5xx; --json gives the status
   const down = await tollgate('inspect', 'http://127.0.0.1:1/', '--json');
   assert.equal(down.code, 1);
   assert.match(JSON.parse(down.stdout).error, /\S/);
+});
+
+test('inspect shows the windows side by side: configured (--windows, --preset), learned from the response, in use', async (t) => {
+  const { createServer } = await import('node:http');
+  // express-rate-limit's draft-7 headers: 10 per 10 s.
+  const server = createServer((req, res) => {
+    res.writeHead(200, { ratelimit: 'limit=10, remaining=9, reset=10', 'ratelimit-policy': '10;w=10' }).end();
+  });
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  t.after(() => server.close());
+  const url = `http://127.0.0.1:${server.address().port}/v1/x`;
+  const configured = await tollgate('inspect', url, '--windows', '20/10s, 100/1h');
+  assert.equal(configured.code, 0, configured.stderr);
+  // The configured 20 per 10 s is lowered to the stated 10; the hour has no stated counterpart.
+  assert.match(configured.stdout, /^windows:\n\s+configured\s+learned\s+in use\n\s+per 10s\s+20 sliding\s+10 sliding\s+10 sliding, 1 used\n\s+per 1h00m00s\s+100 sliding\s+-\s+100 sliding, 1 used$/m);
+  const learning = JSON.parse((await tollgate('inspect', url, '--json')).stdout);
+  assert.deepEqual(learning.windows, {
+    configured: [],
+    learned: [{ limit: 10, perMs: 10_000, kind: 'sliding' }],
+    inUse: [{ limit: 10, perMs: 10_000, kind: 'sliding', used: 1 }],
+  });
+  const hex = JSON.parse((await tollgate('inspect', url, '--preset', 'hex', '--json')).stdout);
+  assert.deepEqual(hex.windows.configured, [{ limit: 20, perMs: 60_000, kind: 'sliding' }, { limit: 60, perMs: 3_600_000, kind: 'sliding' }]);
+  assert.deepEqual(hex.windows.learned, [{ limit: 10, perMs: 10_000, kind: 'sliding' }]);
+  assert.deepEqual(hex.windows.inUse.map((w) => [w.limit, w.perMs]), [[20, 60_000], [60, 3_600_000], [10, 10_000]]);
+  const both = await tollgate('inspect', url, '--preset', 'hex', '--windows', '1/1s');
+  assert.equal(both.code, 2);
+  assert.match(both.stderr, /--preset and --windows are alternatives/);
+  const bad = await tollgate('inspect', url, '--windows', '10 per minute');
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /--windows must be limit\/period pairs/);
+});
+
+test('inspect against a server that says nothing: no window learned, none in use', async (t) => {
+  const { createServer } = await import('node:http');
+  const server = createServer((req, res) => res.end('ok'));
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  t.after(() => server.close());
+  const { code, stdout } = await tollgate('inspect', `http://127.0.0.1:${server.address().port}/`);
+  assert.equal(code, 0);
+  assert.match(stdout, /windows: none configured, none learned from the server/);
 });
 
 test('on a terminal the progress line fits its width and is redrawn at most a few times a second', async () => {
@@ -257,7 +298,7 @@ test('www/serve.mjs: a bad flag is one line in our words, not a stack trace', as
     child.on('close', (code) => resolve({ code, stderr }));
   });
   const cases = [
-    [['--bogus'], /^tollgate: unknown option '--bogus'; it takes --port, --speed, --help \(see 'node www\/serve\.mjs --help'\)\n$/],
+    [['--bogus'], /^tollgate: unknown option '--bogus'; it takes --port, --speed, --redis, --workers, --help \(see 'node www\/serve\.mjs --help'\)\n$/],
     [['--port'], /^tollgate: --port needs a value/],
     [['extra'], /^tollgate: unexpected argument 'extra'/],
   ];

@@ -54,3 +54,86 @@ test('a configured limit above the stated one is lowered at once; unmatched requ
   assert.equal(learning.scopes().length, 1);
   assert.deepEqual(learning.scopes()[0].learned, [{ limit: 2, perMs: 10_000, kind: 'sliding' }]);
 });
+
+test('a window learned from an epoch X-RateLimit-Reset (whole seconds, rounded up) is its exact length, and its slots free a window after their requests, not at the rounded reset', async () => {
+  // express-rate-limit's legacy headers: 2 per 10 s from a window's first
+  // request, no window length, the reset in epoch seconds rounded up. Sent at
+  // T0 + 300 ms, the first request's reset reads T0 + 11 s: 10.7 s ahead.
+  const clock = fakeClock(T0 + 300);
+  const log = [];
+  let windowEnd = 0;
+  let count = 0;
+  const legacy = http.createServer((req, res) => {
+    const now = clock.now();
+    if (now >= windowEnd) {
+      windowEnd = now + 10_000;
+      count = 0;
+    }
+    count++;
+    log.push([now - T0, count <= 2 ? 200 : 429]);
+    const headers = { 'x-ratelimit-limit': '2', 'x-ratelimit-remaining': String(Math.max(0, 2 - count)), 'x-ratelimit-reset': String(Math.ceil(windowEnd / 1000)) };
+    if (count > 2) headers['retry-after'] = String(Math.ceil((windowEnd - now) / 1000));
+    res.writeHead(count <= 2 ? 200 : 429, headers).end('{}');
+  });
+  await new Promise((resolve) => legacy.listen(0, '127.0.0.1', resolve));
+  try {
+    // Virtual time holds while a request is in flight (a network with no latency).
+    let inFlight = 0;
+    const counted = (input, init) => {
+      inFlight++;
+      return fetch(input, init).finally(() => { inFlight--; });
+    };
+    const limited = rateLimitedFetch(counted, { clock, random: () => 0 });
+    const url = `http://127.0.0.1:${legacy.address().port}/x`;
+    await drive(clock, Promise.all(Array.from({ length: 4 }, () => limited(url))), { busy: () => inFlight > 0 });
+    assert.deepEqual(limited.scopes()[0].learned, [{ limit: 2, perMs: 10_000, kind: 'sliding' }], 'not 11 s (rounded from 10.7 s)');
+    // The third goes when the first's slot frees (10 s after it), not at the reset as sent (10.7 s).
+    assert.deepEqual(log, [[300, 200], [300, 200], [10_300, 200], [10_300, 200]]);
+  } finally {
+    legacy.close();
+  }
+});
+
+test('requests in flight when the scope learns a lower limit stay counted as in flight on the new limiter, until they land', async () => {
+  // A strict sliding log, 2 per 10 s, stating its policy. The client is
+  // configured for 4: it sends 4 at once; the first reaches the server at
+  // once, the others 0.5 s and 1 s later (latency on the way in). The first
+  // response teaches 2 per 10 s while 3 are still on their way.
+  const clock = fakeClock(T0);
+  const log = [];
+  const strict = http.createServer((req, res) => {
+    const now = clock.now();
+    const recent = log.filter(([at, s]) => s === 200 && at > now - 10_000).map(([at]) => at);
+    const status = recent.length < 2 ? 200 : 429;
+    log.push([now, status]);
+    const headers = { 'ratelimit-policy': '2;w=10', ratelimit: `limit=2, remaining=${Math.max(0, 1 - recent.length)}, reset=10` };
+    if (status === 429) headers['retry-after'] = String(Math.ceil((recent[0] + 10_000 - now) / 1000));
+    res.writeHead(status, headers).end('{}');
+  });
+  await new Promise((resolve) => strict.listen(0, '127.0.0.1', resolve));
+  try {
+    const delays = [0, 500, 1_000, 1_000];
+    let sent = 0;
+    let onWire = 0;
+    const late = async (input, init) => {
+      const delay = delays[sent++] ?? 0;
+      if (delay > 0) await new Promise((resolve) => clock.setTimeout(resolve, delay));
+      onWire++;
+      try {
+        return await fetch(input, init);
+      } finally {
+        onWire--;
+      }
+    };
+    const limited = rateLimitedFetch(late, { clock, random: () => 0, routes: [{ url: '/x', windows: [{ limit: 4, per: '10s' }] }] });
+    const url = `http://127.0.0.1:${strict.address().port}/x`;
+    // Virtual time moves only when nothing is on the wire (the delays are virtual timers).
+    const statuses = await drive(clock, Promise.all(Array.from({ length: 4 }, () => limited(url).then((r) => r.status))), { busy: () => onWire > 0 });
+    assert.deepEqual(statuses, [200, 200, 200, 200]);
+    // The two that arrived at 1 s are refused there (the server's window holds 0 s and 0.5 s);
+    // their retries go when a slot frees on the server: 10 s and 10.5 s, no 429 after the first window.
+    assert.deepEqual(log.map(([at, s]) => [at - T0, s]), [[0, 200], [500, 200], [1_000, 429], [1_000, 429], [10_000, 200], [10_500, 200]]);
+  } finally {
+    strict.close();
+  }
+});
