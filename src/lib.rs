@@ -157,6 +157,9 @@ mod wasm;
 #[cfg(all(feature = "wasm-core", not(feature = "std"), target_arch = "wasm32"))]
 #[allow(unsafe_code)]
 mod wasm_alloc;
+#[cfg(feature = "wasm-core")]
+#[allow(unsafe_code)]
+mod wasm_probe;
 #[cfg(feature = "wasm")]
 mod wasm_feedback;
 
