@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
 # Builds the two wasm modules into pkg/ and the TypeScript layer into js/dist
 # (ESM) and js/cjs (CommonJS). Incremental: seconds when nothing changed.
-#   pkg/{node,web}/tollgate_core.wasm  the limiter (src/wasm.rs): no_std, no
-#       wasm-bindgen, no imports; loaded by js/src/node.ts and browser.ts.
-#   pkg/{node,web}/tollgate{.js,_bg.wasm}  header parsing and retries
-#       (src/wasm_feedback.rs) through wasm-bindgen.
+# Both modules are no_std, with plain exports (no wasm-bindgen, no serde, no
+# core::fmt) and no imports:
+#   pkg/{node,web}/tollgate_core.wasm  the limiter (src/wasm.rs), loaded by
+#       every entry (js/src/node.ts, browser.ts, inline.ts, workerd.ts).
+#   pkg/web/tollgate_feedback.wasm  header parsing and retries
+#       (src/wasm_feedback.rs), loaded on first use by js/src/wasm/feedback.ts,
+#       which only rateLimitedFetch and parseRateLimitHeaders reach: a bundle
+#       of `{ Limiter }` does not carry it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,32 +19,31 @@ cd "$(dirname "$0")/.."
 cargo_home=${CARGO_HOME:-$HOME/.cargo}
 export RUSTFLAGS="--remap-path-prefix=$cargo_home=cargo --remap-path-prefix=$(rustc --print sysroot)=rust"
 here=(--remap-path-prefix="$PWD"=tollgate)
-opt=(node_modules/.bin/wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext --enable-mutable-globals --strip-debug --strip-producers)
+# --converge repeats -Oz while it still shrinks; the target_features section only matters to a linker.
+opt=(node_modules/.bin/wasm-opt -Oz --converge --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext --enable-mutable-globals --strip-debug --strip-producers --strip-target-features)
 out=${CARGO_TARGET_DIR:-target}/wasm32-unknown-unknown/release/tollgate.wasm
 
-# The limiter. Its stack (128 KiB) is far more than the core's deepest call
-# needs; `__stack_pointer` is exported so that core.ts can reset it after a trap.
-# opt-level s, not the profile's z: a decision costs about a fifth less for
-# under 0.3 KB more gzipped (tests/bench/call-cost.mjs).
-cargo rustc --lib --release --target wasm32-unknown-unknown --no-default-features --features wasm-core --crate-type cdylib --quiet \
-  -- -C opt-level=s -C link-arg=-zstack-size=131072 -C link-arg=--export=__stack_pointer "${here[@]}"
-mkdir -p target/pkg.tmp
-"${opt[@]}" "$out" -o target/pkg.tmp/tollgate_core.wasm
-
-cargo rustc --lib --release --target wasm32-unknown-unknown --features wasm --crate-type cdylib --quiet -- "${here[@]}"
-for target in nodejs web; do
-  dir=pkg/${target%js}
-  rm -rf "$dir.tmp"
-  wasm-bindgen "$out" --out-dir "$dir.tmp" --target "$target"
-  # binaryen from npm, pinned in package-lock.json: Debian's wasm-opt 108
-  # breaks the externref table that wasm-bindgen emits.
-  "${opt[@]}" --enable-reference-types --enable-multivalue "$dir.tmp/tollgate_bg.wasm" -o "$dir.tmp/tollgate_bg.wasm"
-  cp target/pkg.tmp/tollgate_core.wasm "$dir.tmp/"
-  rm -rf "$dir" && mv "$dir.tmp" "$dir"
-done
+# Each module's stack (128 KiB) is far more than its deepest call needs;
+# `__stack_pointer` is exported so that the JS side can reset it after a trap.
+wasm() { # feature, output name, rustc flags of that module only
+  local feature=$1 name=$2
+  shift 2
+  cargo rustc --lib --release --target wasm32-unknown-unknown --no-default-features --features "$feature" --crate-type cdylib --quiet \
+    -- "$@" -C link-arg=-zstack-size=131072 -C link-arg=--export=__stack_pointer "${here[@]}"
+  "${opt[@]}" "$out" -o "target/pkg.tmp/$name.wasm"
+}
+rm -rf target/pkg.tmp pkg/web.tmp pkg/node.tmp
+mkdir -p target/pkg.tmp pkg/web.tmp pkg/node.tmp
+# The limiter at opt-level s, not the profile's z: a decision costs about a
+# fifth less for under 0.3 KB more gzipped (tests/bench/call-cost.mjs).
+wasm wasm-core tollgate_core -C opt-level=s
+wasm wasm-feedback tollgate_feedback
+cp target/pkg.tmp/tollgate_core.wasm target/pkg.tmp/tollgate_feedback.wasm pkg/web.tmp/
+# Node reads the limiter from disk (js/src/node.ts); the feedback module it takes
+# from js/cjs/wasm/tollgate_feedback.js, as every other entry does.
+cp target/pkg.tmp/tollgate_core.wasm pkg/node.tmp/
+for dir in pkg/web pkg/node; do rm -rf "$dir" && mv "$dir.tmp" "$dir"; done
 rm -rf target/pkg.tmp
-# The Node glue is CommonJS inside a "type": "module" package.
-echo '{ "type": "commonjs" }' > pkg/node/package.json
 
 # The shared store's Lua scripts become a TS module (js/src/shared/lua/*.lua are the source).
 node js/src/shared/embed-lua.mjs

@@ -17,15 +17,6 @@ if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
   rustup target add wasm32-unknown-unknown
 fi
 
-# wasm-bindgen's CLI must be exactly the version of the crate in Cargo.lock.
-want=$(awk '$0 == "name = \"wasm-bindgen\"" { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock)
-have=$(wasm-bindgen --version 2>/dev/null | awk '{ print $2 }' || true)
-if [ "$have" != "$want" ]; then
-  say "installing wasm-bindgen-cli $want (found '${have:-none}'; takes a few minutes)"
-  # Not --locked: one of its locked dependency versions is not in the registry here.
-  cargo install wasm-bindgen-cli --version "=$want" --quiet
-fi
-
 # cargo-fuzz for the short fuzz runs in .ci/test.sh (tests/fuzz/run.sh). It runs on
 # the stable toolchain with RUSTC_BOOTSTRAP=1; libFuzzer is built from C++ by libfuzzer-sys.
 # Only for the tests (`npm test` passes --browser): `npm start` need not wait for it.

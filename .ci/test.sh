@@ -19,7 +19,7 @@ cargo build --quiet --no-default-features --target wasm32-unknown-unknown
 
 step "Rust: clippy, warnings denied"
 cargo clippy --quiet --all-targets -- -D warnings
-cargo clippy --quiet --features wasm --target wasm32-unknown-unknown -- -D warnings
+cargo clippy --quiet --no-default-features --features wasm-feedback --target wasm32-unknown-unknown -- -D warnings
 cargo clippy --quiet --no-default-features --features wasm-core --target wasm32-unknown-unknown -- -D warnings
 
 step "JS: the Limiter, rateLimitedFetch and the test servers (node:test, ESM and CJS), the browser build in Chromium, bundlers (esbuild, webpack, Rollup, Vite) and runtimes (Deno, Bun, workerd)"

@@ -129,9 +129,10 @@
 //! * `serde` (default): `Serialize`/`Deserialize` for [`Snapshot`],
 //!   [`WindowSpec`] and the header feedback. Without it (`default-features =
 //!   false`) the crate is `no_std` + `alloc` with no dependency at all.
-//! * `wasm`: the wasm-bindgen boundary of the JS package.
+//! * `wasm-core`, `wasm-feedback`: the two wasm modules of the JS package
+//!   (plain exports, no wasm-bindgen; built without `std`).
 #![no_std]
-// Only the wasm boundary and its allocator (`wasm-core`) may use `unsafe`.
+// Only the wasm boundaries and their allocator (`wasm-core`, `wasm-feedback`) may use `unsafe`.
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -154,13 +155,14 @@ mod window;
 #[cfg(feature = "wasm-core")]
 #[allow(unsafe_code)]
 mod wasm;
-#[cfg(all(feature = "wasm-core", not(feature = "std"), target_arch = "wasm32"))]
+#[cfg(all(any(feature = "wasm-core", feature = "wasm-feedback"), not(feature = "std"), target_arch = "wasm32"))]
 #[allow(unsafe_code)]
 mod wasm_alloc;
 #[cfg(feature = "wasm-core")]
 #[allow(unsafe_code)]
 mod wasm_probe;
-#[cfg(feature = "wasm")]
+#[cfg(feature = "wasm-feedback")]
+#[allow(unsafe_code)]
 mod wasm_feedback;
 
 pub use error::{Error, TIME_ARGUMENTS};

@@ -23,6 +23,7 @@ try {
   let usageShown = 0;
   startLive({
     root: $('apis'),
+    workers: $('workers'),
     span: $('span'),
     status: $('live-status'),
     onState: (d) => {

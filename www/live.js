@@ -2,16 +2,17 @@
 // as Server-Sent Events (/events): `hello` with the state and the recent history,
 // then a `tick` every 250 ms with the state and the events since the last one.
 // One card per scope (API and hashed key): each window's use, the gate, the
-// queue, the counters, and the timeline.
+// queue, the counters, and the timeline. With --redis, also each worker's part (workers-view.js).
 import { renderWindows } from './bars.js';
 import { formatClock, formatDuration, h, s, throttled } from './format.js';
 import { drawTimeline } from './timeline.js';
+import { renderShares, renderWorkers } from './workers-view.js';
 
 const KEEP_MS = 2 * 3_600_000;
 /** Real ms between two drawings of a card's timeline (its bars follow every tick). */
 const CHART_EVERY_MS = 1_000;
 
-export function startLive({ root, span, status, onState }) {
+export function startLive({ root, span, status, onState, workers }) {
   const history = new Map();
   const groups = new Map();
   const cards = new Map();
@@ -66,6 +67,7 @@ export function startLive({ root, span, status, onState }) {
 
   function draw(d) {
     root.querySelector('.empty')?.remove();
+    if (workers) renderWorkers(workers, d);
     for (const api of d.apis) {
       const group = groupFor(api);
       group.serverText.textContent = `The server's own log: ${api.server.accepted.toLocaleString('en')} accepted, `;
@@ -144,6 +146,7 @@ export function startLive({ root, span, status, onState }) {
       if (cell) cell.textContent = value.toLocaleString('en');
     }
     c.counts.querySelector('[data-count="refused"]').dataset.zero = String(scope.counts.refused === 0);
+    renderShares(c, scope);
     const spanMs = Number(span.value);
     if (c.el.dataset.visible === 'false') return;
     const width = Math.round(c.svg.getBoundingClientRect().width); // drawn at its on-screen width: redraw when it changes

@@ -6,7 +6,11 @@
 // servers, the pipeline and the mock share one accelerated clock: at --speed 60 an hour of
 // quota time passes in a real minute.
 //
-//   node www/serve.mjs [--port 8080] [--speed 60]
+//   node www/serve.mjs [--port 8080] [--speed 60] [--redis redis://127.0.0.1:6379 [--workers 3]]
+//
+// With --redis, the pipeline runs as --workers child processes sharing every quota through
+// that Redis (server/workers.mjs, server/worker.mjs), on one quota clock all of them read
+// alike (server/shared-clock.mjs); the page then shows each worker's part.
 //
 // Tests start it in-process: `const d = await startDashboard({ port: 0, speed: 600 })`.
 // Split by concern: server/static.mjs (files), server/mock.mjs (the playground's API),
@@ -17,9 +21,10 @@ import http from 'node:http';
 import { join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { acceleratedClock, startHexServer, startHexagraphServer, startSecureCodingHubServer } from '../tests/servers/index.mjs';
-import { parseFlags } from './server/flags.mjs';
+import { parseFlags, redisLabel } from './server/flags.mjs';
 import { createMock } from './server/mock.mjs';
 import { createPipeline } from './server/pipeline.mjs';
+import { quotaTimers, sharedAcceleratedClock, wallClockMs } from './server/shared-clock.mjs';
 import { sendJson, serveStatic } from './server/static.mjs';
 
 const repo = fileURLToPath(new URL('..', import.meta.url));
@@ -29,18 +34,28 @@ const TICK_MS = 250; // real ms between two state messages on /events
 /**
  * Starts everything; resolves when it listens. A taken port rejects with the
  * listen error (`code: 'EADDRINUSE'`) before anything else is started.
+ * `redis` (a URL) and `workers`: the pipeline as that many worker processes
+ * sharing the quotas through that Redis; an unreachable Redis rejects with
+ * `code: 'REDIS_UNREACHABLE'`. `onServerLog(apiId, entries)`: the seed-like
+ * servers' log entries, before the dashboard counts and drops them (tests).
  */
-export async function startDashboard({ port = 8080, host = '127.0.0.1', speed = 60, pipeline: withPipeline = true } = {}) {
-  if (!existsSync(join(repo, 'js/dist/browser.js')) || !existsSync(join(repo, 'pkg/web/tollgate_bg.wasm'))) {
+export async function startDashboard({ port = 8080, host = '127.0.0.1', speed = 60, pipeline: withPipeline = true, redis, workers = 3, onServerLog } = {}) {
+  if (!existsSync(join(repo, 'js/dist/browser.js')) || !existsSync(join(repo, 'pkg/web/tollgate_core.wasm'))) {
     throw new Error('the package is not built (js/dist, pkg/web): run `npm run build` first');
   }
-  const clock = acceleratedClock({ startMs: Date.now(), speed });
+  if (redis !== undefined && !(Number.isInteger(workers) && workers >= 1 && workers <= 16)) {
+    throw new TypeError(`\`workers\` must be a whole number from 1 to 16; got ${String(workers)}`);
+  }
+  let clock;
+  if (redis === undefined) {
+    clock = acceleratedClock({ startMs: Date.now(), speed });
+  } else {
+    // Read alike by every worker process (see server/shared-clock.mjs).
+    const realStartMs = wallClockMs();
+    clock = sharedAcceleratedClock({ startMs: Math.floor(realStartMs), realStartMs, speed });
+  }
   // tollgate's clock: the same time, and timers that run `speed` times fast too.
-  const timers = {
-    now: clock.now,
-    setTimeout: (callback, ms) => setTimeout(callback, Math.max(0, ms) / speed),
-    clearTimeout: (handle) => clearTimeout(handle),
-  };
+  const timers = quotaTimers(clock, speed);
   const bootId = randomUUID();
   const mock = createMock(clock);
   const sse = new Set();
@@ -81,7 +96,13 @@ export async function startDashboard({ port = 8080, host = '127.0.0.1', speed = 
     servers.hex = await startHexServer({ clock, runDurationMs: 1_000 });
     servers.hexagraph = await startHexagraphServer({ clock });
     servers.sch = await startSecureCodingHubServer({ clock });
-    pipeline = withPipeline ? createPipeline({ timers, speed, ...servers }) : undefined;
+    if (!withPipeline) pipeline = undefined;
+    else if (redis === undefined) pipeline = createPipeline({ timers, speed, ...servers, onServerLog });
+    else {
+      // A quota namespace of its own: a restarted dashboard's clock starts over, so it must not meet the last one's quotas.
+      const { startWorkers } = await import('./server/workers.mjs'); // ioredis is loaded only with --redis
+      pipeline = await startWorkers({ count: workers, redis, clock, speed, servers, prefix: `tollgate-dashboard-${bootId}`, onServerLog });
+    }
   } catch (error) {
     await close();
     throw error;
@@ -104,7 +125,7 @@ export async function startDashboard({ port = 8080, host = '127.0.0.1', speed = 
     req.on('close', () => sse.delete(res));
   }
 
-  return { url, port: server.address().port, speed, clock, bootId, mock, servers, close };
+  return { url, port: server.address().port, speed, clock, bootId, mock, servers, workerPids: pipeline?.pids ?? [], close };
 }
 
 // ---------------------------------------------------------------- the command
@@ -113,23 +134,28 @@ async function main() {
   const flags = parseFlags(process.argv.slice(2));
   if (flags.error) fail(flags.error);
   if (flags.help) return void console.log(flags.help);
-  const { port, speed } = flags;
+  const { port, speed, redis, workers } = flags;
 
   let dashboard;
   try {
-    dashboard = await startDashboard({ port, speed });
+    dashboard = await startDashboard({ port, speed, redis, workers });
   } catch (error) {
     if (error.code === 'EADDRINUSE') {
       fail(`port ${port} on 127.0.0.1 is taken (another program, or another \`npm start\`, listens there).\n`
         + `Stop it, or choose another port: npm start -- --port ${port === 65535 ? 8081 : port + 1}`);
     }
-    fail(error.message);
+    if (error.code === 'REDIS_UNREACHABLE') {
+      fail(`--redis: ${error.message}; start redis-server there, or pass the redis:// URL of one that runs (or leave --redis out)`);
+    }
+    fail(redis ? `--redis: ${error.message}` : error.message);
   }
   const { hex, hexagraph, sch } = dashboard.servers;
+  const shared = redis === undefined ? ''
+    : `\n  ${workers} worker process${workers === 1 ? '' : 'es'} (pids ${dashboard.workerPids.join(', ')}) sharing the quotas through Redis at ${redisLabel(redis)}`;
   console.log(`tollgate dashboard: ${dashboard.url}/
 
   quota clock x${speed}${speed === 60 ? ' (an hour passes in a minute)' : ''}
-  seed-like APIs (strict; driven by the pipeline): Hex ${hex.url}, Hexagraph ${hexagraph.url}, SecureCodingHub ${sch.url}
+  seed-like APIs (strict; driven by the pipeline): Hex ${hex.url}, Hexagraph ${hexagraph.url}, SecureCodingHub ${sch.url}${shared}
 
 Ctrl-C to stop.`);
 

@@ -1,16 +1,13 @@
 /**
- * The browser (and bundler) entry. The top-level await compiles both wasm
- * modules before the import completes, so users never call an `init()`.
+ * The `tollgate/web` entry: the limiter module as its own .wasm file, fetched
+ * and compiled while it streams in, behind a top-level await (users never call
+ * an `init()`). The feedback module (header parsing and retries) is not
+ * fetched: js/src/wasm/feedback.ts carries it inline and compiles it on first
+ * use, and only rateLimitedFetch and parseRateLimitHeaders reach that file.
  */
-import init, * as glue from '../../pkg/web/tollgate.js';
-import { type CoreModule, useCore } from './core.js';
+import { useCore } from './core.js';
 
-const limiterWasm = new URL('../../pkg/web/tollgate_core.wasm', import.meta.url);
-const [, limiter] = await Promise.all([
-  init({ module_or_path: new URL('../../pkg/web/tollgate_bg.wasm', import.meta.url) }),
-  instantiate(limiterWasm),
-]);
-useCore(glue as unknown as CoreModule, limiter);
+useCore(await instantiate(new URL('../../pkg/web/tollgate_core.wasm', import.meta.url)));
 
 async function instantiate(url: URL): Promise<WebAssembly.Instance> {
   const response = fetch(url);

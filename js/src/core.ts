@@ -1,7 +1,8 @@
 /**
- * The small interface the hand-written JS needs from the two wasm modules. Each
- * runtime's entry point (node.ts, browser.ts) loads them and hands them over
- * with `useCore`; nothing else touches the wasm.
+ * The small interface the hand-written JS needs from the limiter module. Each
+ * runtime's entry point (node.ts, browser.ts, inline.ts, workerd.ts) loads it
+ * and hands it over with `useCore`. (The feedback module, header parsing and
+ * retries, is loaded on first use by wasm/feedback.ts.)
  *
  * The limiter module (`src/wasm.rs`) exports plain functions over handles and
  * imports nothing, so no JavaScript runs while one of its frames is on the
@@ -67,16 +68,6 @@ export interface CoreRetryPlanner {
   onSuccess(): void;
 }
 
-/** The feedback module (`src/wasm_feedback.rs`): header parsing and retries. */
-export interface CoreModule {
-  /** `headers`: `name: value` lines (lower-case names) separated by `\n`. */
-  parseFeedback(headers: string, nowMs: number): Feedback | null;
-  giveUpReason(code: number): string;
-  RetryPlanner: new (maxAttempts: number, baseMs: number, capMs: number, maxTotalMs: number, retryAfterJitterMs: number,
-    maxRetryAfterMs: number, budgetMaxTokens: number, budgetTokenRatio: number) => CoreRetryPlanner;
-}
-
-let feedback: CoreModule | undefined;
 /**
  * The limiter module's exports (a live binding: set by `useCore` before any
  * limiter exists; the hot paths in limiter.ts call them directly).
@@ -89,16 +80,9 @@ let f64: Float64Array = new Float64Array(0);
 
 const NOT_LOADED = 'tollgate: the wasm core is not loaded; import the package entry point, not an inner file';
 
-export function useCore(feedbackModule: CoreModule, limiter: { exports: object }): void {
-  feedback = feedbackModule;
+export function useCore(limiter: { exports: object }): void {
   x = wasm = limiter.exports as unknown as LimiterExports;
   stackTop = x.__stack_pointer.value as number;
-}
-
-/** The feedback module. */
-export function core(): CoreModule {
-  if (feedback === undefined) throw new Error(NOT_LOADED);
-  return feedback;
 }
 
 /** The limiter module. */

@@ -2,7 +2,8 @@
  * Listening to the server: read the headers that describe its limits (parsed
  * in the core, so Node and browsers agree) and fold them into a limiter.
  */
-import { core, type Feedback, type ServerWindow } from './core.js';
+import type { Feedback, ServerWindow } from './core.js';
+import { parseFeedback } from './wasm/feedback.js';
 import type { Limiter } from './limiter.js';
 
 /** The headers the core reads; anything else is not passed across. */
@@ -23,7 +24,7 @@ export function readFeedback(headers: Headers, nowMs: number): Feedback | null {
     text += `${name}: ${value.replace(/[\r\n]/g, ' ')}\n`;
     if (name !== 'date') any = true;
   }
-  return any ? core().parseFeedback(text, nowMs) : null;
+  return any ? parseFeedback(text, nowMs) : null;
 }
 
 /**
@@ -38,7 +39,7 @@ export function parseRateLimitHeaders(headers: Headers, nowMs: number = Date.now
     const value = headers.get(name);
     if (value !== null) text += `${name}: ${value.replace(/[\r\n]/g, ' ')}\n`;
   }
-  return core().parseFeedback(text, nowMs) ?? { windows: [] };
+  return parseFeedback(text, nowMs) ?? { windows: [] };
 }
 
 /** `Date` minus our clock when the response arrived, ms; undefined without a valid Date. */
@@ -46,7 +47,7 @@ function dateOffset(headers: Headers, nowMs: number, feedback: Feedback | null):
   if (feedback?.serverOffsetMs !== undefined) return feedback.serverOffsetMs;
   const date = headers.get('date');
   if (date === null) return undefined;
-  return core().parseFeedback(`date: ${date.replace(/[\r\n]/g, ' ')}\n`, nowMs)?.serverOffsetMs ?? undefined;
+  return parseFeedback(`date: ${date.replace(/[\r\n]/g, ' ')}\n`, nowMs)?.serverOffsetMs ?? undefined;
 }
 
 /**

@@ -4,7 +4,8 @@
  * listens to what the server says about its limits, and retries as the core
  * decides. Unmatched requests go straight to `fetch`.
  */
-import { core, type CoreRetryPlanner } from './core.js';
+import type { CoreRetryPlanner } from './core.js';
+import { giveUpReason, RetryPlanner } from './wasm/feedback.js';
 import { type CallContext, DeadlineError, RateLimitError, RetryError } from './errors.js';
 import { type FetchEventBase, type FetchEventMap, type FetchEvents, subscribedChannel } from './events.js';
 import { ServerClock, boundFeedback, comeBackAt, readFeedback, reconcileWith } from './feedback.js';
@@ -131,7 +132,7 @@ export function rateLimitedFetch(given: FetchLike, options: RateLimitedFetchOpti
   const o = normalizeFetchOptions(options);
   const store = normalizeStore(options.store);
   const r = o.retry;
-  const planner = new (core().RetryPlanner)(r.limit, r.backoffMs, r.maxBackoffMs, r.maxTotalMs, r.retryAfterJitterMs,
+  const planner = new RetryPlanner(r.limit, r.backoffMs, r.maxBackoffMs, r.maxTotalMs, r.retryAfterJitterMs,
     r.maxRetryAfterMs, r.budgetMaxTokens, r.budgetTokenRatio);
   const events = new Events();
   const scopes = new Map<string, ScopeState>();
@@ -528,7 +529,7 @@ async function call(w: Wrapper, route: NormalizedRoute, method: string, url: URL
       }
       if (refused) emit(w, 'throttled', scope, { status, attempt, retryAt: serverAt });
       if (decision < 0) {
-        const reason = core().giveUpReason(decision) + (decision === NOT_IDEMPOTENT && !canReplay ? ' (the request body is a stream and cannot be replayed)' : '');
+        const reason = giveUpReason(decision) + (decision === NOT_IDEMPOTENT && !canReplay ? ' (the request body is a stream and cannot be replayed)' : '');
         emit(w, 'gave-up', scope, { attempt, status, reason });
         if (decision === NOT_RETRYABLE || (decision === NOT_IDEMPOTENT && canReplay)) {
           if (response) return response; // fetch's own behaviour: a response is a response

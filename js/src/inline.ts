@@ -4,22 +4,20 @@
  * (there is no .wasm file to emit and no top-level await), and Deno and Bun need
  * no file-read permission or asset path.
  *
- * The bytes are compiled synchronously when the module is evaluated.
- * Chromium allows that on the main thread for modules up to 8 MB since version 114
- * (4 KB before); Firefox and Safari have no such limit. Apps that want
- * the wasm as its own cached file, compiled while it streams in, import
- * `tollgate/web` (js/src/browser.ts) instead.
- *
- * The glue is a copy of pkg/web's without its default wasm URL (see
- * .ci/inline-wasm.mjs), so webpack and Vite emit no unused .wasm asset.
+ * The limiter module is compiled synchronously when this module is evaluated;
+ * the feedback module (header parsing and retries) on first use, by
+ * wasm/feedback.ts, which only rateLimitedFetch and parseRateLimitHeaders
+ * reach. Each module's bytes sit in a JS module of their own
+ * (.ci/inline-wasm.mjs), so a bundle of `{ Limiter }` carries only the limiter's.
+ * Chromium allows compiling on the main thread for modules up to 8 MB since
+ * version 114 (4 KB before); Firefox and Safari have no such limit. Apps that
+ * want the limiter as its own cached file, compiled while it streams in,
+ * import `tollgate/web` (js/src/browser.ts) instead.
  */
-import * as glue from './wasm/tollgate.js';
-import { type CoreModule, useCore } from './core.js';
-import wasm from './wasm/tollgate_bg.js';
+import { useCore } from './core.js';
 import limiterWasm from './wasm/tollgate_core.js';
 
-glue.initSync({ module: wasm });
 // The limiter module imports nothing: compiled and instantiated from its bytes, synchronously.
-useCore(glue as unknown as CoreModule, new WebAssembly.Instance(new WebAssembly.Module(limiterWasm)));
+useCore(new WebAssembly.Instance(new WebAssembly.Module(limiterWasm())));
 
 export * from './index.js';

@@ -1,10 +1,9 @@
 /**
- * The Node entry (built as CommonJS only): the feedback module's nodejs glue
- * loads its wasm with `require`; the limiter module imports nothing and is
- * compiled here from its bytes, synchronously.
+ * The Node entry (built as CommonJS only): the limiter module imports nothing
+ * and is compiled here from its file, synchronously. The feedback module is
+ * compiled on first use by wasm/feedback.ts, from its inlined bytes.
  */
-import * as glue from '../../pkg/node/tollgate.js';
-import { type CoreModule, useCore } from './core.js';
+import { useCore } from './core.js';
 import * as diagnostics from 'node:diagnostics_channel';
 import { useDiagnostics } from './events.js';
 
@@ -14,7 +13,7 @@ declare function require(id: 'node:fs'): { readFileSync(path: string): Uint8Arra
 declare function require(id: 'node:path'): { join(...parts: string[]): string };
 
 const bytes = require('node:fs').readFileSync(require('node:path').join(__dirname, '../../pkg/node/tollgate_core.wasm'));
-useCore(glue as unknown as CoreModule, new WebAssembly.Instance(new WebAssembly.Module(bytes)));
+useCore(new WebAssembly.Instance(new WebAssembly.Module(bytes)));
 useDiagnostics(diagnostics); // the events, mirrored on diagnostics channels (Node only)
 
 export * from './index.js';

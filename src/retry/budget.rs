@@ -56,6 +56,23 @@ impl RetryBudget {
     pub fn tokens_milli(&self) -> u64 {
         self.tokens_milli
     }
+
+    /// This budget with `tokens_milli` thousandths left (at most the maximum):
+    /// how a caller that keeps the count itself (the JS layer, between calls
+    /// into wasm) resumes it.
+    ///
+    /// ```
+    /// use tollgate::retry::RetryBudget;
+    /// let mut kept = RetryBudget::default();
+    /// kept.try_spend();
+    /// let resumed = RetryBudget::default().with_tokens_milli(kept.tokens_milli());
+    /// assert_eq!(resumed, kept);
+    /// assert_eq!(RetryBudget::default().with_tokens_milli(u64::MAX).tokens_milli(), 10_000);
+    /// ```
+    pub fn with_tokens_milli(mut self, tokens_milli: u64) -> Self {
+        self.tokens_milli = tokens_milli.min(self.max_milli);
+        self
+    }
 }
 
 impl Default for RetryBudget {

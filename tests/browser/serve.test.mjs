@@ -13,9 +13,18 @@ const serve = fileURLToPath(new URL('../../www/serve.mjs', import.meta.url));
 test('flags: defaults, and each mistake named in one line', () => {
   assert.deepEqual(parseFlags([]), { port: 8080, speed: 60 });
   assert.deepEqual(parseFlags(['--port', '0', '--speed', '600']), { port: 0, speed: 600 });
-  assert.match(parseFlags(['--help']).help, /--speed {2}how many times faster/);
+  assert.match(parseFlags(['--help']).help, /--speed +how many times faster/);
+  assert.match(parseFlags(['--help']).help, /--redis +run the pipeline as worker processes/);
+  assert.deepEqual(parseFlags(['--redis', 'redis://127.0.0.1:6379']), { port: 8080, speed: 60, redis: 'redis://127.0.0.1:6379', workers: 3 });
+  assert.deepEqual(parseFlags(['--redis', 'rediss://h.example:6380/2', '--workers', '2']), { port: 8080, speed: 60, redis: 'rediss://h.example:6380/2', workers: 2 });
   const cases = [
-    [['--bogus'], /^unknown option '--bogus'; it takes --port, --speed, --help \(see 'node www\/serve\.mjs --help'\)$/],
+    [['--bogus'], /^unknown option '--bogus'; it takes --port, --speed, --redis, --workers, --help \(see 'node www\/serve\.mjs --help'\)$/],
+    [['--redis'], /^--redis needs a value, e.g. --redis redis:\/\/127\.0\.0\.1:6379 /],
+    [['--redis', 'http://127.0.0.1:6379'], /^--redis must be a redis:\/\/ or rediss:\/\/ URL with a host, e.g. redis:\/\/127\.0\.0\.1:6379; got 'http:\/\/127\.0\.0\.1:6379'$/],
+    [['--redis', 'redis://h/x'], /^--redis must be a redis:\/\/ or rediss:\/\/ URL/],
+    [['--redis', 'redis://h', '--workers', '17'], /^--workers must be a whole number from 1 to 16; got '17'$/],
+    [['--redis', 'redis://h', '--workers', '1.5'], /^--workers must be/],
+    [['--workers', '3'], /^--workers needs --redis <url>/],
     [['--port'], /^--port needs a value, e.g. --port 8081 \(see 'node www\/serve\.mjs --help'\)$/],
     [['--port', 'abc'], /^--port must be a whole number from 0 to 65535; got 'abc'$/],
     [['--port', '70000'], /^--port must be/],

@@ -33,8 +33,8 @@ const BUILT = [
   'js/node.mjs',
   'js/dist/index.js', 'js/dist/index.d.ts', 'js/dist/browser.js', 'js/dist/browser.d.ts',
   'js/cjs/node.js', 'js/cjs/index.js', 'js/cjs/package.json',
-  'pkg/node/tollgate.js', 'pkg/node/tollgate_bg.wasm', 'pkg/node/package.json', 'pkg/node/tollgate_core.wasm',
-  'pkg/web/tollgate.js', 'pkg/web/tollgate_bg.wasm', 'pkg/web/tollgate_core.wasm',
+  'js/dist/wasm/tollgate_core.js', 'js/dist/wasm/tollgate_feedback.js', 'js/cjs/wasm/tollgate_feedback.js',
+  'pkg/node/tollgate_core.wasm', 'pkg/web/tollgate_core.wasm', 'pkg/web/tollgate_feedback.wasm',
 ];
 
 /** Every path the tarball may hold (relative to the package root), and nothing else. */
@@ -46,8 +46,8 @@ const ALLOWED = [
   /^js\/dist\/([\w.-]+\/)*[\w.-]+\.(js|d\.ts)$/,
   /^js\/cjs\/([\w.-]+\/)*[\w.-]+\.(js|d\.ts)$/,
   /^js\/cjs\/package\.json$/,
-  /^pkg\/node\/(tollgate\.js|tollgate_bg\.wasm|tollgate_core\.wasm|package\.json)$/,
-  /^pkg\/web\/(tollgate\.js|tollgate_bg\.wasm|tollgate_core\.wasm)$/,
+  /^pkg\/node\/tollgate_core\.wasm$/,
+  /^pkg\/web\/(tollgate_core|tollgate_feedback)\.wasm$/,
   // `tollgate demo` runs the Hex-like server of the tests, so it ships (without its tests).
   /^tests\/servers\/(hex|http|quota|clock)\.mjs$/,
 ];
@@ -268,8 +268,8 @@ try { new node.Limiter({ windows: [{ limit: 1, per: '1m' }], maxWaiters: 0 }).tr
 console.log(JSON.stringify({ fetched, first, second: { ok: second.ok, waitMs: second.waitMs }, separate: browser.Limiter !== node.Limiter, crossCopy }));
 `);
   const r = await runNode(projects.esm, ['browser.js']);
-  assert.deepEqual(r.fetched.sort(), ['tollgate/pkg/web/tollgate_bg.wasm', 'tollgate/pkg/web/tollgate_core.wasm'],
-    'the browser entry fetches its two wasm modules from pkg/web beside it');
+  assert.deepEqual(r.fetched, ['tollgate/pkg/web/tollgate_core.wasm'],
+    'the browser entry fetches the limiter module from pkg/web beside it (the feedback module is inline, compiled on first use)');
   assert.equal(r.first, true);
   assert.equal(r.second.ok, false);
   assert.ok(r.second.waitMs > 59_000 && r.second.waitMs <= 60_000, `waitMs ${r.second.waitMs}`);

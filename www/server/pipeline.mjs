@@ -20,8 +20,13 @@ const SCH_KEYS = ['sch-worker-1-key', 'sch-worker-2-key'];
  * - SecureCodingHub: 70 reads every 3 min over a pool of two keys, each request with the
  *   key free soonest.
  * Every run Hex accepts goes into the weekly usage monitor (hex-cost-tuning).
+ *
+ * With `store` (a worker of `npm start -- --redis`, see worker.mjs), every scope's quota lives in
+ * that store, shared with the other workers; `keySecret` is then the workers' common one, so a
+ * scope has the same id (hashed key) in all of them; `onRun(projectId)` hears each accepted run.
+ * `onServerLog(apiId, entries)` sees the servers' log entries before they are counted and dropped.
  */
-export function createPipeline({ timers, speed, hex, hexagraph, sch }) {
+export function createPipeline({ timers, speed, hex, hexagraph, sch, store, keySecret, onRun, onServerLog }) {
   const stopping = new AbortController();
   const pending = new Map(); // AbortController -> the call
   const stats = new Map();
@@ -41,7 +46,7 @@ export function createPipeline({ timers, speed, hex, hexagraph, sch }) {
   const [hexApi, graphApi, schApi] = apis;
 
   function api(id, title, server, options, quota) {
-    const limited = rateLimitedFetch(fetch, { ...options, clock: timers });
+    const limited = rateLimitedFetch(fetch, { ...options, clock: timers, ...(store ? { store, keySecret } : {}) });
     for (const type of ['queued', 'admitted', 'throttled', 'retry', 'paused', 'gave-up']) {
       limited.events.addEventListener(type, (e) => onEvent(id, type, e.detail));
     }
@@ -88,8 +93,10 @@ export function createPipeline({ timers, speed, hex, hexagraph, sch }) {
         onStatus?.(res.status);
         await res.body?.cancel();
       })
-      .catch(() => {
-        if (!stopping.signal.aborted) a.errors++;
+      .catch((error) => {
+        if (stopping.signal.aborted) return;
+        a.errors++;
+        a.lastError = `${error?.name ?? 'Error'}: ${error?.message ?? error}`;
       })
       .finally(() => pending.delete(controller));
     pending.set(controller, call);
@@ -114,7 +121,9 @@ export function createPipeline({ timers, speed, hex, hexagraph, sch }) {
       headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
       body: JSON.stringify({ inputParams: { source: 'dashboard' } }),
     }, (status) => {
-      if (status === 201) usage.record(projectId);
+      if (status !== 201) return;
+      usage.record(projectId);
+      onRun?.(projectId);
     });
   }
 
@@ -148,31 +157,20 @@ export function createPipeline({ timers, speed, hex, hexagraph, sch }) {
     for (let i = 0; i < 70; i++) send(schApi, `/api/v1/findings?page=${i}`, {});
   });
 
-  /** What the servers themselves logged: accepted, refused (429), other. */
-  function serverSeen(a) {
-    const log = a.server.log;
-    for (const e of log) {
-      if (e.status >= 200 && e.status < 300) a.seen.accepted++;
-      else if (e.status === 429) a.seen.refused++;
-      else a.seen.other++;
-    }
-    log.length = 0; // counted: a long run must not keep every request in memory
-    return { ...a.seen };
-  }
-
   function state(now) {
     const report = usage.report({ overRunsPerWeek: 20 });
     return {
       now,
       speed,
       apis: apis.map((a) => ({
-        id: a.id, title: a.title, quota: a.quota, url: a.url, server: serverSeen(a), statuses: a.statuses,
-        errors: a.errors, skipped: a.skipped,
+        id: a.id, title: a.title, quota: a.quota, url: a.url, server: a.server.log ? serverSeen(a.id, a.server, a.seen, onServerLog) : a.seen, statuses: a.statuses,
+        errors: a.errors, lastError: a.lastError, skipped: a.skipped,
         scopes: a.fetch.scopes().map((scope) => {
           const s = statsOf(a.id, scope.route, scope.key);
           const l = scope.limiter;
+          const windows = store ? sharedViews.get(l) ?? [] : windowViews(Limiter, l.snapshot(), now);
           return {
-            id: s.id, route: scope.route, key: scope.key, windows: windowViews(Limiter, l.snapshot(), now),
+            id: s.id, route: scope.route, key: scope.key, windows,
             pausedUntil: l.pausedUntil, pause: s.pause, waiting: l.waiting, inFlight: l.inFlight,
             counts: { admitted: s.admitted, held: s.held, retried: s.retried, refused: s.refused, gaveUp: s.gaveUp },
           };
@@ -180,6 +178,21 @@ export function createPipeline({ timers, speed, hex, hexagraph, sch }) {
       })),
       usage: { ...report, overRunsPerWeek: 20, alerts },
     };
+  }
+
+  // A shared scope's windows are in the store: its usage, read once per tick (one round trip each).
+  const sharedViews = new WeakMap(); // limiter -> views: a scope the wrapper dropped takes its entry along
+  async function readShared() {
+    const scopes = apis.flatMap((a) => a.fetch.scopes());
+    await Promise.all(scopes.map(async ({ limiter }) => {
+      const usage = await limiter.usage().catch(() => undefined); // a failed read keeps the last one
+      if (usage === undefined) return;
+      sharedViews.set(limiter, usage.map((w) => ({
+        kind: w.kind, limit: w.limit, perMs: w.perMs, used: w.used, remaining: w.remaining,
+        // The store says when one more fits, not when the next slot frees: only a full window's is shown.
+        nextFreeAt: w.remaining === 0 && Number.isFinite(w.nextFreeAt) ? w.nextFreeAt : undefined,
+      })));
+    }));
   }
 
   function prune(now) {
@@ -200,6 +213,11 @@ export function createPipeline({ timers, speed, hex, hexagraph, sch }) {
       for (const s of stats.values()) history[s.id] = { sent: s.sent, refused: s.refusedAt, retried: s.retriedAt };
       return { ...state(now), events: [], history };
     },
+    /** With a store: reads each shared scope's usage, then ticks. */
+    async tickShared() {
+      await readShared();
+      return this.tick();
+    },
     tick() {
       const now = timers.now();
       prune(now);
@@ -212,6 +230,23 @@ export function createPipeline({ timers, speed, hex, hexagraph, sch }) {
       const calls = [...pending.values()];
       for (const controller of pending.keys()) controller.abort();
       await Promise.allSettled(calls);
+      if (store) await Promise.allSettled(apis.flatMap((a) => a.fetch.scopes().map((scope) => scope.limiter.close())));
     },
   };
+}
+
+/**
+ * What a server itself logged (`seen`: accepted, refused (429), other, updated);
+ * `onLog(apiId, entries)` sees the entries first (tests judge by them).
+ */
+export function serverSeen(apiId, server, seen, onLog) {
+  const log = server.log;
+  if (onLog && log.length > 0) onLog(apiId, log.slice());
+  for (const e of log) {
+    if (e.status >= 200 && e.status < 300) seen.accepted++;
+    else if (e.status === 429) seen.refused++;
+    else seen.other++;
+  }
+  log.length = 0; // counted: a long run must not keep every request in memory
+  return { ...seen };
 }
