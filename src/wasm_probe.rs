@@ -7,7 +7,7 @@
 //! can use runs to its end. Every export that changes anything calls [`reach`]
 //! first. `reach`'s frame is `REACH` bytes, and for a frame that large V8
 //! checks, on entry, that the whole frame fits above the limit (baseline and
-//! optimizing tier alike; other engines check at least as early): so `reach`
+//! optimizing tier alike; measured on V8 only, other engines are not tested): so `reach`
 //! traps, with nothing changed yet, unless `REACH` bytes are left. The deepest
 //! path of any export without the probe, measured with
 //! `tests/bench/stack-depth.mjs`, is about 2 KB in either tier; `REACH` is 8 KB.
