@@ -119,17 +119,23 @@ export async function acquireInSlot<P extends CompletablePermit>(
   return holdingSlot(slots, permit);
 }
 
-/** `permit`, whose first `complete()` also gives its slot back. */
+/** `permit`, whose first `complete()` (or `release()`, if it has one) also gives its slot back. */
 function holdingSlot<P extends CompletablePermit>(slots: Slots, permit: P): P {
   let held = true;
-  const complete = (at?: number) => {
+  const free = () => {
     if (held) {
       held = false;
       slots.release();
     }
+  };
+  const complete = (at?: number) => {
+    free();
     return permit.complete(at);
   };
-  return Object.assign(Object.create(permit) as P, { complete });
+  const release = (permit as { release?: () => unknown }).release;
+  return Object.assign(Object.create(permit) as P, typeof release === 'function'
+    ? { complete, release: () => { free(); return release.call(permit); } }
+    : { complete });
 }
 
 /**

@@ -449,7 +449,8 @@ async function call(w: Wrapper, route: NormalizedRoute, method: string, url: URL
       const permit = quick.ok ? quick.permit : await acquireFrom(scope, cost, priority, waits.signal);
       // Cancelled after admission, before sending: nothing reached the server, the units go back.
       if (userSignal?.aborted) {
-        permit.release();
+        const released = permit.release();
+        if (isPromise(released)) await released; // a shared scope's units are back before the call rejects
         throw userSignal.reason;
       }
       if (!quick.ok) {

@@ -103,7 +103,7 @@ async function runCase(seed, store, trace) {
   };
   try {
     for (let step = 0; step < 16; step++) {
-      const op = pick(['try', 'try', 'try', 'advance', 'advance', 'advance', 'complete', 'acquire', 'pause', 'reconcile', 'reconcile', 'usage', 'usage', 'plan']);
+      const op = pick(['try', 'try', 'try', 'tries', 'advance', 'advance', 'advance', 'complete', 'release', 'acquire', 'pause', 'reconcile', 'reconcile', 'usage', 'usage', 'plan']);
       trace.push({ op, now: clock.now() });
       if (op === 'try') {
         const cost = int(1, minLimit);
@@ -118,6 +118,34 @@ async function runCase(seed, store, trace) {
           assertTime(b.retryAt, a.retryAt, `tryAcquire(${cost}) retryAt differs`);
           if (Number.isFinite(a.retryAt)) retryAts.push(a.retryAt);
         }
+      } else if (op === 'tries') {
+        // Calls made together: the store decides them in one batch, in order,
+        // as the core decides them one after another.
+        const costs = Array.from({ length: int(2, 4) }, () => int(1, minLimit));
+        const a = costs.map((cost) => core.tryAcquire(cost));
+        const b = await Promise.all(costs.map((cost) => shared.tryAcquire(cost)));
+        trace.push({ costs, core: a.map((x) => (x.ok ? x.permit.at : -x.retryAt)), shared: b.map((x) => (x.ok ? x.permit.at : -x.retryAt)) });
+        a.forEach((x, i) => {
+          assert.equal(b[i].ok, x.ok, `tryAcquire(${costs[i]}) #${i} of a batch decided differently`);
+          if (x.ok) {
+            assert.equal(b[i].permit.at, x.permit.at);
+            permits.push([x.permit, b[i].permit]);
+          } else {
+            assertTime(b[i].retryAt, x.retryAt, `tryAcquire(${costs[i]}) #${i} of a batch: retryAt differs`);
+          }
+        });
+      } else if (op === 'release' && permits.length > 0) {
+        // Cancelled before it was sent: its units go back, as far as the core gives them back.
+        const [a, b] = permits.splice(int(0, permits.length - 1), 1)[0];
+        trace.push({ release: a.at, cost: a.cost });
+        // The store releases at now (its stored clock may lag behind refusals
+        // it did not write back); the core at the latest time it saw: bring
+        // the core's clock to now first (usage() moves it, as any call does).
+        core.usage();
+        a.release();
+        await b.release();
+        await advanceTo(clock.now());
+        await comparePending();
       } else if (op === 'advance') {
         // Half the time exactly onto a boundary: when a slot frees, a retryAt,
         // a bucket's start (off-by-one mistakes show only there).

@@ -3,7 +3,8 @@
 // token's quota through a real redis-server. The servers' own logs judge.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { hexClient, presets, rateLimitedFetch } from 'tollgate';
+import Redis from 'ioredis';
+import { hexClient, presets, rateLimitedFetch, redisStore } from 'tollgate';
 import { systemClock } from '../servers/clock.mjs';
 import { serve } from '../servers/http.mjs';
 import { startHexServer } from '../servers/hex.mjs';
@@ -112,6 +113,42 @@ test("what one process's response headers say (none left) holds the other proces
     assert.equal(report.queued, 3);
   } finally {
     await server.close();
+  }
+});
+
+test('a call cancelled after admission, before it was sent, gives its units back in the store', async () => {
+  // The strict Hex server (20 a minute, on real time) and one wrapper with a
+  // store. 20 calls are cancelled while their decisions are on the way to
+  // Redis: admitted there, never sent. Then 20 more must all go at once: had
+  // the cancelled ones counted as sent, the minute would be spent and the
+  // deadline (2 s) would fail them at once.
+  const hex = await startHexServer();
+  const client = new Redis(redis.port, '127.0.0.1');
+  const limited = rateLimitedFetch(fetch, presets.hex({ store: redisStore(client) }));
+  try {
+    const post = (i, signal) => limited(`${hex.url}/api/v1/run/project-${i}`, {
+      method: 'POST', headers: { authorization: 'Bearer tok-release' }, signal, tollgate: { deadline: 2_000 },
+    });
+    const cancelled = Array.from({ length: 20 }, (_, i) => {
+      const controller = new AbortController();
+      const call = post(i, controller.signal);
+      controller.abort(new Error('cancelled'));
+      return call;
+    });
+    for (const result of await Promise.allSettled(cancelled)) {
+      assert.equal(result.status, 'rejected');
+      assert.equal(result.reason.message, 'cancelled');
+    }
+    const [scope] = limited.scopes();
+    const [minute] = await scope.limiter.usage();
+    assert.equal(minute.used, 0, 'the store counts none of the cancelled calls');
+    const sent = await Promise.all(Array.from({ length: 20 }, (_, i) => post(100 + i).then((res) => res.status)));
+    assert.deepEqual(sent, Array(20).fill(201));
+    assert.equal(hex.log.filter((e) => e.method === 'POST').length, 20, 'the server saw only the calls sent');
+  } finally {
+    for (const scope of limited.scopes()) await scope.limiter.close?.();
+    client.disconnect();
+    await hex.close();
   }
 });
 

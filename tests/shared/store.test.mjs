@@ -191,3 +191,46 @@ test('maxConcurrent caps this process\'s calls in flight on a shared quota: tryA
     await hex.close();
   }
 });
+
+test('permit.release(): a request never sent gives its units (and its maxConcurrent slot) back in Redis, once', async () => {
+  const windows = [{ limit: 2, per: '1h' }, { kind: 'fixed', limit: 3, per: '1d' }];
+  const a = Limiter.shared({ name: 'release', windows, store: redisStore(client), countInFlight: true, maxConcurrent: 1 });
+  const b = Limiter.shared({ name: 'release', windows, store: redisStore(client), countInFlight: true });
+  try {
+    const p = await a.acquire();
+    assert.deepEqual((await b.usage()).map((u) => u.used), [1, 1]);
+    await p.release();
+    await p.release(); // once
+    await p.complete(); // and nothing after it
+    assert.deepEqual((await b.usage()).map((u) => u.used), [0, 0], 'another process sees the units back');
+    // The slot is free too: the next acquire in this process does not wait for one.
+    const q = await a.tryAcquire();
+    assert.equal(q.ok, true);
+    await q.permit.complete();
+    assert.deepEqual((await b.usage()).map((u) => u.used), [1, 1]);
+  } finally {
+    await a.close();
+    await b.close();
+  }
+});
+
+test('tryAcquire calls made together reach Redis as one script call, decided in order, each all or nothing', async () => {
+  const server = await startRedis();
+  const own = new Redis(server.port, '127.0.0.1');
+  const l = Limiter.shared({ name: 'batch', windows: [{ limit: 10, per: '1h' }], store: redisStore(own) });
+  try {
+    await l.usage(); // the scripts are loaded, the subscription made
+    await own.config('RESETSTAT');
+    const costs = [3, 3, 5, 3, 1, 1, 2];
+    const results = await Promise.all(costs.map((cost) => l.tryAcquire(cost)));
+    // In order: 3 + 3 fit, 5 does not (6 + 5 > 10), 3 fits (9), 1 fits (10), then nothing.
+    assert.deepEqual(results.map((r) => r.ok), [true, true, false, true, true, false, false]);
+    assert.deepEqual((await l.usage()).map((u) => u.used), [10]);
+    const calls = Number(/cmdstat_evalsha:calls=(\d+)/.exec(await own.info('commandstats'))?.[1]);
+    assert.equal(calls, 2, 'one script call for the 7 decisions, one for usage()');
+  } finally {
+    await l.close();
+    own.disconnect();
+    await server.stop();
+  }
+});

@@ -6,9 +6,9 @@ const WORKER = fileURLToPath(new URL('./worker.mjs', import.meta.url));
 const alive = new Set();
 process.on('exit', () => { for (const c of alive) c.kill('SIGKILL'); });
 
-/** `config.script`: another worker script in this directory (default worker.mjs). */
+/** `config.script`: another worker script in this directory (default worker.mjs); `config.scriptPath`: one anywhere. */
 export function startWorker(config) {
-  const script = config.script ? fileURLToPath(new URL(`./${config.script}`, import.meta.url)) : WORKER;
+  const script = config.scriptPath ?? (config.script ? fileURLToPath(new URL(`./${config.script}`, import.meta.url)) : WORKER);
   const child = spawn(process.execPath, [script, JSON.stringify(config)], { stdio: ['pipe', 'pipe', 'pipe'] });
   alive.add(child);
   const messages = [];

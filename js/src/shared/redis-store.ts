@@ -162,6 +162,8 @@ interface Admission {
   cost: number;
   done: number;
   tracked: boolean;
+  /** Released unsent: nothing to count again. */
+  released?: boolean;
 }
 
 class RedisPermit implements SharedPermit {
@@ -170,6 +172,7 @@ class RedisPermit implements SharedPermit {
     readonly at: number,
     readonly cost: number,
     private readonly finish: (at: number | undefined) => Promise<void>,
+    private readonly giveBack: () => Promise<void>,
   ) {}
 
   complete(at?: number): Promise<void> {
@@ -177,9 +180,25 @@ class RedisPermit implements SharedPermit {
     this.#done = true;
     return this.finish(at);
   }
+
+  release(): Promise<void> {
+    if (this.#done) return Promise.resolve();
+    this.#done = true;
+    return this.giveBack();
+  }
 }
 
 const MAX_PLAN = 100_000;
+/** Batches of tryAcquire calls one limiter has under way at once (one forms while the other is decided). */
+const MAX_TRY_BATCHES = 2;
+/** Decisions in one batch at most (one script call's arguments). */
+const MAX_TRY_BATCH = 256;
+
+interface PendingTry {
+  cost: number;
+  resolve: (result: SharedTryAcquireResult) => void;
+  reject: (reason: unknown) => void;
+}
 
 function randomId(): string {
   const bytes = new Uint8Array(8);
@@ -201,6 +220,8 @@ class RedisSharedLimiter implements SharedLimiter {
   #channel: string;
   #spec: string;
   #specArg: string;
+  #leaseArg: string;
+  #queueLeaseArg: string;
   #maxPerMs: number;
   #owner = randomId();
   #seq = 0;
@@ -224,6 +245,9 @@ class RedisSharedLimiter implements SharedLimiter {
   #probe: unknown = undefined;
   /** `maxConcurrent`: this process's cap on calls in flight (js/src/concurrency.ts). */
   readonly #slots: Slots | undefined;
+  #tries: PendingTry[] = [];
+  #triesInFlight = 0;
+  #tryFlush = false;
 
   constructor(runner: ScriptRunner, s: Normalized, o: NormalizedSharedOptions, release: () => void) {
     this.#runner = runner;
@@ -242,6 +266,8 @@ class RedisSharedLimiter implements SharedLimiter {
     this.#spec = o.windows.map((w) => `${w.kind[0]}:${w.limit}:${w.perMs}:${w.offsetMs}`).join('|');
     this.#specArg = `${this.#spec}#${s.recoveryMs}`;
     this.#maxPerMs = Math.max(...o.windows.map((w) => w.perMs));
+    this.#leaseArg = String(o.leaseMs);
+    this.#queueLeaseArg = String(s.queueLeaseMs);
   }
 
   get events(): EventTarget {
@@ -284,13 +310,14 @@ class RedisSharedLimiter implements SharedLimiter {
         this.#specArg,
         this.#s.time === 'client' ? String(t0) : '',
         this.#o.countInFlight ? '1' : '0',
-        String(this.#o.leaseMs),
+        this.#leaseArg,
         anyGeneration ? '' : this.#gen,
-        randomId(),
-        String(this.#s.queueLeaseMs),
+        // The generation if this call creates the state: unique without asking the RNG on every call.
+        `${this.#owner}.${++this.#seq}`,
+        this.#queueLeaseArg,
         this.#channel,
-        ...extra.map(String),
       ];
+      for (const x of extra) args.push(String(x));
       const reply = await this.#withTimeout(this.#runner.run(name, this.#stateKey, args));
       const t1 = this.#o.clock.now();
       if (this.#s.time === 'redis') this.#sample(Number(reply[1]), t0, t1);
@@ -332,7 +359,7 @@ class RedisSharedLimiter implements SharedLimiter {
   async #reregister(records?: Admission[]): Promise<void> {
     this.#prune();
     if (records === undefined) this.#fullRegistrations++;
-    const list = (records ?? this.#history).slice().sort((a, b) => a.at - b.at);
+    const list = (records ?? this.#history).filter((r) => !r.released).sort((a, b) => a.at - b.at);
     const args: (string | number)[] = [randomId()];
     for (const r of list) args.push(r.id, r.at, r.cost, r.done, r.tracked ? '1' : '0');
     await this.#call('register', args, true);
@@ -365,7 +392,19 @@ class RedisSharedLimiter implements SharedLimiter {
       await this.#call('complete', [id, storeAt, cost, atArg]);
       // As the core pumps after a completion: it may have made room (or moved the clock) for our head.
       if (this.#waiters.size > 0) this.#poll();
+    }, async () => {
+      // Never sent: not counted again if Redis loses the quota.
+      this.#forget(record);
+      // On the local fallback Redis is out of reach: there it stays counted (in
+      // flight until its lease ends), overcounted for a while, never undercounted.
+      if (this.#local !== undefined) return;
+      await this.#call('release', [id, storeAt, cost]);
+      if (this.#waiters.size > 0) this.#poll();
     });
+  }
+
+  #forget(record: Admission): void {
+    record.released = true;
   }
 
   #checkCost(cost: number): void {
@@ -422,11 +461,14 @@ class RedisSharedLimiter implements SharedLimiter {
     }, this.#s.fallback!.retryMs);
   }
 
-  #wrapLocal(p: { at: number; cost: number; complete(at?: number): void }): SharedPermit {
+  #wrapLocal(p: { at: number; cost: number; complete(at?: number): void; release(): void }): SharedPermit {
     const record = this.#remember(`${this.#owner}:${++this.#seq}`, this.#toStore(p.at), p.cost);
     return new RedisPermit(p.at, p.cost, async (at) => {
       record.done = this.#toStore(at ?? this.#o.clock.now());
       p.complete(at);
+    }, async () => {
+      this.#forget(record);
+      p.release();
     });
   }
 
@@ -464,21 +506,70 @@ class RedisSharedLimiter implements SharedLimiter {
     normalizeCost(cost);
     this.#checkCost(cost);
     if (this.#closed) throw closedError();
-    const local = () => {
-      const r = this.#local!.tryAcquire(cost);
-      return r.ok ? { ok: true as const, permit: this.#wrapLocal(r.permit) } : r;
-    };
-    if (this.#local !== undefined) return local();
-    const id = `${this.#owner}:${++this.#seq}`;
-    let reply: Reply;
-    try {
-      reply = await this.#call('acquire', ['try', cost, id, this.#owner, 0]);
-    } catch (error) {
-      return this.#orFallback(error, local);
+    if (this.#local !== undefined) return this.#tryLocal(cost);
+    return new Promise<SharedTryAcquireResult>((resolve, reject) => {
+      this.#tries.push({ cost, resolve, reject });
+      this.#flushTries();
+    });
+  }
+
+  #tryLocal(cost: number): SharedTryAcquireResult {
+    const r = this.#local!.tryAcquire(cost);
+    return r.ok ? { ok: true as const, permit: this.#wrapLocal(r.permit) } : r;
+  }
+
+  /**
+   * tryAcquire calls made while one of this limiter's batches is under way go
+   * to Redis together, in one script call that decides them in order, each
+   * all or nothing (as if they had come one after another in one
+   * millisecond): the round trip, the script's start and the state's decoding
+   * are paid once per batch, not once per decision. A lone call goes at once.
+   */
+  #flushTries(): void {
+    if (this.#tryFlush || this.#triesInFlight >= MAX_TRY_BATCHES || this.#tries.length === 0) return;
+    this.#tryFlush = true;
+    // Calls made in the same tick join this batch.
+    queueMicrotask(() => {
+      this.#tryFlush = false;
+      this.#sendTries();
+    });
+  }
+
+  #sendTries(): void {
+    if (this.#triesInFlight >= MAX_TRY_BATCHES || this.#tries.length === 0) return;
+    const batch = this.#tries.length <= MAX_TRY_BATCH ? this.#tries : this.#tries.slice(0, MAX_TRY_BATCH);
+    this.#tries = this.#tries.length <= MAX_TRY_BATCH ? [] : this.#tries.slice(MAX_TRY_BATCH);
+    if (this.#local !== undefined) {
+      // Redis failed while these waited for their batch: the local fallback decides them.
+      for (const t of batch) {
+        try {
+          t.resolve(this.#tryLocal(t.cost));
+        } catch (error) {
+          t.reject(error);
+        }
+      }
+      return;
     }
-    if (reply[3] === 1) return { ok: true, permit: this.#permit(id, Number(reply[4]), cost) };
-    const retryAt = this.#toLocal(Number(reply[4]));
-    return { ok: false, retryAt, waitMs: retryAt - this.#o.clock.now() };
+    this.#triesInFlight++;
+    const args: (string | number)[] = ['try'];
+    for (const t of batch) args.push(t.cost);
+    this.#call('acquire', args).then((reply) => {
+      const now = this.#o.clock.now();
+      for (let k = 0, i = 3; k < batch.length; k++, i += 2) {
+        const t = batch[k]!;
+        if (reply[i] === 1) {
+          t.resolve({ ok: true, permit: this.#permit(`${this.#owner}:${++this.#seq}`, Number(reply[i + 1]), t.cost) });
+        } else {
+          const retryAt = this.#toLocal(Number(reply[i + 1]));
+          t.resolve({ ok: false, retryAt, waitMs: retryAt - now });
+        }
+      }
+    }, (error) => {
+      for (const t of batch) this.#orFallback(error, () => this.#tryLocal(t.cost)).then(t.resolve, t.reject);
+    }).finally(() => {
+      this.#triesInFlight--;
+      this.#flushTries();
+    });
   }
 
   #acquireWindows(options: AcquireOptions = {}): Promise<SharedPermit> {
@@ -537,8 +628,8 @@ class RedisSharedLimiter implements SharedLimiter {
       const permit = this.#permit(id, Number(reply[i + 1]), this.#costOf(id));
       const waiter = this.#waiters.get(id);
       if (waiter === undefined) {
-        // Aborted while Redis admitted it: give the units back as far as the core allows.
-        permit.complete().catch(() => {});
+        // Aborted while Redis admitted it: never sent, its units go back.
+        permit.release().catch(() => {});
         continue;
       }
       this.#waiters.delete(id);

@@ -42,8 +42,9 @@ export interface SharedScopePermit {
   readonly cost: number;
   complete(at?: number): Promise<void>;
   /**
-   * Cancelled before sending. A shared store has no release: the request is
-   * counted as if sent (the quota is overcounted once, never undercounted).
+   * Cancelled before sending: the store gives its units back (the Redis
+   * store atomically, in one script). If the store fails, the lease counts
+   * it as sent when it ends: overcounted for a while, never undercounted.
    */
   release(): Promise<void>;
 }
@@ -140,7 +141,13 @@ export class SharedScopeLimiter {
         // so the quota is overcounted for a while, never undercounted.
         await permit.complete(at).catch(() => {});
     };
-    return { at: permit.at, cost: permit.cost, complete, release: () => complete() };
+    const release = async () => {
+      if (done) return;
+      done = true;
+      this.#inFlight--;
+      await permit.release().catch(() => {});
+    };
+    return { at: permit.at, cost: permit.cost, complete, release };
   }
 
   /** Closes the gate in the store: every process's calls in this scope wait. */

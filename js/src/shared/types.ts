@@ -67,6 +67,13 @@ export interface SharedPermit {
   readonly cost: number;
   /** The response arrived (at `at`, default now): count it then; with countInFlight, leave the in-flight set. */
   complete(at?: number): Promise<void>;
+  /**
+   * The request was never sent (cancelled after admission): its units go
+   * back, as `Permit.release()` does in process (the core's
+   * `Limiter::release`; the Redis store does it in one script). Instead of
+   * `complete()`; once. The tab store counts it as sent.
+   */
+  release(): Promise<void>;
 }
 
 export type SharedTryAcquireResult =

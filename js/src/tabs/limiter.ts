@@ -477,4 +477,9 @@ class TabPermit implements SharedPermit {
     this.#limiter = undefined;
     return limiter ? limiter._complete(this.#id, at) : Promise.resolve();
   }
+
+  /** Not given back across tabs yet: counted as sent now (overcounted once, never undercounted). */
+  release(): Promise<void> {
+    return this.complete();
+  }
 }

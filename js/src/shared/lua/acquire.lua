@@ -4,39 +4,61 @@
 --   ARGV[9]   mode: 'try' (admit now or say when; never queue), 'queue'
 --             (admit now or queue the ticket), 'poll' (renew this process's
 --             tickets and admit those heading the queue)
+--   try:   ARGV[10..] the costs of one or more decisions of one process,
+--          decided in order, each all or nothing, as if they had come one
+--          after the other within the same millisecond (a process batches the
+--          tryAcquire calls made while its previous call was under way)
+--   queue, poll:
 --   ARGV[10]  cost, units (1 .. every window's limit; checked by the client)
 --   ARGV[11]  the permit's id (also the ticket's id when queued)
 --   ARGV[12]  the calling process's owner id
 --   ARGV[13]  priority, an integer; higher first
 -- Reply: 'OK', now (ms), generation, then
---   try:          1 and the permit's time (ms), or 0 and the retry time (ms, -1 = never)
+--   try:          per decision, 1 and the permit's time (ms), or 0 and the
+--                 retry time (ms, -1 = never)
 --   queue, poll:  n, n pairs (ticket id, admitted at ms), then the head's
 --                 ticket id, owner and earliest time ('' '' -2 when the queue is
 --                 empty), then how many tickets of this owner are queued (a
 --                 process that finds fewer than it waits for queues them again:
 --                 Redis lost them)
 local mode = ARGV[9]
-local cost = tonumber(ARGV[10])
-local id = ARGV[11]
-local owner = ARGV[12]
-local priority = tonumber(ARGV[13])
 local now = tick(NOW)
 
 if mode == 'try' then
   local out = { 'OK', NOW, ST.gen }
-  if #ST.q > 0 then
-    -- Waiters go first: come back no earlier than the head and we both fit.
-    local behind = math.max(earliest(ST.q[1].c), earliest(cost))
-    out[4] = 0
-    out[5] = reply_time(math.max(behind, now + 1))
-    save()
-    return out
+  local changed = CREATED or DIRTY or #ST.q > 0
+  for i = 10, #ARGV do
+    local cost = tonumber(ARGV[i])
+    if #ST.q > 0 then
+      -- Waiters go first: come back no earlier than the head and we both fit.
+      local behind = math.max(earliest(ST.q[1].c), earliest(cost))
+      out[#out + 1] = 0
+      out[#out + 1] = reply_time(math.max(behind, now + 1))
+    else
+      local at, retry = try_admit(cost)
+      if at then
+        changed = true
+        out[#out + 1] = 1
+        out[#out + 1] = at
+      else
+        out[#out + 1] = 0
+        out[#out + 1] = reply_time(retry)
+      end
+    end
   end
-  local at, retry = try_admit(cost)
-  if at then out[4] = 1; out[5] = at else out[4] = 0; out[5] = reply_time(retry) end
-  save()
+  -- Refusals that changed nothing but the clock are not written back (the
+  -- common case of a busy quota): the next call moves the clock from the
+  -- stored time to its own and derives the same state. Only the clock
+  -- reading is lost, which matters only when callers' clocks disagree
+  -- (`time: 'client'`); Redis TIME does not go back.
+  if changed then save() end
   return out
 end
+
+local cost = tonumber(ARGV[10])
+local id = ARGV[11]
+local owner = ARGV[12]
+local priority = tonumber(ARGV[13])
 
 local admitted = {}
 if mode == 'queue' then

@@ -122,6 +122,18 @@ local function sl_add(s, at_ms, cost)
   end
 end
 
+-- Takes up to `cost` units logged at exactly `at_ms` out of the log (a permit
+-- released unused); units already expired or moved stay as they are.
+local function sl_remove(s, at_ms, cost)
+  local idx = sl_from(s, at_ms)
+  if idx <= #s.la and s.la[idx] == at_ms then
+    local taken = math.min(s.lc[idx], cost)
+    s.lc[idx] = s.lc[idx] - taken
+    s.used = s.used - taken
+    if s.lc[idx] == 0 then table.remove(s.la, idx); table.remove(s.lc, idx) end
+  end
+end
+
 local function sl_compact(s)
   local la, lc = {}, {}
   for i = 1, #s.la do
@@ -184,9 +196,14 @@ local function fx_carried(f, start)
   return 0
 end
 
+-- Set when moving the clock changed more than a recomputation at a later time
+-- would (see acquire.lua's refusals, which then need not write the state back).
+local DIRTY = false
+
 local function fx_advance(f, now, per, in_flight)
   local start = fx_bucket_start(now, per, f.phase)
   if start > f.start then
+    DIRTY = true
     local spill = 0
     if start == f.start + per then spill = f.spill end
     f.start = start
@@ -299,6 +316,25 @@ bk_add = function(b, at_ms, cost, limit, per)
   if b.tf >= limit then b.tf = b.tf - limit; b.tm = b.tm + 1 end
 end
 
+-- Gives back what is still owed of `cost` units taken at `at_ms` <= now (the
+-- core's Bucket::unadd): they were owed until at * limit + cost * per at the
+-- latest; if that has passed nothing comes back, else at most what is left, so
+-- the bucket never holds more than if they were never taken.
+local function bk_unadd(b, at_ms, cost, now, limit, per)
+  local q, r = floor_div(cost * per, limit)
+  -- back = owed_until - now * limit, in (ms, 1/limit ms); nothing if <= 0.
+  local back_m, back_f = at_ms + q - now, r
+  if back_m < 0 or (back_m == 0 and back_f == 0) then return end
+  -- tat - back, but never below min(now * limit, tat).
+  local m, f = b.tm - back_m, b.tf - back_f
+  if f < 0 then f = f + limit; m = m - 1 end
+  local lm, lf = now, 0
+  if b.tm < now then lm, lf = b.tm, b.tf end
+  if m < lm or (m == lm and f < lf) then m, f = lm, lf end
+  if m < 0 then m, f = 0, 0 end
+  b.tm, b.tf = m, f
+end
+
 ---------------------------------------------------------------- windows
 
 local function win_new(w)
@@ -380,7 +416,48 @@ local win_reconcile_uncapped
 local function win_reconcile(w, s, now, server_used, until_ms, in_flight, reset_known)
   local changed = win_reconcile_uncapped(w, s, now, math.min(server_used, w.limit), until_ms, in_flight, reset_known)
   win_cap(w, s)
+  -- Even a report our count already covers may count a permit that is never
+  -- sent: remember when it came and until when it holds (see win_release).
+  s.rep = now
+  s.rut = math.max(s.rut or until_ms, until_ms)
   return changed
+end
+
+-- Gives back the units of a permit never used (its request was not sent),
+-- taken at `at_ms`, released at `now` (the core's Window::release); `tracked`:
+-- it was counted as in flight (the caller took it out of the in-flight set).
+-- Only what the window can tell is that permit's, never more.
+local function win_release(w, s, at_ms, cost, now, tracked)
+  if s.rep ~= nil and s.rep >= at_ms then
+    -- A server's count adopted since may have included it: keep what is
+    -- counted (a tracked one, counted only as in flight, as sent when that
+    -- report ends).
+    if tracked and w.kind == 's' then
+      sl_add(s, math.max(s.rut - w.per, now), cost)
+      win_cap(w, s)
+    elseif tracked and w.kind == 'b' then
+      bk_add(s, now, math.min(cost, w.limit), w.limit, w.per)
+    end
+    return
+  end
+  if w.kind == 's' then
+    if not tracked then sl_remove(s, at_ms, cost) end
+  elseif w.kind == 'f' then
+    -- Only the current bucket still counts it: a tracked request is counted
+    -- there wherever it was admitted, an untracked one only if admitted in it.
+    local current = fx_bucket_start(at_ms, w.per, s.phase) == s.start
+    if tracked or current then
+      local floor = 0
+      if s.start < s.cuntil then floor = s.cu end
+      s.count = math.max(math.max(0, s.count - cost), floor)
+      if current and s.guard > 0 and at_ms >= s.start + w.per - s.guard then
+        s.spill = math.max(0, s.spill - cost)
+      end
+      s.spill = math.min(s.spill, s.count)
+    end
+  elseif not tracked then
+    bk_unadd(s, at_ms, cost, now, w.limit, w.per)
+  end
 end
 
 win_reconcile_uncapped = function(w, s, now, server_used, until_ms, in_flight, reset_known)
@@ -472,6 +549,7 @@ local function tick(now)
   while i <= #ST.fl do
     local e = ST.fl[i]
     if e.u <= horizon then
+      DIRTY = true
       table.remove(ST.fl, i)
       ST.flt = ST.flt - e.c
       for k = 1, #WIN do win_settle(WIN[k], ST.w[k], math.max(e.u, e.at), e.c) end
@@ -486,7 +564,7 @@ local function tick(now)
   -- Waiters whose process stopped renewing them leave the queue.
   i = 1
   while i <= #ST.q do
-    if ST.q[i].x <= horizon then table.remove(ST.q, i) else i = i + 1 end
+    if ST.q[i].x <= horizon then table.remove(ST.q, i); DIRTY = true else i = i + 1 end
   end
   return ST.clock
 end
