@@ -158,6 +158,9 @@ mod wasm;
 #[cfg(all(any(feature = "wasm-core", feature = "wasm-feedback"), not(feature = "std"), target_arch = "wasm32"))]
 #[allow(unsafe_code)]
 mod wasm_alloc;
+#[cfg(feature = "wasm-core")]
+#[allow(unsafe_code)]
+mod wasm_probe;
 #[cfg(feature = "wasm-feedback")]
 #[allow(unsafe_code)]
 mod wasm_feedback;

@@ -75,7 +75,14 @@ impl Sliding {
             return;
         }
         self.used = self.used.saturating_add(cost);
-        // Admissions arrive in time order, so the common case is the back.
+        // Admissions arrive in time order, so the common case is the back, and
+        // most often at its very millisecond.
+        if let Some(back) = self.log.back_mut() {
+            if back.at_ms == at_ms {
+                back.cost = back.cost.saturating_add(cost);
+                return;
+            }
+        }
         let idx = match self.log.back() {
             Some(back) if back.at_ms > at_ms => self.log.partition_point(|e| e.at_ms <= at_ms),
             _ => self.log.len(),

@@ -10,16 +10,15 @@
 //! message; nothing here formats text. Lists (windows, plans, snapshots) cross
 //! as f64 arrays in one scratch buffer ([`tg_scratch`]).
 //!
-//! Traps. A trap (a panic, or the JS stack running out at any call inside wasm)
+//! Traps. A trap (the JS stack running out at a call inside wasm, or a panic)
 //! abandons a call half done. The JS layer resets the stack pointer after every
-//! throw; the allocator is trap-safe (`wasm_alloc.rs`); and a half-done change
-//! never shows: each limiter keeps an earlier copy of itself and a journal of the
-//! operations since (plain data: times are arguments, so replaying one does
-//! exactly what it did). A change marks its slot `busy` until it is in the
-//! journal; a change cut short leaves it set, and the next call first rebuilds
-//! the limiter from the copy and the journal, without the change the caller
-//! saw fail. The copy catches up (a clone) once the journal is about as long as
-//! the state is large. A trapped call has changed nothing the caller can see.
+//! throw, and the allocator is trap-safe (`wasm_alloc.rs`). A change of a
+//! limiter is never cut short by a full stack: every export that changes
+//! anything first calls the stack probe (`wasm_probe.rs`), which traps, before
+//! anything has changed, unless far more stack is left than the rest of the
+//! call can use. A panic (a bug in the core) can still stop a change half done:
+//! the slot is then marked and every later call on that limiter fails with a
+//! named error instead of deciding from a broken state.
 
 use alloc::vec::Vec;
 use core::cell::UnsafeCell;
@@ -28,93 +27,12 @@ use crate::policy::Permit;
 use crate::snapshot::{Corrupt, Reason, Snapshot, WindowSnapshot, WindowState};
 use crate::{ms_from_f64, whole_from_f64, Decision, Error, Kind, Limiter, Options, WaiterId, WindowSpec};
 
-/// One operation that changes a limiter. Replayed on the second copy, so it
-/// must be plain data and its effect must depend on nothing else.
-#[derive(Clone, Copy)]
-enum Op {
-    TryAcquire { now: u64, cost: u64 },
-    Enqueue { cost: u64, priority: i32 },
-    AdmitNext { now: u64 },
-    Cancel { id: u64 },
-    Complete { permit: Permit, at: u64, now: u64 },
-    Release { permit: Permit },
-    PauseUntil { until: u64 },
-    Reconcile { window: usize, remaining: u64, reset: Option<u64>, now: u64 },
-    Advance { now: u64 },
-    Align { offset: i64, uncertainty: u64 },
-}
-
-/// The result of an [`Op`] as the number the export returns.
-fn apply(l: &mut Limiter, op: Op) -> Result<f64, Error> {
-    Ok(match op {
-        Op::TryAcquire { now, cost } => match l.try_acquire(now, cost)? {
-            Decision::Admit(p) => -(p.at_ms as f64),
-            Decision::Wait { retry_at_ms } => time_to_js(retry_at_ms),
-        },
-        Op::Enqueue { cost, priority } => l.enqueue(cost, priority)?.0 as f64,
-        Op::AdmitNext { now } => l.admit_next(now)?.map_or(0.0, |(id, _)| id.0 as f64),
-        Op::Cancel { id } => l.cancel(WaiterId(id)) as u8 as f64,
-        Op::Complete { permit, at, now } => l.complete_at(permit, at, now).map(|_| 0.0)?,
-        Op::Release { permit } => l.release(permit).map(|_| 0.0)?,
-        Op::PauseUntil { until } => l.pause_until(until).map(|_| 0.0)?,
-        Op::Reconcile { window, remaining, reset, now } => l.reconcile(window, remaining, reset, now)? as u8 as f64,
-        Op::Advance { now } => l.advance(now).map(|_| 0.0)?,
-        Op::Align { offset, uncertainty } => l.align_to_server(offset, uncertainty) as u8 as f64,
-    })
-}
-
-/// A limiter, and what rebuilds it after a trap (see the module docs).
+/// A limiter, and whether a change of it was cut short (see the module docs).
 struct Slot {
     live: Limiter,
-    /// An earlier state: `base` with `journal` replayed is `live`.
-    base: Limiter,
-    /// The operations since `base`, in order.
-    journal: Vec<Op>,
-    /// `base` catches up (a clone of `live`) once the journal is this long:
-    /// about the size of the state, so the clone costs O(1) an operation.
-    catch_up_at: usize,
-    /// A change was under way: `live` may be half changed.
+    /// Set while a change is under way; still set afterwards only if the call
+    /// trapped half way (a panic: the probe rules out a full stack).
     busy: bool,
-}
-
-impl Slot {
-    fn new(limiter: Limiter) -> Slot {
-        Slot { base: limiter.clone(), live: limiter, journal: Vec::new(), catch_up_at: 64, busy: false }
-    }
-
-    fn now(&self) -> &Limiter {
-        &self.live
-    }
-
-    fn change(&mut self, op: Op) -> Result<f64, Error> {
-        if self.busy {
-            // `live` may be half changed: never touch it again (a half-built
-            // structure may not even drop cleanly); leak it and rebuild.
-            let mut fresh = self.base.clone();
-            for &done in &self.journal {
-                let _ = apply(&mut fresh, done);
-            }
-            core::mem::forget(core::mem::replace(&mut self.live, fresh));
-            self.busy = false;
-        }
-        if self.journal.len() >= self.catch_up_at {
-            let fresh = self.live.clone();
-            let weight: u64 = (0..self.live.windows().len()).filter_map(|w| self.live.used(w)).sum::<u64>() + self.live.waiters() as u64;
-            let old = core::mem::replace(&mut self.base, fresh);
-            // No call between the copy above and this store, so no trap can
-            // leave the new base with the old journal.
-            self.journal.clear();
-            self.catch_up_at = 64 + weight.min(1 << 24) as usize;
-            drop(old);
-        }
-        self.busy = true;
-        let result = apply(&mut self.live, op);
-        // The commit: once the push has returned, one store. A trap in the push
-        // (a reallocation) leaves `busy` set, and the rebuild leaves `op` out.
-        self.journal.push(op);
-        self.busy = false;
-        result
-    }
 }
 
 /// The limiters; `free` lists handles to reuse.
@@ -156,6 +74,8 @@ fn fail(e: Error) -> f64 {
 
 /// Not a core error: the handle names no limiter (it was disposed).
 const NO_LIMITER: u32 = 100;
+/// Not a core error: a change of this limiter trapped half way (a bug in the core).
+const BROKEN: u32 = 101;
 
 fn fail_with(code: u32, window: f64, value: f64, bound: f64, detail: u32, text: &'static str) -> f64 {
     *ERROR.get() = [code as f64, window, value, bound, detail as f64, text.as_ptr() as usize as f64, text.len() as f64];
@@ -179,18 +99,27 @@ fn slot(h: f64) -> Option<&'static mut Slot> {
     TABLE.get().slots.get_mut(h as usize)?.as_mut()
 }
 
-fn change(h: f64, op: Result<Op, Error>) -> f64 {
-    match (slot(h), op) {
-        (None, _) => fail_with(NO_LIMITER, -1.0, h, -1.0, 0, ""),
-        (Some(_), Err(e)) => fail(e),
-        (Some(s), Ok(op)) => done(s.change(op)),
+/// Runs a change of limiter `h`: the probe first (no trap once it returned),
+/// then `f`, which checks its inputs before it changes anything.
+fn change(h: f64, f: impl FnOnce(&mut Limiter) -> Result<f64, Error>) -> f64 {
+    crate::wasm_probe::reach();
+    match slot(h) {
+        None => fail_with(NO_LIMITER, -1.0, h, -1.0, 0, ""),
+        Some(s) if s.busy => fail_with(BROKEN, -1.0, h, -1.0, 0, ""),
+        Some(s) => {
+            s.busy = true;
+            let r = f(&mut s.live);
+            s.busy = false;
+            done(r)
+        }
     }
 }
 
 fn read(h: f64, f: impl FnOnce(&Limiter) -> Result<f64, Error>) -> f64 {
     match slot(h) {
         None => fail_with(NO_LIMITER, -1.0, h, -1.0, 0, ""),
-        Some(s) => done(f(s.now())),
+        Some(s) if s.busy => fail_with(BROKEN, -1.0, h, -1.0, 0, ""),
+        Some(s) => done(f(&s.live)),
     }
 }
 
@@ -209,6 +138,7 @@ fn index_of(i: f64) -> usize {
 /// Makes room for `n` numbers in the scratch buffer; returns its address.
 #[no_mangle]
 pub extern "C" fn tg_scratch(n: u32) -> u32 {
+    crate::wasm_probe::reach();
     let scratch = SCRATCH.get();
     if scratch.len() < n as usize {
         scratch.resize(n as usize, 0.0);
@@ -248,7 +178,8 @@ fn options_of(max_waiters: f64, count_in_flight: u32) -> Options {
 
 fn insert(limiter: Limiter) -> f64 {
     let s = TABLE.get();
-    let slot = Slot::new(limiter);
+    crate::wasm_probe::reach();
+    let slot = Slot { live: limiter, busy: false };
     let h = match s.free.pop() {
         Some(h) => h as usize,
         None => {
@@ -276,12 +207,14 @@ pub extern "C" fn tg_new(windows: u32, max_waiters: f64, count_in_flight: u32) -
 /// Frees a limiter at once; its handle is reused.
 #[no_mangle]
 pub extern "C" fn tg_free(h: f64) {
+    crate::wasm_probe::reach();
     let s = TABLE.get();
     if let Some(slot) = s.slots.get_mut(h as usize).and_then(Option::take) {
-        // Room first, so that a trap while dropping leaks the slot's memory but never reuses a handle twice.
-        s.free.reserve(1);
         s.free.push(h as u32);
-        drop(slot);
+        if slot.busy {
+            // Half changed by a panic: it may not even drop cleanly; leak it.
+            core::mem::forget(slot);
+        }
     }
 }
 
@@ -289,7 +222,13 @@ pub extern "C" fn tg_free(h: f64) {
 /// a completion can make room). NaN: an error.
 #[no_mangle]
 pub extern "C" fn tg_try_acquire(h: f64, now: f64, cost: f64) -> f64 {
-    change(h, now_of(now).and_then(|now| Ok(Op::TryAcquire { now, cost: cost_of(cost)? })))
+    change(h, |l| {
+        let (now, cost) = (now_of(now)?, cost_of(cost)?);
+        Ok(match l.try_acquire(now, cost)? {
+            Decision::Admit(p) => -(p.at_ms as f64),
+            Decision::Wait { retry_at_ms } => time_to_js(retry_at_ms),
+        })
+    })
 }
 
 /// Queues a waiter; its id (> 0).
@@ -300,19 +239,19 @@ pub extern "C" fn tg_enqueue(h: f64, cost: f64, priority: f64) -> f64 {
     } else {
         Err(Error::InvalidPriority)
     };
-    change(h, cost_of(cost).and_then(|cost| Ok(Op::Enqueue { cost, priority: priority? })))
+    change(h, |l| Ok(l.enqueue(cost_of(cost)?, priority?)?.0 as f64))
 }
 
 /// Admits the head waiter if it fits at `now`: its id, or 0. The permit's time is `tg_clock`.
 #[no_mangle]
 pub extern "C" fn tg_admit_next(h: f64, now: f64) -> f64 {
-    change(h, now_of(now).map(|now| Op::AdmitNext { now }))
+    change(h, |l| Ok(l.admit_next(now_of(now)?)?.map_or(0.0, |(id, _)| id.0 as f64)))
 }
 
 /// Removes a waiter: 1 if it was queued, else 0.
 #[no_mangle]
 pub extern "C" fn tg_cancel(h: f64, id: f64) -> f64 {
-    change(h, Ok(Op::Cancel { id: id as u64 }))
+    change(h, |l| Ok(l.cancel(WaiterId(id as u64)) as u8 as f64))
 }
 
 fn permit_of(at: f64, cost: f64) -> Result<Permit, Error> {
@@ -322,38 +261,39 @@ fn permit_of(at: f64, cost: f64) -> Result<Permit, Error> {
 /// The permit's response arrived at `at`; it is `now`. Counts the request at `at`.
 #[no_mangle]
 pub extern "C" fn tg_complete(h: f64, permit_at: f64, cost: f64, at: f64, now: f64) -> f64 {
-    let op = permit_of(permit_at, cost)
-        .and_then(|permit| Ok(Op::Complete { permit, at: ms_from_f64(at, "at")?, now: now_of(now)? }));
-    change(h, op)
+    change(h, |l| {
+        let (permit, at, now) = (permit_of(permit_at, cost)?, ms_from_f64(at, "at")?, now_of(now)?);
+        l.complete_at(permit, at, now).map(|_| 0.0)
+    })
 }
 
 /// Gives back the units of a permit whose request was never sent.
 #[no_mangle]
 pub extern "C" fn tg_release(h: f64, permit_at: f64, cost: f64) -> f64 {
-    change(h, permit_of(permit_at, cost).map(|permit| Op::Release { permit }))
+    change(h, |l| l.release(permit_of(permit_at, cost)?).map(|_| 0.0))
 }
 
 /// Admits nothing before `until`.
 #[no_mangle]
 pub extern "C" fn tg_pause_until(h: f64, until: f64) -> f64 {
-    change(h, ms_from_f64(until, "until").map(|until| Op::PauseUntil { until }))
+    change(h, |l| l.pause_until(ms_from_f64(until, "until")?).map(|_| 0.0))
 }
 
 /// Server feedback; `resetAt` < 0: unknown. 1 if the window changed.
 #[no_mangle]
 pub extern "C" fn tg_reconcile(h: f64, window: f64, remaining: f64, reset_at: f64, now: f64) -> f64 {
-    let op = (|| {
+    change(h, |l| {
         let reset = if reset_at < 0.0 { None } else { Some(ms_from_f64(reset_at, "resetAt")?) };
         let remaining = if remaining >= 0.0 { remaining as u64 } else { 0 };
-        Ok(Op::Reconcile { window: index_of(window), remaining, reset, now: now_of(now)? })
-    })();
-    change(h, op)
+        let now = now_of(now)?;
+        Ok(l.reconcile(index_of(window), remaining, reset, now)? as u8 as f64)
+    })
 }
 
 /// Moves the clock to `now`.
 #[no_mangle]
 pub extern "C" fn tg_advance(h: f64, now: f64) -> f64 {
-    change(h, now_of(now).map(|now| Op::Advance { now }))
+    change(h, |l| l.advance(now_of(now)?).map(|_| 0.0))
 }
 
 /// The server's clock runs `offset` ms ahead: align fixed windows. 1 if any moved.
@@ -363,7 +303,7 @@ pub extern "C" fn tg_align(h: f64, offset: f64, uncertainty: f64) -> f64 {
     if offset.is_nan() || offset.abs() > bound || uncertainty.is_nan() || !(0.0..=bound).contains(&uncertainty) {
         return read(h, |_| Ok(0.0));
     }
-    change(h, Ok(Op::Align { offset: offset as i64, uncertainty: uncertainty as u64 }))
+    change(h, |l| Ok(l.align_to_server(offset as i64, uncertainty as u64) as u8 as f64))
 }
 
 /// When the head waiter fits; -1 when no one waits; Infinity when only a completion can make room.

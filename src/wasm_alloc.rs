@@ -102,7 +102,8 @@ unsafe impl GlobalAlloc for ClassAlloc {
 static ALLOC: ClassAlloc = ClassAlloc(UnsafeCell::new(Heap { free: [0; CLASSES], next: 0, end: 0 }));
 
 /// A panic is a bug in the core; it traps without formatting a message (no
-/// `core::fmt` in the wasm), and the boundary repairs the limiter it was in.
+/// `core::fmt` in the wasm); the boundary marks the limiter it was changing as
+/// broken (see `wasm.rs`).
 #[panic_handler]
 fn panic(_: &core::panic::PanicInfo) -> ! {
     core::arch::wasm32::unreachable()

@@ -132,15 +132,23 @@ impl Window {
 
     /// Counts an admission. A tracked (in-flight) one stays out of a sliding log
     /// and a bucket until it completes: meanwhile it is counted as in flight.
+    /// Called only for an admission every window has room for (see
+    /// `Policy::try_admit`), so a sliding log stays within the limit and needs
+    /// no `cap` (on the hot path of every decision); a fixed window's carry may not.
     pub(crate) fn add(&mut self, now_ms: u64, cost: u64, tracked: bool) {
         let s = &self.spec;
         match &mut self.state {
             State::Sliding(_) | State::Bucket(_) if tracked => {}
-            State::Sliding(w) => w.add(now_ms, cost),
-            State::Fixed(w) => w.add(now_ms, cost, s.per_ms),
+            State::Sliding(w) => {
+                w.add(now_ms, cost);
+                debug_assert!(w.used() <= s.limit);
+            }
+            State::Fixed(w) => {
+                w.add(now_ms, cost, s.per_ms);
+                self.cap();
+            }
             State::Bucket(w) => w.add(now_ms, cost, s.limit, s.per_ms),
         }
-        self.cap();
     }
 
     /// Keeps every count within the limit. A count can pass it (a completion

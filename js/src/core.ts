@@ -8,8 +8,10 @@
  * imports nothing, so no JavaScript runs while one of its frames is on the
  * stack: every input is read and checked here or in limiter.ts first, and only
  * numbers cross. When a call throws anyway (the JS stack ran out inside wasm, or
- * a bug trapped), `trapped` puts the shadow stack pointer back where it was
- * between calls; the wasm side repairs the limiter the call was changing.
+ * a bug trapped), `rewind` puts the shadow stack pointer back where it was
+ * between calls before the next one. A full stack never cuts a change short
+ * (the wasm side's stack probe traps before anything changes); a limiter a
+ * panic left half changed fails every later call with a named error.
  */
 import { coreError } from './errors.js';
 

@@ -133,6 +133,7 @@ export function coreError(code: number, window: number, value: number, bound: nu
     case 15: return new TypeError(`\`at\` (${value}) is later than the limiter's clock allows (at most ${bound})`);
     case 16: return new TypeError(`the plan would pass the largest time, 2^53 - 1 ms, after ${value} admissions`);
     case 100: return new TollgateError('this limiter was disposed; create a new one');
+    case 101: return new TollgateError('this limiter was left half changed by a trap inside the wasm core (a bug in tollgate): restore a snapshot taken before, or create a new one');
     default: return new TollgateError(`the wasm core failed with code ${code}`);
   }
 }

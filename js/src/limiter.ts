@@ -122,14 +122,35 @@ export interface WindowUsage {
   nextFreeAt: number;
 }
 
-interface Waiter {
+/**
+ * A queued call. Most wait with cost 1 and no signal: for those the queue
+ * keeps only the promise's resolve function (no record, no closure of ours);
+ * they are rejected by resolving them with a rejected promise.
+ */
+type Waiter = ((permit: Permit) => void) | FullWaiter;
+
+interface FullWaiter {
   cost: number;
   resolve: (permit: Permit) => void;
   reject: (reason: unknown) => void;
   signal: AbortSignal | undefined;
   onAbort: (() => void) | undefined;
-  /** Its caller already got an error (see `acquire`): to be cancelled, never admitted. */
-  orphan: boolean;
+}
+
+const ignore = (): void => {};
+const costOf = (w: Waiter): number => (typeof w === 'function' ? 1 : w.cost);
+
+/** Rejects a waiter and drops its abort listener. */
+function rejectWaiter(w: Waiter, reason: unknown): void {
+  if (typeof w === 'function') {
+    // Handled here, so that it is never reported as unhandled when the waiter's
+    // promise had already settled (an orphan's): the caller sees the waiter's.
+    const rejected = Promise.reject(reason);
+    rejected.catch(ignore);
+    return w(rejected as unknown as Permit);
+  }
+  if (w.onAbort) offAbort(w.signal!, w.onAbort);
+  w.reject(reason);
 }
 
 /** Restore options: the windows are optional (the snapshot has them). */
@@ -156,8 +177,8 @@ export class Limiter {
   #clock: Clock;
   #windows: NormalizedWindow[];
   #waiters = new Map<number, Waiter>();
-  /** Waiters marked `orphan` and not yet cancelled. */
-  #orphans = 0;
+  /** Waiters whose callers already got an error (see `acquire`): to be cancelled, never admitted. */
+  #orphans: number[] = [];
   #timer: unknown = undefined;
   #timerAt = -1;
   #events: EventTarget | undefined;
@@ -354,22 +375,25 @@ export class Limiter {
       return Promise.reject(error);
     }
     return new Promise<Permit>((resolve, reject) => {
-      const waiter: Waiter = { cost, resolve, reject, signal, onAbort: undefined, orphan: false };
-      this.#waiters.set(id, waiter);
       try {
-        if (signal) {
-          const s = signal;
-          waiter.onAbort = () => this.#abort(id, s.reason);
-          onAbort(s, waiter.onAbort);
+        if (cost === 1 && signal === undefined) {
+          this.#waiters.set(id, resolve);
+        } else {
+          const waiter: FullWaiter = { cost, resolve, reject, signal, onAbort: undefined };
+          this.#waiters.set(id, waiter);
+          if (signal) {
+            const s = signal;
+            waiter.onAbort = () => this.#abort(id, s.reason);
+            onAbort(s, waiter.onAbort);
+          }
         }
         this.#emit('queued', { cost, priority, waiting: this.#waiters.size });
         this.#pump();
       } catch (error) {
         // The stack ran out while the waiter was being set up, and the caller
-        // gets this error: mark the waiter (no call here, the stack is gone) so
-        // that the next pump takes it out of the queue instead of admitting it.
-        waiter.orphan = true;
-        this.#orphans++;
+        // gets this error: note the waiter so that the next pump takes it out
+        // of the queue instead of admitting it (one push: the stack is gone).
+        this.#orphans.push(id);
         throw error;
       }
     });
@@ -433,7 +457,7 @@ export class Limiter {
 
   /** How many requests wait. */
   get waiting(): number {
-    if (this.#orphans > 0) this.#dropOrphans();
+    if (this.#orphans.length > 0) this.#dropOrphans();
     return this.#waiters.size + (this.#slots?.waiting ?? 0);
   }
 
@@ -505,10 +529,7 @@ export class Limiter {
     try {
       call((x) => (x.tg_free(h), 0));
     } finally {
-      for (const w of waiters) {
-        if (w.onAbort) offAbort(w.signal!, w.onAbort);
-        w.reject(new TollgateError('the limiter was disposed while this call waited'));
-      }
+      for (const w of waiters) rejectWaiter(w, new TollgateError('the limiter was disposed while this call waited'));
     }
   }
 
@@ -548,10 +569,8 @@ export class Limiter {
       if (error instanceof RangeError) return void queueMicrotask(() => this.#abort(id, reason));
     }
     this.#waiters.delete(id);
-    if (waiter.orphan) this.#orphans--;
-    if (waiter.onAbort) offAbort(waiter.signal!, waiter.onAbort);
-    waiter.reject(reason);
-    this.#emit('aborted', { cost: waiter.cost, waiting: this.#waiters.size });
+    rejectWaiter(waiter, reason);
+    this.#emit('aborted', { cost: costOf(waiter), waiting: this.#waiters.size });
     // The head may have changed: the next wake may be earlier or gone.
     this.#pump();
   }
@@ -559,28 +578,37 @@ export class Limiter {
   /** Lets in every waiter that fits now, then arms the one timer for the next. */
   /** Cancels the waiters whose callers already got an error. */
   #dropOrphans(): void {
-    for (const [id, waiter] of this.#waiters) if (waiter.orphan) this.#abort(id, undefined);
+    const orphans = this.#orphans;
+    this.#orphans = [];
+    for (const id of orphans) this.#abort(id, undefined);
   }
 
   #pump(retried = false): void {
     try {
-      if (this.#orphans > 0) this.#dropOrphans();
+      if (this.#orphans.length > 0) this.#dropOrphans();
       const now = this.#now();
       let id: number;
+      // The permits' time: the core's clock once it has admitted at `now` (the same for the whole loop).
+      let at = -1;
       while ((id = call((x) => x.tg_admit_next(this.#h, now))) !== 0) {
         const waiter = this.#waiters.get(id);
         // An id the map never got (the stack ran out between the core and the map): already rejected.
         if (waiter === undefined) continue;
         this.#waiters.delete(id);
-        if (waiter.signal?.aborted) {
-          // Aborted, but its listener never ran (the abort's dispatch was cut short): never admit it.
-          this.#waiters.set(id, waiter);
-          this.#abort(id, waiter.signal.reason);
-          continue;
+        if (at < 0) at = call((x) => x.tg_clock(this.#h));
+        if (typeof waiter === 'function') {
+          waiter(new Permit(this, at, 1));
+        } else {
+          if (waiter.signal?.aborted) {
+            // Aborted, but its listener never ran (the abort's dispatch was cut short): never admit it.
+            this.#waiters.set(id, waiter);
+            this.#abort(id, waiter.signal.reason);
+            continue;
+          }
+          if (waiter.onAbort) offAbort(waiter.signal!, waiter.onAbort);
+          waiter.resolve(new Permit(this, at, waiter.cost));
         }
-        if (waiter.onAbort) offAbort(waiter.signal!, waiter.onAbort);
-        waiter.resolve(new Permit(this, call((x) => x.tg_clock(this.#h)), waiter.cost));
-        this.#emit('admitted', { cost: waiter.cost, waiting: this.#waiters.size });
+        this.#emit('admitted', { cost: costOf(waiter), waiting: this.#waiters.size });
       }
       this.#arm(now);
     } catch (error) {
@@ -595,8 +623,7 @@ export class Limiter {
         } catch {
           // Disposed, or the stack ran out: the waiter is rejected either way.
         }
-        if (waiter.onAbort) offAbort(waiter.signal!, waiter.onAbort);
-        waiter.reject(error);
+        rejectWaiter(waiter, error);
       }
       this.#waiters.clear();
     }

@@ -156,3 +156,45 @@ test('permit.release() gives back the units of a request never sent, once', () =
   assert.equal(limiter.tryAcquire().ok, true, 'the unit came back');
   assert.equal(limiter.tryAcquire().ok, false, 'only the one unit');
 });
+
+test('dispose() rejects every waiter (plain, with a cost, with a signal) with a TollgateError, none left unhandled', async () => {
+  const unhandled = [];
+  const onUnhandled = (e) => unhandled.push(e);
+  process.on('unhandledRejection', onUnhandled);
+  try {
+    const clock = fakeClock(T0);
+    const limiter = new Limiter({ windows: [{ limit: 2, per: '1m' }], clock });
+    limiter.tryAcquire();
+    limiter.tryAcquire();
+    const controller = new AbortController();
+    const calls = [limiter.acquire(), limiter.acquire({ cost: 2 }), limiter.acquire({ signal: controller.signal }), limiter.acquire({ priority: 3 })];
+    assert.equal(limiter.waiting, 4);
+    limiter.dispose();
+    const outcomes = await Promise.allSettled(calls);
+    for (const o of outcomes) {
+      assert.equal(o.status, 'rejected');
+      assert.ok(o.reason instanceof TollgateError && /disposed while this call waited/.test(o.reason.message), String(o.reason));
+    }
+    await new Promise((r) => setTimeout(r, 10));
+    assert.deepEqual(unhandled, []);
+  } finally {
+    process.off('unhandledRejection', onUnhandled);
+  }
+});
+
+test('queued plain and costed waiters are admitted in priority-then-arrival order, each permit at the time it was admitted', async () => {
+  const clock = fakeClock(T0);
+  const limiter = new Limiter({ windows: [{ limit: 2, per: '1s' }], clock });
+  limiter.tryAcquire();
+  limiter.tryAcquire();
+  const order = [];
+  const calls = [
+    limiter.acquire().then((p) => order.push(['a', p.at, p.cost])),
+    limiter.acquire({ cost: 2 }).then((p) => order.push(['b', p.at, p.cost])),
+    limiter.acquire({ priority: 1 }).then((p) => order.push(['c', p.at, p.cost])),
+    limiter.acquire().then((p) => order.push(['d', p.at, p.cost])),
+  ];
+  await clock.advance(3_000);
+  await Promise.all(calls);
+  assert.deepEqual(order, [['c', T0 + 1_000, 1], ['a', T0 + 1_000, 1], ['b', T0 + 2_000, 2], ['d', T0 + 3_000, 1]]);
+});
