@@ -131,6 +131,14 @@ export interface RateLimitedFetchOptions {
    * README "Sharing a quota". @default none (each wrapper counts alone)
    */
   store?: SharedStore;
+  /**
+   * With `store`: how long a request in flight holds its units at most. A
+   * process that dies mid-request never completes its permits; after the
+   * lease its units count as sent at the lease's end, the latest moment they
+   * can have reached the server. Longer than any response can take (on the
+   * wrapper's `clock`). @default '1m'
+   */
+  leaseMs?: Duration;
 }
 
 /** Per-call options, as `init.tollgate`. */

@@ -19,7 +19,7 @@ import { normalizePriority, parseDuration } from './options.js';
 import { isRequestLike } from './request-like.js';
 import { ACCEPTED_KEPT, Blind, acceptedSince, recordAccepted } from './refusal.js';
 import { keyHasher } from './routes.js';
-import { SharedScopeLimiter, type SharedScopePermit, isPromise, normalizeStore } from './shared/scope.js';
+import { SharedScopeLimiter, type SharedScopePermit, isPromise, normalizeLeaseMs, normalizeStore } from './shared/scope.js';
 import type { SharedStore } from './shared/types.js';
 import { sleepUntil, withDeadline } from './wait.js';
 
@@ -146,13 +146,14 @@ export function rateLimitedFetch(given: FetchLike, options: RateLimitedFetchOpti
   const fetch = callable(given);
   const o = normalizeFetchOptions(options);
   const store = normalizeStore(options.store);
+  const leaseMs = normalizeLeaseMs(options.leaseMs, store);
   const r = o.retry;
   const planner = new RetryPlanner(r.limit, r.backoffMs, r.maxBackoffMs, r.maxTotalMs, r.retryAfterJitterMs,
     r.maxRetryAfterMs, r.budgetMaxTokens, r.budgetTokenRatio);
   const events = new Events();
   const scopes = new Map<string, ScopeState>();
 
-  const wrapper: Wrapper = { fetch, o, planner, events, scopes, sweepAt: SWEEP_FROM, sweepTime: 0, hashKey: keyHasher(options.keySecret), store };
+  const wrapper: Wrapper = { fetch, o, planner, events, scopes, sweepAt: SWEEP_FROM, sweepTime: 0, hashKey: keyHasher(options.keySecret), store, leaseMs };
   const routeOf = (input: string | URL | Request, init: LimitedInit | undefined) => {
     const method = (init?.method ?? (isRequestLike(input) ? input.method : 'GET')).toUpperCase();
     const url = urlOf(input);
@@ -203,6 +204,8 @@ interface Wrapper {
   hashKey: (key: string) => string;
   /** With `store`: every scope's quota lives there (js/src/shared/scope.ts). */
   store: SharedStore | undefined;
+  /** With `store`: how long a request in flight holds its units at most. */
+  leaseMs: number | undefined;
 }
 
 function urlOf(input: string | URL | Request): URL | undefined {
@@ -248,7 +251,7 @@ function scopeFor(w: Wrapper, route: NormalizedRoute, raw: string | null | undef
     const configured = route.windows.map((x) => ({ limit: x.limit, perMs: x.perMs, kind: x.kind, offsetMs: x.offsetMs }));
     // With a store, a route with windows shares them; a learning route (no windows) stays in-process.
     const limiter = w.store !== undefined && configured.length > 0
-      ? new SharedScopeLimiter({ store: w.store, route: route.name, rawKey: raw == null ? '' : String(raw), windows: route.windows, clock: w.o.clock, maxWaiters: w.o.maxWaiters, maxConcurrent: route.maxConcurrent })
+      ? new SharedScopeLimiter({ store: w.store, route: route.name, rawKey: raw == null ? '' : String(raw), windows: route.windows, clock: w.o.clock, maxWaiters: w.o.maxWaiters, maxConcurrent: route.maxConcurrent, leaseMs: w.leaseMs })
       : newLimiter(w, configured.length > 0 ? configured : [OPEN], route.maxConcurrent);
     scope = {
       route: route.name, key, limiter, configured, learned: [], movers: new Set(), probe: undefined, probed: false, maxConcurrent: route.maxConcurrent,

@@ -160,3 +160,34 @@ test('`store` must be a store: a named TypeError otherwise', () => {
     assert.throws(() => hexClient({ baseUrl: 'http://127.0.0.1:1', token: 't', store }), (e) => e instanceof TypeError && /`store`/.test(e.message));
   }
 });
+
+test('leaseMs: a request in flight through the store holds its units that long at most, then counts as sent at the lease\'s end', async () => {
+  const server = await serve({ clock: systemClock, route: (req) => ({ status: 200, body: {}, delayMs: req.url.startsWith('/slow') ? 3_000 : 0 }) });
+  const client = new Redis(redis.port, '127.0.0.1');
+  try {
+    // Two wrappers (two processes' worth) on one quota of 1 a second.
+    const options = { routes: [{ name: 'lease', url: '/*', windows: [{ limit: 1, per: '1s' }] }], store: redisStore(client), leaseMs: '300ms' };
+    const a = rateLimitedFetch(fetch, options);
+    const b = rateLimitedFetch(fetch, options);
+    const started = Date.now();
+    const slow = a(`${server.url}/slow`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.equal((await b(`${server.url}/fast`)).status, 200);
+    // The slow request counts as sent at +300 ms (its lease's end), so the
+    // next goes at +1.3 s; with the default lease (a minute) it would wait for
+    // the slow response (+3 s) and a second more.
+    const waited = Date.now() - started;
+    assert.ok(waited >= 1_250 && waited < 2_600, `the second request went after ${waited} ms`);
+    assert.equal((await slow).status, 200);
+  } finally {
+    client.disconnect();
+    await server.close();
+  }
+});
+
+test('leaseMs is checked: only with a store, at least 1 ms', () => {
+  assert.throws(() => rateLimitedFetch(fetch, { leaseMs: '1m' }), /`leaseMs` applies to requests in flight through a `store`/);
+  const store = redisStore(new Redis({ lazyConnect: true }));
+  assert.throws(() => rateLimitedFetch(fetch, { store, leaseMs: 0 }), /`leaseMs` must be at least 1 ms/);
+  assert.throws(() => rateLimitedFetch(fetch, { store, leaseMs: 'soon' }), TypeError);
+});

@@ -234,3 +234,60 @@ test('tryAcquire calls made together reach Redis as one script call, decided in 
     await server.stop();
   }
 });
+
+test('a fresh ioredis client whose quotas open one event-loop turn apart: every waiter is served (the subscriber waits for its handshake)', async () => {
+  // ioredis sent SUBSCRIBE on the duplicated connection before its ready
+  // check, whose INFO was then refused ("Connection in subscriber mode"):
+  // calls failed with StoreError and one rejection went unhandled.
+  const fresh = new Redis(redis.port, '127.0.0.1');
+  const unhandled = [];
+  const onUnhandled = (reason) => unhandled.push(reason);
+  process.on('unhandledRejection', onUnhandled);
+  const limiters = [];
+  try {
+    const calls = [];
+    const store = redisStore(fresh);
+    for (let i = 0; i < 5; i++) {
+      const limiter = Limiter.shared({ name: `handshake-${i}`, windows: [{ limit: 1, per: '400ms' }], store });
+      limiters.push(limiter);
+      // The second acquire waits (and subscribes) while the first is in flight.
+      for (let k = 0; k < 2; k++) calls.push(limiter.acquire());
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    const outcomes = await Promise.allSettled(calls);
+    assert.deepEqual(outcomes.filter((o) => o.status === 'rejected').map((o) => String(o.reason)), []);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.deepEqual(unhandled, []);
+  } finally {
+    process.off('unhandledRejection', onUnhandled);
+    for (const limiter of limiters) await limiter.close();
+    fresh.disconnect();
+  }
+});
+
+test('a process whose Redis client quits exits: the subscriber connection closes with it (ioredis and node-redis)', async () => {
+  const { execFile } = await import('node:child_process');
+  for (const kind of ['ioredis', 'node-redis']) {
+    // A waiter subscribes (the second acquire waits for the first's window);
+    // then the script quits its client and must end by itself.
+    const script = `
+      import { Limiter, redisStore } from 'tollgate';
+      ${kind === 'ioredis'
+    ? `import Redis from 'ioredis'; const client = new Redis(${redis.port}, '127.0.0.1');`
+    : `import { createClient } from 'redis'; const client = await createClient({ url: 'redis://127.0.0.1:${redis.port}' }).connect();`}
+      const limiter = Limiter.shared({ name: 'exit-${kind}', windows: [{ limit: 1, per: '200ms' }], store: redisStore(client) });
+      await limiter.acquire();
+      await limiter.acquire();
+      await client.quit();
+      console.log('quit');`;
+    const started = Date.now();
+    const { code, stdout } = await new Promise((resolve) => {
+      const child = execFile(process.execPath, ['--input-type=module', '-e', script], { cwd: process.cwd(), timeout: 10_000 },
+        (error, out) => resolve({ code: error ? (error.killed ? 'killed' : error.code) : 0, stdout: out }));
+      child.stdin?.end();
+    });
+    assert.equal(stdout.trim(), 'quit', kind);
+    assert.equal(code, 0, `${kind}: the process ended by itself (exit code ${code})`);
+    assert.ok(Date.now() - started < 8_000, kind);
+  }
+});

@@ -23,10 +23,11 @@ const SCH_KEYS = ['sch-worker-1-key', 'sch-worker-2-key'];
  *
  * With `store` (a worker of `npm start -- --redis`, see worker.mjs), every scope's quota lives in
  * that store, shared with the other workers; `keySecret` is then the workers' common one, so a
- * scope has the same id (hashed key) in all of them; `onRun(projectId)` hears each accepted run.
+ * scope has the same id (hashed key) in all of them, and `leaseMs` how long a request in flight
+ * holds its units at most; `onRun(projectId)` hears each accepted run.
  * `onServerLog(apiId, entries)` sees the servers' log entries before they are counted and dropped.
  */
-export function createPipeline({ timers, speed, hex, hexagraph, sch, store, keySecret, onRun, onServerLog }) {
+export function createPipeline({ timers, speed, hex, hexagraph, sch, store, leaseMs, keySecret, onRun, onServerLog }) {
   const stopping = new AbortController();
   const pending = new Map(); // AbortController -> the call
   const stats = new Map();
@@ -46,7 +47,7 @@ export function createPipeline({ timers, speed, hex, hexagraph, sch, store, keyS
   const [hexApi, graphApi, schApi] = apis;
 
   function api(id, title, server, options, quota) {
-    const limited = rateLimitedFetch(fetch, { ...options, clock: timers, ...(store ? { store, keySecret } : {}) });
+    const limited = rateLimitedFetch(fetch, { ...options, clock: timers, ...(store ? { store, keySecret, ...(leaseMs === undefined ? {} : { leaseMs }) } : {}) });
     for (const type of ['queued', 'admitted', 'throttled', 'retry', 'paused', 'gave-up']) {
       limited.events.addEventListener(type, (e) => onEvent(id, type, e.detail));
     }

@@ -31,13 +31,7 @@ const send = (message) => {
 
 // One connection per worker. A lost Redis is retried (a restarted server comes
 // back); each command fails after a few tries, so nothing waits forever.
-//
-// No ready check and no client info: the store subscribes on `client.duplicate()` (these options
-// included) as soon as a scope opens, and ioredis writes a SUBSCRIBE while its handshake is still
-// going; the handshake's INFO is then refused in subscriber mode and the pending subscriptions fail
-// ('Connection in subscriber mode'). With neither, the handshake sends nothing after the SUBSCRIBE.
-const client = new Redis(config.redis, { maxRetriesPerRequest: 2, connectTimeout: 3_000, enableReadyCheck: false,
-  disableClientInfo: true, retryStrategy: (attempt) => Math.min(1_000, attempt * 100) });
+const client = new Redis(config.redis, { maxRetriesPerRequest: 2, connectTimeout: 3_000, retryStrategy: (attempt) => Math.min(1_000, attempt * 100) });
 client.on('error', () => {}); // each failed command reports itself; this would only repeat it
 
 let pipeline;
@@ -71,14 +65,14 @@ try {
 // not on Redis TIME (real time). The queue lease is on that clock too: scaled,
 // it stays 5 real seconds, so a busy machine does not drop a live worker's waiters.
 const redisStore = tollgate.redisStore(client, { prefix: config.prefix, time: 'client', queueLeaseMs: 5_000 * speed });
-// A request in flight is held for `leaseMs` of quota time (rateLimitedFetch leaves the default,
-// a minute), then counted as sent at the lease's end. At x600 a quota minute is 100 real ms, less
-// than a request can take on a busy machine before it even reaches the server: it would then be
-// counted before it arrives and freed too early. Held 10 real seconds instead.
-const store = { kind: redisStore.kind, open: (o) => redisStore.open({ ...o, leaseMs: Math.max(o.leaseMs, 10_000 * speed) }) };
+// A request in flight is held for `leaseMs` of quota time (a minute by default), then counted
+// as sent at the lease's end. At x600 a quota minute is 100 real ms, less than a request can take
+// on a busy machine before it even reaches the server: it would then be counted before it arrives
+// and freed too early. Held 10 real seconds instead.
+const leaseMs = 10_000 * speed;
 const runs = [];
 pipeline = createPipeline({
-  timers, speed, store, keySecret: config.keySecret,
+  timers, speed, store: redisStore, leaseMs, keySecret: config.keySecret,
   hex: { url: config.urls.hex }, hexagraph: { url: config.urls.hexagraph }, sch: { url: config.urls.sch },
   onRun: (projectId) => runs.push({ projectId, at: clock.now() }),
 });

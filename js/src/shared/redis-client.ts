@@ -28,8 +28,11 @@ interface IoRedisLike {
   subscribe(channel: string): Promise<unknown>;
   unsubscribe(channel: string): Promise<unknown>;
   on(event: string, listener: (...args: any[]) => void): unknown;
+  once(event: string, listener: (...args: any[]) => void): unknown;
   quit(): Promise<unknown>;
   disconnect(): void;
+  /** 'ready' once connected and past its ready check. */
+  status?: string;
   options?: { host?: string; port?: number };
   isCluster?: boolean;
 }
@@ -83,8 +86,17 @@ function shaCache(load: (src: string) => Promise<string>) {
 function ioRedis(client: IoRedisLike): ScriptRunner {
   const location = client.isCluster ? 'redis cluster' : `redis://${client.options?.host ?? 'localhost'}:${client.options?.port ?? 6379}`;
   const sha = shaCache(async (src) => String(await client.script('LOAD', src)));
-  let sub: IoRedisLike | undefined;
+  let sub: Promise<IoRedisLike> | undefined;
+  let subscriber: IoRedisLike | undefined;
   const handlers = new Map<string, (message: string) => void>();
+  // The user's client closed (quit, disconnect): so does the subscriber
+  // connection duplicated from it, or it would keep the process alive.
+  client.on('end', () => {
+    const s = subscriber;
+    sub = undefined;
+    subscriber = undefined;
+    s?.disconnect();
+  });
   return {
     location,
     async run(name, key, args) {
@@ -97,25 +109,45 @@ function ioRedis(client: IoRedisLike): ScriptRunner {
       }
     },
     async subscribe(channel, onMessage) {
-      if (sub === undefined) {
-        sub = client.duplicate();
-        // An unobserved 'error' would be logged as unhandled; the store sees failures through its commands.
-        sub.on('error', () => {});
-        sub.on('message', (ch: string, message: string) => handlers.get(ch)?.(message));
-      }
       handlers.set(channel, onMessage);
-      await sub.subscribe(channel);
+      sub ??= connected(client.duplicate());
+      let s: IoRedisLike;
+      try {
+        s = await sub;
+      } catch (error) {
+        sub = undefined; // the next subscription tries a new connection
+        throw error;
+      }
+      await s.subscribe(channel);
     },
     async unsubscribe(channel) {
       handlers.delete(channel);
-      await sub?.unsubscribe(channel);
+      await subscriber?.unsubscribe(channel);
     },
     async close() {
-      const s = sub;
+      // Not awaiting `sub`: a connection that never got ready (Redis away) is closed too.
+      const s = subscriber;
       sub = undefined;
-      if (s) s.disconnect();
+      subscriber = undefined;
+      s?.disconnect();
     },
   };
+
+  // The duplicate may only SUBSCRIBE once its handshake is done: ioredis sends
+  // its ready check (INFO) after connecting, and a SUBSCRIBE sent before it
+  // makes the server refuse that INFO ("Connection in subscriber mode"), which
+  // fails the connection. So every subscription waits for 'ready' first.
+  function connected(s: IoRedisLike): Promise<IoRedisLike> {
+    subscriber = s;
+    // An unobserved 'error' would be logged as unhandled; the store sees failures through its commands.
+    s.on('error', () => {});
+    s.on('message', (ch: string, message: string) => handlers.get(ch)?.(message));
+    if (s.status === 'ready') return Promise.resolve(s);
+    return new Promise((resolve, reject) => {
+      s.once('ready', () => resolve(s));
+      s.once('end', () => reject(new Error('the subscriber connection to Redis closed before it was ready')));
+    });
+  }
 }
 
 function nodeRedis(client: NodeRedisLike): ScriptRunner {
@@ -123,6 +155,17 @@ function nodeRedis(client: NodeRedisLike): ScriptRunner {
   const location = o?.url ?? `redis://${o?.socket?.host ?? 'localhost'}:${o?.socket?.port ?? 6379}`;
   const sha = shaCache((src) => client.scriptLoad(src));
   let sub: Promise<NodeRedisLike> | undefined;
+  let subscriber: NodeRedisLike | undefined;
+  const closeSubscriber = () => {
+    // Not awaiting `sub`: a connection still trying to connect (Redis away) is closed too.
+    const s = subscriber;
+    sub = undefined;
+    subscriber = undefined;
+    return (s?.disconnect?.() ?? s?.quit?.())?.catch?.(() => {});
+  };
+  // The user's client closed (quit, disconnect): so does the subscriber
+  // connection duplicated from it, or it would keep the process alive.
+  client.on('end', () => void closeSubscriber());
   return {
     location,
     async run(name, key, args) {
@@ -137,23 +180,27 @@ function nodeRedis(client: NodeRedisLike): ScriptRunner {
     async subscribe(channel, onMessage) {
       sub ??= (async () => {
         const s = client.duplicate();
+        subscriber = s;
         // node-redis throws an unobserved 'error' event: it would crash the process.
         s.on('error', () => {});
         await s.connect();
         return s;
       })();
-      await (await sub).subscribe(channel, (message) => onMessage(message));
+      let s: NodeRedisLike;
+      try {
+        s = await sub;
+      } catch (error) {
+        sub = undefined; // the next subscription tries a new connection
+        throw error;
+      }
+      await s.subscribe(channel, (message) => onMessage(message));
     },
     async unsubscribe(channel) {
       if (sub) await (await sub).unsubscribe(channel);
     },
     async close() {
-      const s = sub;
-      sub = undefined;
-      if (s) {
-        const c = await s.catch(() => undefined);
-        await (c?.disconnect?.() ?? c?.quit?.())?.catch?.(() => {});
-      }
+      await closeSubscriber();
     },
   };
 }
+

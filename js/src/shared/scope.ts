@@ -12,7 +12,7 @@
 import type { Feedback } from '../core.js';
 import { matchWindow } from '../feedback.js';
 import type { AcquireOptions, ReconcileOptions, WindowUsage } from '../limiter.js';
-import type { Clock, NormalizedWindow } from '../options.js';
+import { type Clock, type Duration, type NormalizedWindow, parseDuration } from '../options.js';
 import { openShared } from './options.js';
 import type { SharedLimiter, SharedPermit, SharedStore } from './types.js';
 
@@ -23,6 +23,15 @@ export function normalizeStore(store: unknown): SharedStore | undefined {
     throw new TypeError(`\`store\` must be a shared store such as \`redisStore(client)\` or \`tabStore()\`; got ${store === null ? 'null' : typeof store}`);
   }
   return store as SharedStore;
+}
+
+/** `leaseMs`, checked: only with a `store`, at least 1 ms. */
+export function normalizeLeaseMs(leaseMs: unknown, store: SharedStore | undefined): number | undefined {
+  if (leaseMs === undefined) return undefined;
+  if (store === undefined) throw new TypeError('`leaseMs` applies to requests in flight through a `store`; give `store` too, or leave `leaseMs` out');
+  const ms = parseDuration(leaseMs as Duration, 'leaseMs');
+  if (ms < 1) throw new TypeError(`\`leaseMs\` must be at least 1 ms; got ${String(leaseMs)}`);
+  return ms;
 }
 
 /**
@@ -59,6 +68,8 @@ export interface SharedScopeOptions {
   clock: Clock;
   maxWaiters: number;
   maxConcurrent: number;
+  /** ms; undefined: the shared limiter's default. */
+  leaseMs: number | undefined;
 }
 
 /** A scope's limiter when the wrapper has a `store`: the shared limiter, and what this process knows of it. */
@@ -81,6 +92,7 @@ export class SharedScopeLimiter {
       store: o.store,
       // Every permit is completed by fetch.ts, so requests in flight can be counted.
       countInFlight: true,
+      ...(o.leaseMs === undefined ? {} : { leaseMs: o.leaseMs }),
       clock: o.clock,
       maxWaiters: o.maxWaiters,
       maxConcurrent: o.maxConcurrent,
