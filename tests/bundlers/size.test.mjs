@@ -13,8 +13,12 @@ import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 
 const repo = fileURLToPath(new URL('../..', import.meta.url));
-/** gzip -9 of the minified `{ Limiter }` bundle, both entries: what this branch reached, plus a little. */
-const MAX_GZ = { tollgate: 27 * 1024, 'tollgate/web': 8.5 * 1024 };
+/**
+ * gzip -9 of the minified `{ Limiter }` bundle, both entries: what was reached, plus a little
+ * (27.4 KB inline after the stack probe and the limiter's opt-level s, which bought a fifth of a
+ * decision's time for 0.3 KB).
+ */
+const MAX_GZ = { tollgate: 28 * 1024, 'tollgate/web': 8.5 * 1024 };
 
 let dir;
 before(() => {
