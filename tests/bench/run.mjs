@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { machine, table } from './lib.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const FILES = ['goodput.mjs', 'call-cost.mjs', 'fetch-overhead.mjs', 'scale.mjs', 'size.mjs', 'shared.mjs'];
+const FILES = ['goodput.mjs', 'call-cost.mjs', 'startup.mjs', 'fetch-overhead.mjs', 'scale.mjs', 'size.mjs', 'shared.mjs'];
 const files = process.argv.length > 2 ? process.argv.slice(2) : FILES;
 const scratch = mkdtempSync(join(tmpdir(), 'tollgate-bench-'));
 const targetsFile = join(scratch, 'targets.jsonl');
