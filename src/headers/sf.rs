@@ -53,23 +53,7 @@ impl<'a> Item<'a> {
 
 /// The well-formed members of a List field value.
 pub(crate) fn parse_list(input: &str) -> Vec<Item<'_>> {
-    let mut c = Cursor { s: input, pos: 0 };
-    let mut members = Vec::new();
-    c.skip_ows();
-    while c.peek().is_some() {
-        let start = c.pos;
-        match item(&mut c) {
-            Some(member) if c.at_member_end() => members.push(member),
-            _ => {
-                c.pos = start;
-                c.skip_member();
-            }
-        }
-        if c.eat(b',') {
-            c.skip_ows();
-        }
-    }
-    members
+    members(input, item)
 }
 
 /// The well-formed members of a Dictionary field value (RFC 9651 §3.2),
@@ -77,13 +61,19 @@ pub(crate) fn parse_list(input: &str) -> Vec<Item<'_>> {
 /// like [`parse_list`]'s. Express-rate-limit's `draft-7` mode sends
 /// `RateLimit: limit=20, remaining=0, reset=7`.
 pub(crate) fn parse_dictionary(input: &str) -> Vec<(&str, Item<'_>)> {
+    members(input, dictionary_member)
+}
+
+/// The comma-separated members `member` parses, each up to a member's end; a
+/// malformed one is skipped to the next comma rather than failing the field.
+fn members<'a, T>(input: &'a str, member: fn(&mut Cursor<'a>) -> Option<T>) -> Vec<T> {
     let mut c = Cursor { s: input, pos: 0 };
-    let mut members = Vec::new();
+    let mut out = Vec::new();
     c.skip_ows();
     while c.peek().is_some() {
         let start = c.pos;
-        match dictionary_member(&mut c) {
-            Some(member) if c.at_member_end() => members.push(member),
+        match member(&mut c) {
+            Some(m) if c.at_member_end() => out.push(m),
             _ => {
                 c.pos = start;
                 c.skip_member();
@@ -93,7 +83,7 @@ pub(crate) fn parse_dictionary(input: &str) -> Vec<(&str, Item<'_>)> {
             c.skip_ows();
         }
     }
-    members
+    out
 }
 
 fn dictionary_member<'a>(c: &mut Cursor<'a>) -> Option<(&'a str, Item<'a>)> {
