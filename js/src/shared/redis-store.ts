@@ -219,9 +219,10 @@ class RedisSharedLimiter implements SharedLimiter {
   #stateKey: string;
   #channel: string;
   #spec: string;
-  #specArg: string;
-  #leaseArg: string;
-  #queueLeaseArg: string;
+  /** ARGV[1] of every call: the configuration, parsed once by the library (policy.lua's parse_config). */
+  #config: string;
+  /** The smallest limit: a cost up to it fits every window. */
+  #minLimit: number;
   #maxPerMs: number;
   #owner = randomId();
   #seq = 0;
@@ -264,10 +265,9 @@ class RedisSharedLimiter implements SharedLimiter {
     this.#stateKey = `${tag}:state`;
     this.#channel = `${tag}:head`;
     this.#spec = o.windows.map((w) => `${w.kind[0]}:${w.limit}:${w.perMs}:${w.offsetMs}`).join('|');
-    this.#specArg = `${this.#spec}#${s.recoveryMs}`;
+    this.#config = [this.#spec, s.recoveryMs, o.countInFlight ? 1 : 0, o.leaseMs, s.queueLeaseMs, this.#channel].join('#');
+    this.#minLimit = Math.min(...o.windows.map((w) => w.limit));
     this.#maxPerMs = Math.max(...o.windows.map((w) => w.perMs));
-    this.#leaseArg = String(o.leaseMs);
-    this.#queueLeaseArg = String(s.queueLeaseMs);
   }
 
   get events(): EventTarget {
@@ -301,40 +301,34 @@ class RedisSharedLimiter implements SharedLimiter {
 
   // ---------------------------------------------------------------- calls
 
-  async #call(name: ScriptName, extra: readonly (string | number)[], anyGeneration = false): Promise<Reply> {
-    for (let attempt = 0; ; attempt++) {
-      const t0 = this.#o.clock.now();
-      // Hear of losses and of the queue's head from the first call on.
-      if (this.#subscribed === undefined) this.#subscribe().catch(() => {});
-      const args = [
-        this.#specArg,
-        this.#s.time === 'client' ? String(t0) : '',
-        this.#o.countInFlight ? '1' : '0',
-        this.#leaseArg,
-        anyGeneration ? '' : this.#gen,
-        // The generation if this call creates the state: unique without asking the RNG on every call.
-        `${this.#owner}.${++this.#seq}`,
-        this.#queueLeaseArg,
-        this.#channel,
-      ];
-      for (const x of extra) args.push(String(x));
-      const reply = await this.#withTimeout(this.#runner.run(name, this.#stateKey, args));
+  #call(name: ScriptName, extra: readonly (string | number)[], anyGeneration = false, attempt = 0): Promise<Reply> {
+    const t0 = this.#o.clock.now();
+    // Hear of losses and of the queue's head from the first call on.
+    if (this.#subscribed === undefined) this.#subscribe().catch(() => {});
+    const args = [
+      this.#config,
+      this.#s.time === 'client' ? String(t0) : '',
+      anyGeneration ? '' : this.#gen,
+      // The generation if this call creates the state: unique without asking the RNG on every call.
+      `${this.#owner}.${++this.#seq}`,
+    ];
+    for (const x of extra) args.push(typeof x === 'string' ? x : String(x));
+    return this.#withTimeout(this.#runner.run(name, this.#stateKey, args)).then((reply) => {
       const t1 = this.#o.clock.now();
       if (this.#s.time === 'redis') this.#sample(Number(reply[1]), t0, t1);
       const status = reply[0];
       if (status === 'OK') {
-        if (reply[2] !== '') this.#gen = String(reply[2]);
+        if (reply[2] !== '' && reply[2] !== this.#gen) this.#gen = String(reply[2]);
         return reply;
       }
       if (status === 'LOST' && attempt < 3) {
-        await this.#reregister();
-        continue;
+        return this.#reregister().then(() => this.#call(name, extra, anyGeneration, attempt + 1));
       }
       if (status === 'SPEC') {
         throw new StoreError(`the quota \`${this.#o.name}\` is held in Redis with other windows: every process sharing it must configure the same windows`, this.#runner.location);
       }
       throw new StoreError(`Redis answered ${String(status)}`, this.#runner.location);
-    }
+    });
   }
 
   #withTimeout<T>(p: Promise<T>): Promise<T> {
@@ -408,6 +402,7 @@ class RedisSharedLimiter implements SharedLimiter {
   }
 
   #checkCost(cost: number): void {
+    if (cost <= this.#minLimit) return;
     for (const [i, w] of this.#o.windows.entries()) {
       if (cost > w.limit) {
         throw new InsufficientCapacityError(`cost ${cost} exceeds window ${i}'s limit of ${w.limit}: it could never be admitted`);
@@ -479,10 +474,14 @@ class RedisSharedLimiter implements SharedLimiter {
 
   // ---------------------------------------------------------------- the API
 
-  async tryAcquire(cost = 1): Promise<SharedTryAcquireResult> {
+  tryAcquire(cost = 1): Promise<SharedTryAcquireResult> {
     const slots = this.#slots;
     if (slots === undefined) return this.#tryWindows(cost);
-    normalizeCost(cost);
+    try {
+      normalizeCost(cost);
+    } catch (error) {
+      return Promise.reject(error);
+    }
     return tryAcquireInSlot(slots, () => this.#tryWindows(cost));
   }
 
@@ -502,11 +501,15 @@ class RedisSharedLimiter implements SharedLimiter {
     return wrapWith(this, fn, options);
   }
 
-  async #tryWindows(cost: number): Promise<SharedTryAcquireResult> {
-    normalizeCost(cost);
-    this.#checkCost(cost);
-    if (this.#closed) throw closedError();
-    if (this.#local !== undefined) return this.#tryLocal(cost);
+  #tryWindows(cost: number): Promise<SharedTryAcquireResult> {
+    try {
+      normalizeCost(cost);
+      this.#checkCost(cost);
+      if (this.#closed) throw closedError();
+      if (this.#local !== undefined) return Promise.resolve(this.#tryLocal(cost));
+    } catch (error) {
+      return Promise.reject(error);
+    }
     return new Promise<SharedTryAcquireResult>((resolve, reject) => {
       this.#tries.push({ cost, resolve, reject });
       this.#flushTries();

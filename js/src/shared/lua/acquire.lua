@@ -1,18 +1,18 @@
 -- acquire.lua: admits a request now, or queues it as a waiter and admits the
 -- waiters of one process that head the queue and fit.
---   KEYS, ARGV[1..8]: see policy.lua
---   ARGV[9]   mode: 'try' (admit now or say when; never queue), 'queue'
+--   KEYS, ARGV[1..4]: see policy.lua
+--   ARGV[5]   mode: 'try' (admit now or say when; never queue), 'queue'
 --             (admit now or queue the ticket), 'poll' (renew this process's
 --             tickets and admit those heading the queue)
---   try:   ARGV[10..] the costs of one or more decisions of one process,
+--   try:   ARGV[6..] the costs of one or more decisions of one process,
 --          decided in order, each all or nothing, as if they had come one
 --          after the other within the same millisecond (a process batches the
 --          tryAcquire calls made while its previous call was under way)
 --   queue, poll:
---   ARGV[10]  cost, units (1 .. every window's limit; checked by the client)
---   ARGV[11]  the permit's id (also the ticket's id when queued)
---   ARGV[12]  the calling process's owner id
---   ARGV[13]  priority, an integer; higher first
+--   ARGV[6]  cost, units (1 .. every window's limit; checked by the client)
+--   ARGV[7]  the permit's id (also the ticket's id when queued)
+--   ARGV[8]  the calling process's owner id
+--   ARGV[9]  priority, an integer; higher first
 -- Reply: 'OK', now (ms), generation, then
 --   try:          per decision, 1 and the permit's time (ms), or 0 and the
 --                 retry time (ms, -1 = never)
@@ -21,13 +21,13 @@
 --                 empty), then how many tickets of this owner are queued (a
 --                 process that finds fewer than it waits for queues them again:
 --                 Redis lost them)
-local mode = ARGV[9]
+local mode = ARGV[5]
 local now = tick(NOW)
 
 if mode == 'try' then
   local out = { 'OK', NOW, ST.gen }
   local changed = CREATED or DIRTY or #ST.q > 0
-  for i = 10, #ARGV do
+  for i = 6, #ARGV do
     local cost = tonumber(ARGV[i])
     if #ST.q > 0 then
       -- Waiters go first: come back no earlier than the head and we both fit.
@@ -50,15 +50,16 @@ if mode == 'try' then
   -- common case of a busy quota): the next call moves the clock from the
   -- stored time to its own and derives the same state. Only the clock
   -- reading is lost, which matters only when callers' clocks disagree
-  -- (`time: 'client'`); Redis TIME does not go back.
-  if changed then save() end
+  -- (`time: 'client'`); Redis TIME does not go back. (A library keeps the
+  -- state as moved, with the bytes still stored: see cache().)
+  if changed then save() else cache(RAW) end
   return out
 end
 
-local cost = tonumber(ARGV[10])
-local id = ARGV[11]
-local owner = ARGV[12]
-local priority = tonumber(ARGV[13])
+local cost = tonumber(ARGV[6])
+local id = ARGV[7]
+local owner = ARGV[8]
+local priority = tonumber(ARGV[9])
 
 local admitted = {}
 if mode == 'queue' then

@@ -1,9 +1,9 @@
 -- cancel.lua: waiters gave up (aborted, or their limiter closed): they leave the queue.
---   KEYS, ARGV[1..8]: see policy.lua
---   ARGV[9..] the tickets' ids
+--   KEYS, ARGV[1..4]: see policy.lua
+--   ARGV[5..] the tickets' ids
 -- Reply: 'OK', now (ms), generation, how many were queued
 local gone = {}
-for i = 9, #ARGV do gone[ARGV[i]] = true end
+for i = 5, #ARGV do gone[ARGV[i]] = true end
 tick(NOW)
 local removed, i = 0, 1
 while i <= #ST.q do

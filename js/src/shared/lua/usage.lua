@@ -1,6 +1,6 @@
 -- usage.lua: each window's use now. It moves the quota's clock like any call
 -- (as the core's usage() does), so it writes the state back.
---   KEYS, ARGV[1..8]: see policy.lua
+--   KEYS, ARGV[1..4]: see policy.lua
 -- Reply: 'OK', now (ms), generation, the gate (ms), units in flight, waiters
 --   queued, then per window: units used, when one more unit fits (ms, -1 = never)
 local now = tick(NOW)
