@@ -194,6 +194,13 @@ const MAX_TRY_BATCHES = 2;
 /** Decisions in one batch at most (one script call's arguments). */
 const MAX_TRY_BATCH = 256;
 
+/** A command under way: it fails with StoreError unless answered by `at` (ms since the epoch). */
+interface Deadline {
+  at: number;
+  reject: (reason: unknown) => void;
+  settled: boolean;
+}
+
 interface PendingTry {
   cost: number;
   resolve: (result: SharedTryAcquireResult) => void;
@@ -301,52 +308,103 @@ class RedisSharedLimiter implements SharedLimiter {
 
   // ---------------------------------------------------------------- calls
 
+  /**
+   * Runs operation `name` and checks its reply: 'OK' resolves, a lost quota
+   * is registered again and the call made again, anything else (or Redis
+   * failing, or silent for `timeoutMs`) rejects with StoreError. One promise
+   * per call, resolved from the client's reply (the fewer hops, the sooner a
+   * lone caller hears back).
+   */
   #call(name: ScriptName, extra: readonly (string | number)[], anyGeneration = false, attempt = 0): Promise<Reply> {
-    const t0 = this.#o.clock.now();
-    // Hear of losses and of the queue's head from the first call on.
-    if (this.#subscribed === undefined) this.#subscribe().catch(() => {});
-    const args = [
-      this.#config,
-      this.#s.time === 'client' ? String(t0) : '',
-      anyGeneration ? '' : this.#gen,
-      // The generation if this call creates the state: unique without asking the RNG on every call.
-      `${this.#owner}.${++this.#seq}`,
-    ];
-    for (const x of extra) args.push(typeof x === 'string' ? x : String(x));
-    return this.#withTimeout(this.#runner.run(name, this.#stateKey, args)).then((reply) => {
-      const t1 = this.#o.clock.now();
-      if (this.#s.time === 'redis') this.#sample(Number(reply[1]), t0, t1);
-      const status = reply[0];
-      if (status === 'OK') {
-        if (reply[2] !== '' && reply[2] !== this.#gen) this.#gen = String(reply[2]);
-        return reply;
-      }
-      if (status === 'LOST' && attempt < 3) {
-        return this.#reregister().then(() => this.#call(name, extra, anyGeneration, attempt + 1));
-      }
-      if (status === 'SPEC') {
-        throw new StoreError(`the quota \`${this.#o.name}\` is held in Redis with other windows: every process sharing it must configure the same windows`, this.#runner.location);
-      }
-      throw new StoreError(`Redis answered ${String(status)}`, this.#runner.location);
+    return new Promise<Reply>((resolve, reject) => {
+      const t0 = this.#o.clock.now();
+      // Hear of losses and of the queue's head from the first call on.
+      if (this.#subscribed === undefined) this.#subscribe().catch(() => {});
+      const args = [
+        this.#config,
+        this.#s.time === 'client' ? String(t0) : '',
+        anyGeneration ? '' : this.#gen,
+        // The generation if this call creates the state: unique without asking the RNG on every call.
+        `${this.#owner}.${++this.#seq}`,
+      ];
+      for (const x of extra) args.push(typeof x === 'string' ? x : String(x));
+      const deadline = this.#deadline(reject);
+      this.#runner.run(name, this.#stateKey, args).then((reply) => {
+        if (!this.#settle(deadline)) return; // too late: the call failed already
+        const t1 = this.#o.clock.now();
+        if (this.#s.time === 'redis') this.#sample(Number(reply[1]), t0, t1);
+        const status = reply[0];
+        if (status === 'OK') {
+          if (reply[2] !== '' && reply[2] !== this.#gen) this.#gen = String(reply[2]);
+          resolve(reply);
+        } else if (status === 'LOST' && attempt < 3) {
+          this.#reregister().then(() => this.#call(name, extra, anyGeneration, attempt + 1)).then(resolve, reject);
+        } else if (status === 'SPEC') {
+          reject(new StoreError(`the quota \`${this.#o.name}\` is held in Redis with other windows: every process sharing it must configure the same windows`, this.#runner.location));
+        } else {
+          reject(new StoreError(`Redis answered ${String(status)}`, this.#runner.location));
+        }
+      }, (error) => {
+        if (this.#settle(deadline)) reject(this.#failed(error));
+      });
     });
   }
 
+  #failed(error: unknown): StoreError {
+    return error instanceof StoreError ? error
+      : new StoreError(`Redis failed: ${error instanceof Error ? error.message : String(error)}`, this.#runner.location, error);
+  }
+
+  /**
+   * Commands under way, in the order sent, each with when it must have been
+   * answered: one timer watches the oldest (a timer set and cleared for every
+   * command cost more than the rest of a call's JS together).
+   */
+  #deadlines: Deadline[] = [];
+  #watchdog: ReturnType<typeof setTimeout> | undefined;
+
+  /** A command sent now must be answered within `timeoutMs` (real time, not the injected clock: this bounds a network wait), or `reject` is called. */
+  #deadline(reject: (reason: unknown) => void): Deadline {
+    const deadline: Deadline = { at: Date.now() + this.#s.timeoutMs, reject, settled: false };
+    this.#deadlines.push(deadline);
+    if (this.#watchdog === undefined) this.#watch(this.#s.timeoutMs);
+    return deadline;
+  }
+
   #withTimeout<T>(p: Promise<T>): Promise<T> {
-    const location = this.#runner.location;
     return new Promise<T>((resolve, reject) => {
-      // Real time, not the injected clock: this bounds a network wait.
-      const timer = globalThis.setTimeout(() => {
-        reject(new StoreError(`Redis did not answer within ${this.#s.timeoutMs} ms`, location));
-      }, this.#s.timeoutMs);
-      (timer as { unref?: () => void }).unref?.();
+      const deadline = this.#deadline(reject);
       p.then(
-        (v) => { globalThis.clearTimeout(timer); resolve(v); },
-        (e) => {
-          globalThis.clearTimeout(timer);
-          reject(e instanceof StoreError ? e : new StoreError(`Redis failed: ${e instanceof Error ? e.message : String(e)}`, location, e));
-        },
+        (v) => { if (this.#settle(deadline)) resolve(v); },
+        (e) => { if (this.#settle(deadline)) reject(this.#failed(e)); },
       );
     });
+  }
+
+  /** The command was answered: false if too late (its deadline failed it already). */
+  #settle(deadline: Deadline): boolean {
+    if (deadline.settled) return false;
+    deadline.settled = true;
+    // Answers come in order (one connection): the settled ones at the front go.
+    const d = this.#deadlines;
+    while (d.length > 0 && d[0]!.settled) d.shift();
+    return true;
+  }
+
+  #watch(ms: number): void {
+    this.#watchdog = globalThis.setTimeout(() => {
+      this.#watchdog = undefined;
+      const now = Date.now();
+      const d = this.#deadlines;
+      while (d.length > 0 && (d[0]!.settled || d[0]!.at <= now)) {
+        const late = d.shift()!;
+        if (late.settled) continue;
+        late.settled = true;
+        late.reject(new StoreError(`Redis did not answer within ${this.#s.timeoutMs} ms`, this.#runner.location));
+      }
+      if (d.length > 0) this.#watch(d[0]!.at - now);
+    }, ms);
+    (this.#watchdog as { unref?: () => void }).unref?.();
   }
 
   /** Redis lost the quota (or it expired): count again what this process admitted within the longest window. */
@@ -557,22 +615,29 @@ class RedisSharedLimiter implements SharedLimiter {
     const args: (string | number)[] = ['try'];
     for (const t of batch) args.push(t.cost);
     this.#call('acquire', args).then((reply) => {
-      const now = this.#o.clock.now();
-      for (let k = 0, i = 3; k < batch.length; k++, i += 2) {
-        const t = batch[k]!;
-        if (reply[i] === 1) {
-          t.resolve({ ok: true, permit: this.#permit(`${this.#owner}:${++this.#seq}`, Number(reply[i + 1]), t.cost) });
-        } else {
-          const retryAt = this.#toLocal(Number(reply[i + 1]));
-          t.resolve({ ok: false, retryAt, waitMs: retryAt - now });
+      try {
+        const now = this.#o.clock.now();
+        for (let k = 0, i = 3; k < batch.length; k++, i += 2) {
+          const t = batch[k]!;
+          if (reply[i] === 1) {
+            t.resolve({ ok: true, permit: this.#permit(`${this.#owner}:${++this.#seq}`, Number(reply[i + 1]), t.cost) });
+          } else {
+            const retryAt = this.#toLocal(Number(reply[i + 1]));
+            t.resolve({ ok: false, retryAt, waitMs: retryAt - now });
+          }
         }
+      } finally {
+        this.#triesDone();
       }
     }, (error) => {
       for (const t of batch) this.#orFallback(error, () => this.#tryLocal(t.cost)).then(t.resolve, t.reject);
-    }).finally(() => {
-      this.#triesInFlight--;
-      this.#flushTries();
+      this.#triesDone();
     });
+  }
+
+  #triesDone(): void {
+    this.#triesInFlight--;
+    this.#flushTries();
   }
 
   #acquireWindows(options: AcquireOptions = {}): Promise<SharedPermit> {
