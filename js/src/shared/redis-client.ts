@@ -25,9 +25,11 @@ export interface ScriptRunner {
   /**
    * Runs operation `name` on `key`: FCALL (loading the library when the
    * server lacks it: a restart, a FUNCTION FLUSH, a new cluster node), or
-   * EVALSHA (EVAL when the server lost the script: NOSCRIPT).
+   * EVALSHA (EVAL when the server lost the script: NOSCRIPT). Calls
+   * `onReply` or `onError` (callbacks, not a promise: the reply reaches the
+   * caller in the client's own promise callback, with no further hops).
    */
-  run(name: ScriptName, key: string, args: readonly string[]): Promise<Reply>;
+  run(name: ScriptName, key: string, args: readonly string[], onReply: (reply: Reply) => void, onError: (error: unknown) => void): void;
   /** Subscribes to `channel` on a second connection (created on first use). */
   subscribe(channel: string, onMessage: (message: string) => void): Promise<void>;
   unsubscribe(channel: string): Promise<void>;
@@ -137,7 +139,7 @@ function executor(
     state.execution = 'script';
     return evalScript(name, key, args);
   };
-  async function viaFunction(name: ScriptName, key: string, args: readonly string[], error: unknown): Promise<Reply> {
+  async function viaFunction(name: ScriptName, key: string, args: readonly string[], error: unknown): Promise<unknown> {
     if (isNoFunctions(error)) return fallBack(name, key, args);
     if (!isNoFunction(error)) throw error;
     try {
@@ -147,19 +149,37 @@ function executor(
       throw loadError;
     }
     // Loaded: once more (a failure now is the call's).
-    return asReply(await fcall!(functionName(name), key, args));
+    return fcall!(functionName(name), key, args);
   }
+  const names = new Map<ScriptName, string>();
+  const nameOf = (name: ScriptName) => {
+    let fn = names.get(name);
+    if (fn === undefined) names.set(name, (fn = functionName(name)));
+    return fn;
+  };
   return {
     state,
-    run(name: ScriptName, key: string, args: readonly string[]): Promise<Reply> {
-      if (state.execution === 'script') return evalScript(name, key, args);
-      let reply: Promise<unknown>;
-      try {
-        reply = fcall!(functionName(name), key, args);
-      } catch (error) {
-        return Promise.reject(error); // a client that throws (closed) fails the call, as a rejection
+    run(name: ScriptName, key: string, args: readonly string[], onReply: (reply: Reply) => void, onError: (error: unknown) => void): void {
+      const deliver = (value: unknown) => {
+        let reply: Reply;
+        try {
+          reply = asReply(value);
+        } catch (error) {
+          return onError(error);
+        }
+        onReply(reply);
+      };
+      if (state.execution === 'script') {
+        evalScript(name, key, args).then(deliver, onError);
+        return;
       }
-      return reply.then(asReply, (error) => viaFunction(name, key, args, error));
+      let sent: Promise<unknown>;
+      try {
+        sent = fcall!(nameOf(name), key, args);
+      } catch (error) {
+        sent = Promise.reject(error); // a client that throws (closed) fails the call, as a rejection
+      }
+      sent.then(deliver, (error) => viaFunction(name, key, args, error).then(deliver, onError));
     },
   };
 }

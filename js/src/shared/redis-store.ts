@@ -308,47 +308,61 @@ class RedisSharedLimiter implements SharedLimiter {
 
   // ---------------------------------------------------------------- calls
 
+  /** Runs operation `name` and checks its reply (see #request). */
+  #call(name: ScriptName, extra: readonly (string | number)[], anyGeneration = false): Promise<Reply> {
+    return new Promise<Reply>((resolve, reject) => this.#request(name, extra, anyGeneration, resolve, reject));
+  }
+
   /**
-   * Runs operation `name` and checks its reply: 'OK' resolves, a lost quota
-   * is registered again and the call made again, anything else (or Redis
-   * failing, or silent for `timeoutMs`) rejects with StoreError. One promise
-   * per call, resolved from the client's reply (the fewer hops, the sooner a
-   * lone caller hears back).
+   * Runs operation `name` and checks its reply: 'OK' goes to `done`, a lost
+   * quota is registered again and the call made again, anything else (or
+   * Redis failing, or silent for `timeoutMs`) goes to `fail` as StoreError.
+   * Callbacks, run from the client's own reply callback: a lone caller hears
+   * back in as few promise hops as the client allows.
    */
-  #call(name: ScriptName, extra: readonly (string | number)[], anyGeneration = false, attempt = 0): Promise<Reply> {
-    return new Promise<Reply>((resolve, reject) => {
-      const t0 = this.#o.clock.now();
-      // Hear of losses and of the queue's head from the first call on.
-      if (this.#subscribed === undefined) this.#subscribe().catch(() => {});
-      const args = [
-        this.#config,
-        this.#s.time === 'client' ? String(t0) : '',
-        anyGeneration ? '' : this.#gen,
-        // The generation if this call creates the state: unique without asking the RNG on every call.
-        `${this.#owner}.${++this.#seq}`,
-      ];
-      for (const x of extra) args.push(typeof x === 'string' ? x : String(x));
-      const deadline = this.#deadline(reject);
-      this.#runner.run(name, this.#stateKey, args).then((reply) => {
-        if (!this.#settle(deadline)) return; // too late: the call failed already
+  #request(
+    name: ScriptName, extra: readonly (string | number)[], anyGeneration: boolean,
+    done: (reply: Reply) => void, fail: (error: unknown) => void, attempt = 0,
+  ): void {
+    const t0 = this.#o.clock.now();
+    // Hear of losses and of the queue's head from the first call on.
+    if (this.#subscribed === undefined) this.#subscribe().catch(() => {});
+    const args = [
+      this.#config,
+      this.#s.time === 'client' ? String(t0) : '',
+      anyGeneration ? '' : this.#gen,
+      // The generation if this call creates the state: unique without asking the RNG on every call.
+      `${this.#owner}.${++this.#seq}`,
+    ];
+    for (const x of extra) args.push(typeof x === 'string' ? x : String(x));
+    const deadline = this.#deadline(fail);
+    this.#runner.run(name, this.#stateKey, args, (reply) => {
+      if (!this.#settle(deadline)) return; // too late: the call failed already
+      try {
         const t1 = this.#o.clock.now();
         if (this.#s.time === 'redis') this.#sample(Number(reply[1]), t0, t1);
+        this.#repliedAt = t1;
         const status = reply[0];
         if (status === 'OK') {
           if (reply[2] !== '' && reply[2] !== this.#gen) this.#gen = String(reply[2]);
-          resolve(reply);
+          done(reply);
         } else if (status === 'LOST' && attempt < 3) {
-          this.#reregister().then(() => this.#call(name, extra, anyGeneration, attempt + 1)).then(resolve, reject);
+          this.#reregister().then(() => this.#request(name, extra, anyGeneration, done, fail, attempt + 1), fail);
         } else if (status === 'SPEC') {
-          reject(new StoreError(`the quota \`${this.#o.name}\` is held in Redis with other windows: every process sharing it must configure the same windows`, this.#runner.location));
+          fail(new StoreError(`the quota \`${this.#o.name}\` is held in Redis with other windows: every process sharing it must configure the same windows`, this.#runner.location));
         } else {
-          reject(new StoreError(`Redis answered ${String(status)}`, this.#runner.location));
+          fail(new StoreError(`Redis answered ${String(status)}`, this.#runner.location));
         }
-      }, (error) => {
-        if (this.#settle(deadline)) reject(this.#failed(error));
-      });
+      } catch (error) {
+        fail(error);
+      }
+    }, (error) => {
+      if (this.#settle(deadline)) fail(this.#failed(error));
     });
   }
+
+  /** When the latest reply arrived (the injected clock). */
+  #repliedAt = 0;
 
   #failed(error: unknown): StoreError {
     return error instanceof StoreError ? error
@@ -614,9 +628,9 @@ class RedisSharedLimiter implements SharedLimiter {
     this.#triesInFlight++;
     const args: (string | number)[] = ['try'];
     for (const t of batch) args.push(t.cost);
-    this.#call('acquire', args).then((reply) => {
+    this.#request('acquire', args, false, (reply) => {
       try {
-        const now = this.#o.clock.now();
+        const now = this.#repliedAt;
         for (let k = 0, i = 3; k < batch.length; k++, i += 2) {
           const t = batch[k]!;
           if (reply[i] === 1) {

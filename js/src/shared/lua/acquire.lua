@@ -22,11 +22,24 @@
 --                 process that finds fewer than it waits for queues them again:
 --                 Redis lost them)
 local mode = ARGV[5]
-local now = tick(NOW)
 
 if mode == 'try' then
+  -- The same refusal as a moment ago (see remember_refusal): nothing to
+  -- compute, nothing moved.
+  local same = refused_again()
+  if same then
+    local out = { 'OK', NOW, ST.gen }
+    for i = 6, #ARGV do
+      out[#out + 1] = 0
+      out[#out + 1] = same
+    end
+    cache(RAW)
+    return out
+  end
+  local now = tick(NOW)
   local out = { 'OK', NOW, ST.gen }
   local changed = CREATED or DIRTY or #ST.q > 0
+  local retry
   for i = 6, #ARGV do
     local cost = tonumber(ARGV[i])
     if #ST.q > 0 then
@@ -35,7 +48,8 @@ if mode == 'try' then
       out[#out + 1] = 0
       out[#out + 1] = reply_time(math.max(behind, now + 1))
     else
-      local at, retry = try_admit(cost)
+      local at
+      at, retry = try_admit(cost)
       if at then
         changed = true
         out[#out + 1] = 1
@@ -52,10 +66,16 @@ if mode == 'try' then
   -- reading is lost, which matters only when callers' clocks disagree
   -- (`time: 'client'`); Redis TIME does not go back. (A library keeps the
   -- state as moved, with the bytes still stored: see cache().)
-  if changed then save() else cache(RAW) end
+  if changed then
+    save()
+  else
+    cache(RAW)
+    remember_refusal(retry)
+  end
   return out
 end
 
+local now = tick(NOW)
 local cost = tonumber(ARGV[6])
 local id = ARGV[7]
 local owner = ARGV[8]

@@ -520,9 +520,12 @@ local RAW
 -- itself (acquire.lua's refusals: see DIRTY). At most 256 keys.
 local CACHED_RAW, CACHED_ST, CACHED_N = {}, {}, 0
 
+-- Refusals by key (acquire.lua's 'try'), see remember_refusal.
+local REFUSED = {}
+
 local function cache(raw)
   if CACHED_RAW[KEY] == nil then
-    if CACHED_N >= 256 then CACHED_RAW, CACHED_ST, CACHED_N = {}, {}, 0 end
+    if CACHED_N >= 256 then CACHED_RAW, CACHED_ST, REFUSED, CACHED_N = {}, {}, {}, 0 end
     CACHED_N = CACHED_N + 1
   end
   CACHED_RAW[KEY], CACHED_ST[KEY] = raw, ST
@@ -669,6 +672,40 @@ local function save()
     local h = ST.q[1]
     redis.call('PUBLISH', CHANNEL, h.id .. ' ' .. h.o .. ' ' .. reply_time(earliest(h.c)))
   end
+end
+
+-- A busy quota refuses call after call until some time E, and until then
+-- only a write can change that: a refusal is computed once, at clock C, and
+-- repeated for calls with the same cost that find the same bytes in Redis
+-- (and the same configuration) at a clock still before E, or before the
+-- state changes on its own in a way that must be written (DIRTY in tick: a
+-- lease ends, a fixed window's bucket ends). Between C and then, tick only
+-- forgets expired log entries and moves the clock, which changes no refusal:
+-- each window's earliest time stays what it was. Only with an empty queue (a
+-- waiter makes every call write). A library keeps these between calls.
+local function remember_refusal(retry)
+  if #ST.q > 0 or retry == nil then return end
+  local cost = ARGV[6]
+  for i = 7, #ARGV do
+    if ARGV[i] ~= cost then return end
+  end
+  local quiet = retry
+  for i = 1, #ST.fl do quiet = math.min(quiet, ST.fl[i].u) end
+  for k = 1, #WIN do
+    if WIN[k].kind == 'f' then quiet = math.min(quiet, ST.w[k].start + WIN[k].per) end
+  end
+  REFUSED[KEY] = { raw = RAW, config = ARGV[1], cost = cost, till = quiet, reply = reply_time(retry) }
+end
+
+-- The remembered refusal's reply time if it holds for this call, else nil.
+local function refused_again()
+  local r = REFUSED[KEY]
+  if r == nil or r.raw ~= RAW or r.config ~= ARGV[1] or #ST.q > 0 then return nil end
+  if math.max(NOW, ST.clock) >= r.till then return nil end
+  for i = 6, #ARGV do
+    if ARGV[i] ~= r.cost then return nil end
+  end
+  return r.reply
 end
 
 -- Admits queued waiters of `owner` while one of them heads the queue and fits.
