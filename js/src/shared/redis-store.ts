@@ -272,7 +272,7 @@ class RedisSharedLimiter implements SharedLimiter {
     this.#stateKey = `${tag}:state`;
     this.#channel = `${tag}:head`;
     this.#spec = o.windows.map((w) => `${w.kind[0]}:${w.limit}:${w.perMs}:${w.offsetMs}`).join('|');
-    this.#config = [this.#spec, s.recoveryMs, o.countInFlight ? 1 : 0, o.leaseMs, s.queueLeaseMs, this.#channel].join('#');
+    this.#config = [this.#spec, s.recoveryMs, o.countInFlight ? 1 : 0, o.leaseMs, s.queueLeaseMs].join('#');
     this.#minLimit = Math.min(...o.windows.map((w) => w.limit));
     this.#maxPerMs = Math.max(...o.windows.map((w) => w.perMs));
   }
@@ -314,7 +314,7 @@ class RedisSharedLimiter implements SharedLimiter {
   }
 
   /**
-   * Runs operation `name` and checks its reply: 'OK' goes to `done`, a lost
+   * Runs operation `name` and checks its reply: OK goes to `done`, a lost
    * quota is registered again and the call made again, anything else (or
    * Redis failing, or silent for `timeoutMs`) goes to `fail` as StoreError.
    * Callbacks, run from the client's own reply callback: a lone caller hears
@@ -342,13 +342,17 @@ class RedisSharedLimiter implements SharedLimiter {
         const t1 = this.#o.clock.now();
         if (this.#s.time === 'redis') this.#sample(Number(reply[1]), t0, t1);
         this.#repliedAt = t1;
-        const status = reply[0];
-        if (status === 'OK') {
-          if (reply[2] !== '' && reply[2] !== this.#gen) this.#gen = String(reply[2]);
+        // policy.lua's replies: a status (0 OK, 1 lost, 2 other windows), Redis's time, the generation (0: the one sent).
+        // (Number(): a client may be set to answer integers as strings.)
+        const status = Number(reply[0]);
+        if (status === 0) {
+          const gen = reply[2];
+          // A generation is `owner.seq`: never 0, nor '0'.
+          if (typeof gen === 'string' && gen.length > 1 && gen !== this.#gen) this.#gen = gen;
           done(reply);
-        } else if (status === 'LOST' && attempt < 3) {
+        } else if (status === 1 && attempt < 3) {
           this.#reregister().then(() => this.#request(name, extra, anyGeneration, done, fail, attempt + 1), fail);
-        } else if (status === 'SPEC') {
+        } else if (status === 2) {
           fail(new StoreError(`the quota \`${this.#o.name}\` is held in Redis with other windows: every process sharing it must configure the same windows`, this.#runner.location));
         } else {
           fail(new StoreError(`Redis answered ${String(status)}`, this.#runner.location));
@@ -584,7 +588,9 @@ class RedisSharedLimiter implements SharedLimiter {
     }
     return new Promise<SharedTryAcquireResult>((resolve, reject) => {
       this.#tries.push({ cost, resolve, reject });
-      this.#flushTries();
+      // A lone call (nothing under way or gathering) goes at once.
+      if (this.#triesInFlight === 0 && !this.#tryFlush) this.#sendTries();
+      else this.#flushTries();
     });
   }
 
@@ -595,10 +601,11 @@ class RedisSharedLimiter implements SharedLimiter {
 
   /**
    * tryAcquire calls made while one of this limiter's batches is under way go
-   * to Redis together, in one script call that decides them in order, each
+   * to Redis together, in one function call that decides them in order, each
    * all or nothing (as if they had come one after another in one
-   * millisecond): the round trip, the script's start and the state's decoding
-   * are paid once per batch, not once per decision. A lone call goes at once.
+   * millisecond): the round trip, the call's start and the state's reading
+   * are paid once per batch, not once per decision. A lone call goes at once;
+   * calls made in the same tick after it form the next batch.
    */
   #flushTries(): void {
     if (this.#tryFlush || this.#triesInFlight >= MAX_TRY_BATCHES || this.#tries.length === 0) return;
@@ -633,7 +640,7 @@ class RedisSharedLimiter implements SharedLimiter {
         const now = this.#repliedAt;
         for (let k = 0, i = 3; k < batch.length; k++, i += 2) {
           const t = batch[k]!;
-          if (reply[i] === 1) {
+          if (Number(reply[i]) === 1) {
             t.resolve({ ok: true, permit: this.#permit(`${this.#owner}:${++this.#seq}`, Number(reply[i + 1]), t.cost) });
           } else {
             const retryAt = this.#toLocal(Number(reply[i + 1]));
@@ -905,7 +912,7 @@ class RedisSharedLimiter implements SharedLimiter {
       changed = this.#local.reconcile(window, { remaining, ...(resetAt === undefined ? {} : { resetAt }) });
     } else {
       try {
-        changed = (await this.#call('reconcile', [window + 1, remaining, reset]))[3] === 1;
+        changed = Number((await this.#call('reconcile', [window + 1, remaining, reset]))[3]) === 1;
       } catch (error) {
         changed = await this.#orFallback(error, () => this.#local!.reconcile(window, { remaining, ...(resetAt === undefined ? {} : { resetAt }) }));
       }

@@ -13,7 +13,7 @@
 --   ARGV[7]  the permit's id (also the ticket's id when queued)
 --   ARGV[8]  the calling process's owner id
 --   ARGV[9]  priority, an integer; higher first
--- Reply: 'OK', now (ms), generation, then
+-- Reply: 0 (OK), now (ms), generation (see policy.lua), then
 --   try:          per decision, 1 and the permit's time (ms), or 0 and the
 --                 retry time (ms, -1 = never)
 --   queue, poll:  n, n pairs (ticket id, admitted at ms), then the head's
@@ -28,7 +28,7 @@ if mode == 'try' then
   -- compute, nothing moved.
   local same = refused_again()
   if same then
-    local out = { 'OK', NOW, ST.gen }
+    local out = { 0, NOW, gen_reply() }
     for i = 6, #ARGV do
       out[#out + 1] = 0
       out[#out + 1] = same
@@ -37,7 +37,7 @@ if mode == 'try' then
     return out
   end
   local now = tick(NOW)
-  local out = { 'OK', NOW, ST.gen }
+  local out = { 0, NOW, gen_reply() }
   local changed = CREATED or DIRTY or #ST.q > 0
   local retry
   for i = 6, #ARGV do
@@ -114,7 +114,7 @@ else
   pump(owner, admitted)
 end
 
-local out = { 'OK', NOW, ST.gen, #admitted / 2 }
+local out = { 0, NOW, gen_reply(), #admitted / 2 }
 for i = 1, #admitted do out[#out + 1] = admitted[i] end
 head_reply(out)
 local mine = 0

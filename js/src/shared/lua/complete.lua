@@ -5,7 +5,7 @@
 --   ARGV[6]  the permit's time, ms (as admitted, on the store's clock)
 --   ARGV[7]  the permit's cost, units
 --   ARGV[8]  when the response arrived, ms, or '' for now
--- Reply: 'OK', now (ms), generation
+-- Reply: 0 (OK), now (ms), generation (see policy.lua)
 local id = ARGV[5]
 local p_at = tonumber(ARGV[6])
 local p_cost = tonumber(ARGV[7])
@@ -26,4 +26,4 @@ end
 -- A completion stamped long enough ago may have expired already (as in the core).
 for k = 1, #WIN do win_advance(WIN[k], ST.w[k], ST.clock, ST.flt) end
 save()
-return { 'OK', NOW, ST.gen }
+return { 0, NOW, gen_reply() }

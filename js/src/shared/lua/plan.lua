@@ -4,7 +4,7 @@
 --   KEYS, ARGV[1..4]: see policy.lua
 --   ARGV[5]   n, requests (at most 100000)
 --   ARGV[6]  cost of each, units
--- Reply: 'OK', now (ms), generation, then n times (ms)
+-- Reply: 0 (OK), now (ms), generation (see policy.lua), then n times (ms)
 local n = tonumber(ARGV[5])
 local cost = tonumber(ARGV[6])
 local now = tick(NOW)
@@ -26,6 +26,6 @@ local function admit(c)
 end
 for i = 1, #queued do admit(queued[i]) end
 -- A state this call made up is not stored: no generation to adopt.
-local out = { 'OK', NOW, CREATED and '' or ST.gen }
+local out = { 0, NOW, CREATED and 0 or gen_reply() }
 for i = 1, n do out[#out + 1] = admit(cost) end
 return out

@@ -19,13 +19,19 @@
 --              count in flight: 1 or 0;
 --              lease, ms: an in-flight permit counts as sent at `at + lease`;
 --              queue lease, ms: a waiter whose process gave no sign of life
---                for this long leaves the queue;
---              the pub/sub channel announcing the queue's head (and losses)
+--                for this long leaves the queue
+--            (the same for every quota with the same windows and options: the
+--            quota's pub/sub channel, announcing the queue's head and losses,
+--            is KEYS[1] with `:head` for `:state`)
 --   ARGV[2]  now, ms since the Unix epoch (the caller's clock), or '' to read
 --            Redis TIME (the default: one clock for every process)
 --   ARGV[3]  the generation the caller knows ('' for none yet)
 --   ARGV[4]  a fresh generation id, used if this call creates the state
 --   ARGV[5+]  the operation's own
+-- Replies start with a status (0: OK; 1: the quota was lost, register again;
+-- 2: the quota is held with other windows), Redis's time (ms), and the
+-- generation in force (0 when it is the one the caller knows). Numbers, not
+-- strings, where they can be: each bulk string costs both ends a little.
 --
 -- Numbers are Lua doubles: every time and count is an integer below 2^53, so
 -- all arithmetic here is exact (bucket windows need limit * per_ms <= 2^52,
@@ -42,7 +48,7 @@ local INF = 1 / 0
 -- The call's key and arguments, its windows (WIN: { kind, limit, per,
 -- offset }, read only), and its time.
 local KEY, ARGV, SPEC, RECOVERY_MS, WIN, MAX_PER
-local COUNT_IN_FLIGHT, LEASE, QUEUE_LEASE, CHANNEL, NOW
+local COUNT_IN_FLIGHT, LEASE, QUEUE_LEASE, NOW
 
 local function floor_div(a, b)
   -- Exact quotient and remainder of integers a >= 0, b >= 1 below 2^53: a / b
@@ -64,8 +70,7 @@ end
 -- many configurations parses again now and then.
 local PARSED, PARSED_N = {}, 0
 local function parse_config(arg)
-  local spec, recovery, in_flight, lease, queue_lease, channel =
-    string.match(arg, '^([^#]*)#(%d+)#([01])#(%d+)#(%d+)#(.*)$')
+  local spec, recovery, in_flight, lease, queue_lease = string.match(arg, '^([^#]*)#(%d+)#([01])#(%d+)#(%d+)$')
   local win, max_per = {}, 0
   for part in string.gmatch(spec, '[^|]+') do
     local k, l, p, o = string.match(part, '^(%a):(%d+):(%d+):(%d+)$')
@@ -76,7 +81,7 @@ local function parse_config(arg)
   if PARSED_N >= 64 then PARSED, PARSED_N = {}, 0 end
   local parsed = {
     spec = spec, recovery = tonumber(recovery), win = win, max_per = max_per,
-    in_flight = in_flight == '1', lease = tonumber(lease), queue_lease = tonumber(queue_lease), channel = channel,
+    in_flight = in_flight == '1', lease = tonumber(lease), queue_lease = tonumber(queue_lease),
   }
   PARSED[arg] = parsed
   PARSED_N = PARSED_N + 1
@@ -507,6 +512,15 @@ end
 -- st.sr: the round served last; st.keep: the state matters until then.
 
 local ST, CREATED
+
+-- The quota's channel: `{prefix:hash}:head` for the key `{prefix:hash}:state`.
+local function channel() return string.sub(KEY, 1, -7) .. ':head' end
+
+-- The generation for a reply: 0 when it is the one the caller knows.
+local function gen_reply()
+  if ARGV[3] == ST.gen then return 0 end
+  return ST.gen
+end
 -- The state as read (its MessagePack), for cache().
 local RAW
 
@@ -556,7 +570,7 @@ local function load()
     -- cannot take what the others had already spent.
     if ARGV[3] ~= '' then
       ST.gate = NOW + RECOVERY_MS
-      redis.call('PUBLISH', CHANNEL, 'lost ' .. ST.gen)
+      redis.call('PUBLISH', channel(), 'lost ' .. ST.gen)
       return 'LOST'
     end
   end
@@ -670,7 +684,7 @@ local function save()
   -- room for it: only its owner acts on it (no thundering herd).
   if #ST.q > 0 then
     local h = ST.q[1]
-    redis.call('PUBLISH', CHANNEL, h.id .. ' ' .. h.o .. ' ' .. reply_time(earliest(h.c)))
+    redis.call('PUBLISH', channel(), h.id .. ' ' .. h.o .. ' ' .. reply_time(earliest(h.c)))
   end
 end
 
@@ -742,7 +756,7 @@ local function begin(keys, argv)
   KEY, ARGV = keys[1], argv
   local c = PARSED[argv[1]] or parse_config(argv[1])
   SPEC, RECOVERY_MS, WIN, MAX_PER = c.spec, c.recovery, c.win, c.max_per
-  COUNT_IN_FLIGHT, LEASE, QUEUE_LEASE, CHANNEL = c.in_flight, c.lease, c.queue_lease, c.channel
+  COUNT_IN_FLIGHT, LEASE, QUEUE_LEASE = c.in_flight, c.lease, c.queue_lease
   if argv[2] == '' then
     local t = redis.call('TIME')
     NOW = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -751,10 +765,10 @@ local function begin(keys, argv)
   end
   DIRTY, ST, CREATED, RAW = false, nil, false, nil
   local status = load()
-  if status ~= 'OK' and status ~= 'LOST' then return { status, NOW, '' } end
+  if status == 'SPEC' then return { 2, NOW, 0 } end
   if status == 'LOST' then
     if CREATED then save() end
-    return { 'LOST', NOW, ST.gen }
+    return { 1, NOW, ST.gen }
   end
   return nil
 end

@@ -4,7 +4,7 @@
 --   ARGV[5]   the window, 1-based
 --   ARGV[6]  units the server says remain
 --   ARGV[7]  when the server's window resets, ms, or '' for a full period from now
--- Reply: 'OK', now (ms), generation, 1 if anything changed else 0
+-- Reply: 0 (OK), now (ms), generation (see policy.lua), 1 if anything changed else 0
 local k = tonumber(ARGV[5])
 local remaining = tonumber(ARGV[6])
 local now = tick(NOW)
@@ -13,9 +13,9 @@ local until_ms
 if ARGV[7] == '' then until_ms = now + w.per else until_ms = tonumber(ARGV[7]) end
 if until_ms <= now then
   save()
-  return { 'OK', NOW, ST.gen, 0 }
+  return { 0, NOW, gen_reply(), 0 }
 end
 local server_used = math.max(0, w.limit - remaining)
 local changed = win_reconcile(w, ST.w[k], now, server_used, until_ms, ST.flt, ARGV[7] ~= '')
 save()
-return { 'OK', NOW, ST.gen, changed and 1 or 0 }
+return { 0, NOW, gen_reply(), changed and 1 or 0 }

@@ -10,11 +10,11 @@
 --   ARGV[6..] 5 per request, in time order: permit id, admitted at (ms),
 --             cost (units), completed at (ms, or -1 if still in flight), 1 if it
 --             is counted as in flight else 0
--- Reply: 'OK', now (ms), the generation now in force
+-- Reply: 0 (OK), now (ms), the generation now in force
 local now = tick(NOW)
 ST.reg = ST.reg or {}
 for i = 1, #ST.reg do
-  if ST.reg[i] == ARGV[5] then return { 'OK', NOW, ST.gen } end
+  if ST.reg[i] == ARGV[5] then return { 0, NOW, gen_reply() } end
 end
 table.insert(ST.reg, ARGV[5])
 if #ST.reg > 32 then table.remove(ST.reg, 1) end
@@ -45,4 +45,4 @@ for i = 6, #ARGV, 5 do
   end
 end
 save()
-return { 'OK', NOW, ST.gen }
+return { 0, NOW, gen_reply() }
