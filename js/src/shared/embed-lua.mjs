@@ -31,9 +31,12 @@ local early = begin(KEYS, ARGV)
 if early then return early end
 \${ops[name]}\`;
 
-/** The script of one operation, for EVAL and EVALSHA: everything runs on each call. */
+/**
+ * The script of one operation, for EVAL and EVALSHA: everything runs on each
+ * call. (The call's KEYS and ARGV are taken first: policy.lua declares a local ARGV.)
+ */
 export function script(name: ScriptName): string {
-  return \`\${policy}\\nlocal function run(KEYS, ARGV)\\n\${call(name)}\\nend\\nreturn run(KEYS, ARGV)\\n\`;
+  return \`local CALL_KEYS, CALL_ARGV = KEYS, ARGV\\n\${policy}\\nlocal function run(KEYS, ARGV)\\n\${call(name)}\\nend\\nreturn run(CALL_KEYS, CALL_ARGV)\\n\`;
 }
 
 /** The name of the function of operation \`name\` in the library. */

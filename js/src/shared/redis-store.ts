@@ -351,6 +351,8 @@ class RedisSharedLimiter implements SharedLimiter {
           if (typeof gen === 'string' && gen.length > 1 && gen !== this.#gen) this.#gen = gen;
           done(reply);
         } else if (status === 1 && attempt < 3) {
+          // This call found the loss: the announcement of it (`lost <generation>`) is not another's.
+          if (typeof reply[2] === 'string') this.#registeringInto = reply[2];
           this.#reregister().then(() => this.#request(name, extra, anyGeneration, done, fail, attempt + 1), fail);
         } else if (status === 2) {
           fail(new StoreError(`the quota \`${this.#o.name}\` is held in Redis with other windows: every process sharing it must configure the same windows`, this.#runner.location));
@@ -742,6 +744,8 @@ class RedisSharedLimiter implements SharedLimiter {
 
   #requeueing = false;
   #reregistering = false;
+  /** The generation this process's own call found new (and registers into), so its announcement is not news. */
+  #registeringInto = '';
   #fullRegistrations = 0;
 
   /**
@@ -787,7 +791,7 @@ class RedisSharedLimiter implements SharedLimiter {
     if (ticket === 'lost') {
       // Another process found the quota lost: count what we admitted there now.
       // (On the local fallback, the probe for Redis does it.)
-      if (owner !== this.#gen && !this.#reregistering && this.#gen !== '' && this.#local === undefined) {
+      if (owner !== this.#gen && owner !== this.#registeringInto && !this.#reregistering && this.#gen !== '' && this.#local === undefined) {
         this.#reregistering = true;
         this.#reregister().catch(() => {}).finally(() => { this.#reregistering = false; });
       }
