@@ -16,12 +16,15 @@ import { fileURLToPath } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const dir = join(here, 'lua');
-const prelude = readFileSync(join(dir, 'policy.lua'), 'utf8');
+// Whole-line comments go (the .lua files are the documentation), their lines
+// stay empty so that a line number in a Redis error still points into them.
+const lua = (file) => readFileSync(join(dir, file), 'utf8').replace(/^[ \t]*--.*$/gm, '');
+const prelude = lua('policy.lua');
 const ops = readdirSync(dir).filter((f) => f.endsWith('.lua') && f !== 'policy.lua').sort();
 let body = '/* eslint-disable */\n';
 body += `const policy = ${JSON.stringify(prelude)};\n`;
 body += 'const ops = {\n';
-for (const f of ops) body += `  ${f.replace(/\.lua$/, '')}: ${JSON.stringify(readFileSync(join(dir, f), 'utf8'))},\n`;
+for (const f of ops) body += `  ${f.replace(/\.lua$/, '')}: ${JSON.stringify(lua(f))},\n`;
 body += '};\n\nexport type ScriptName = keyof typeof ops;\n';
 body += `
 /** An operation's body, run after begin() (policy.lua): the arguments read, the state loaded. */

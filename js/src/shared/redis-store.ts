@@ -1,7 +1,7 @@
 /**
  * `redisStore(client)`: a quota shared by every process (and machine) that
- * opens the same name on the same Redis. Each decision is one Lua script run
- * by SHA (js/src/shared/lua/*.lua): all windows checked and charged together,
+ * opens the same name on the same Redis. Each decision is one call of Lua
+ * (js/src/shared/lua/*.lua): all windows checked and charged together,
  * atomically, in one round trip. See the README's "Sharing a quota".
  */
 import { InsufficientCapacityError, QueueFullError } from '../errors.js';
@@ -105,6 +105,13 @@ function normalizeStoreOptions(o: RedisStoreOptions): Normalized {
 /**
  * A store that shares quotas through Redis. `client` is an ioredis `Redis` or
  * `Cluster`, or a connected node-redis client; tollgate depends on neither.
+ *
+ * How decisions run, found out on the first call: on Redis 7 and later, as
+ * functions of the library `tollgate_<hash>` (`FUNCTION LOAD` once per server,
+ * on every master of a cluster, and again when a server lost it; `FCALL` per
+ * call); where Redis has no functions or refuses them (before 7, `FUNCTION`
+ * or `FCALL` disabled or renamed, an ACL without them), as scripts by SHA
+ * (`EVALSHA`), which cost Redis about twice the time per call.
  *
  * ```js
  * const hex = Limiter.shared({ name: 'hex:' + token, windows: [{ limit: 20, per: '1m' }, { limit: 60, per: '1h' }],
