@@ -80,11 +80,12 @@ const isNoScript = (e: unknown) => /^NOSCRIPT/.test(message(e));
 const isNoFunction = (e: unknown) => /^ERR Function not found/i.test(message(e));
 /**
  * The server has no functions or refuses them: Redis < 7 ("unknown command
- * 'FCALL'"), `FUNCTION` renamed away or disabled by a managed service, an ACL
- * without it (NOPERM). Connection failures and a busy or loading server are
- * not this: they fail the call as any command's would.
+ * 'FCALL'"), `FUNCTION` renamed away or disabled by a managed service ("ERR
+ * unknown command", "ERR command ... not allowed"), an ACL without it
+ * (NOPERM). Connection failures, a full (OOM), busy or loading server are not
+ * this: they fail the call as any command's would.
  */
-const isNoFunctions = (e: unknown) => /^(ERR unknown (sub)?command|NOPERM)|not allowed|disabled/i.test(message(e));
+const isNoFunctions = (e: unknown) => /^(ERR unknown (sub)?command|ERR command .*not (allowed|available|supported)|NOPERM)/i.test(message(e));
 
 function asReply(value: unknown): Reply {
   if (!Array.isArray(value)) throw new StoreError(`Redis answered a script with ${typeof value}, not an array`, 'redis');
