@@ -122,7 +122,7 @@ test('an ACL user without FUNCTION and FCALL (NOPERM): scripts by SHA', async ()
   }
 });
 
-test('a refusal the library remembers ends when a lease ends: units in flight then count as sent, and the retry time moves', async () => {
+test('a refusal the library remembers ends at its retry time, and sooner when a lease ends (units in flight then count as sent, and the retry time moves)', async () => {
   const clock = fakeClock(1_795_441_320_000);
   const t0 = clock.now();
   const limiter = Limiter.shared({
@@ -144,6 +144,11 @@ test('a refusal the library remembers ends when a lease ends: units in flight th
     const r = await limiter.tryAcquire();
     assert.equal(r.ok, false);
     assert.equal(r.retryAt, t0 + 11_000);
+    await clock.advanceTo(t0 + 10_999);
+    assert.equal((await limiter.tryAcquire()).retryAt, t0 + 11_000, 'the same refusal, a millisecond before');
+    // ...and none at its retry time.
+    await clock.advanceTo(t0 + 11_000);
+    assert.equal((await limiter.tryAcquire()).ok, true);
   } finally {
     await limiter.close();
   }

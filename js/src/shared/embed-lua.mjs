@@ -30,7 +30,7 @@ body += `
 /** An operation's body, run after begin() (policy.lua): the arguments read, the state loaded. */
 const call = (name: ScriptName): string =>
   \`-- \${name}.lua --------------------------------------------------------------
-local early = begin(KEYS, ARGV)
+local early = begin(KEYS, ARGV\${name === 'acquire' ? ', true' : ''})
 if early then return early end
 \${ops[name]}\`;
 

@@ -545,8 +545,9 @@ local function cache(raw)
   CACHED_RAW[KEY], CACHED_ST[KEY] = raw, ST
 end
 
-local function load()
-  local raw = redis.call('GET', KEY)
+local function load(have, pre_raw)
+  local raw
+  if have then raw = pre_raw else raw = redis.call('GET', KEY) end
   RAW = raw
   if raw then
     local cached = CACHED_ST[KEY]
@@ -752,19 +753,50 @@ end
 -- Every operation starts here: reads its arguments and the quota's state.
 -- nil, or the reply that ends the call (the state was lost, or is held with
 -- other windows).
-local function begin(keys, argv)
+local function begin(keys, argv, quick)
   KEY, ARGV = keys[1], argv
+  local now, raw, have
+  if quick then
+    -- acquire.lua's 'try' that a remembered refusal answers (see
+    -- remember_refusal), with the least work: the time, the bytes, a few
+    -- comparisons; the state stays in the cache, untouched.
+    local r = REFUSED[KEY]
+    if r ~= nil and argv[5] == 'try' and argv[1] == r.config then
+      if argv[2] == '' then
+        local t = redis.call('TIME')
+        now = t[1] * 1000 + math.floor(t[2] / 1000)
+      else
+        now = tonumber(argv[2])
+      end
+      raw, have = redis.call('GET', KEY), true
+      local st = CACHED_ST[KEY]
+      if st ~= nil and raw == r.raw and CACHED_RAW[KEY] == raw and #st.q == 0 and math.max(now, st.clock) < r.till
+        and (argv[3] == '' or argv[3] == st.gen) then
+        local gen = st.gen
+        if argv[3] == gen then gen = 0 end
+        local out = { 0, now, gen }
+        for i = 6, #argv do
+          if argv[i] ~= r.cost then out = nil; break end
+          out[#out + 1] = 0
+          out[#out + 1] = r.reply
+        end
+        if out then return out end
+      end
+    end
+  end
   local c = PARSED[argv[1]] or parse_config(argv[1])
   SPEC, RECOVERY_MS, WIN, MAX_PER = c.spec, c.recovery, c.win, c.max_per
   COUNT_IN_FLIGHT, LEASE, QUEUE_LEASE = c.in_flight, c.lease, c.queue_lease
-  if argv[2] == '' then
+  if have then
+    NOW = now
+  elseif argv[2] == '' then
     local t = redis.call('TIME')
-    NOW = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+    NOW = t[1] * 1000 + math.floor(t[2] / 1000)
   else
     NOW = tonumber(argv[2])
   end
   DIRTY, ST, CREATED, RAW = false, nil, false, nil
-  local status = load()
+  local status = load(have, raw)
   if status == 'SPEC' then return { 2, NOW, 0 } end
   if status == 'LOST' then
     if CREATED then save() end
