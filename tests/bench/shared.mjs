@@ -60,12 +60,14 @@ try {
   const rows = [];
   const results = {};
   // ROUNDS rounds, each running every cell once (the limiters interleaved, so
-  // a load spike of the machine falls on all of them); the median of each cell.
+  // a load spike of the machine falls on all of them, in turn first); the median of each cell.
   const runs = {};
   let fcalls = 0; // how tollgate's decisions ran: FCALL (functions, Redis 7+), or EVALSHA
   for (let round = 0; round < ROUNDS; round++) {
     for (const c of CONCURRENCY) {
-      for (const [name, decide] of contenders) {
+      // Each round starts with another limiter (one that leaves work behind,
+      // as bottleneck's clustering may, weighs on each in turn).
+      for (const [name, decide] of contenders.map((_, i) => contenders[(i + round) % contenders.length])) {
         log(`round ${round + 1}/${ROUNDS}: ${name}, ${c} concurrent`);
         await measure(decide, c, WARM_MS); // warm-up (JIT, scripts loaded), discarded
         await client.config('RESETSTAT');
