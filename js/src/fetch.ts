@@ -481,6 +481,11 @@ async function acquireFrom(scope: ScopeState, cost: number, priority: number, si
   }
 }
 
+/** Whether anyone listens for `type` (so that a call no one watches builds no event). */
+function watched(w: Wrapper, type: keyof FetchEventMap): boolean {
+  return w.events.observed || subscribedChannel('fetch', type) !== undefined;
+}
+
 function emit<K extends keyof FetchEventMap>(w: Wrapper, type: K, scope: Scope, detail: Omit<FetchEventMap[K], keyof FetchEventBase>): void {
   const channel = subscribedChannel('fetch', type);
   if (!w.events.observed && channel === undefined) return;
@@ -588,15 +593,16 @@ async function call(w: Wrapper, route: NormalizedRoute, method: string, url: URL
             throw error;
           }
         }
-        emit(w, 'admitted', scope, { attempt, waitedMs: clock.now() - queuedAt, queued: !quick.ok });
+        if (watched(w, 'admitted')) emit(w, 'admitted', scope, { attempt, waitedMs: clock.now() - queuedAt, queued: !quick.ok });
         // The rule this request is sent under (see `adaptToRefusal`).
         const sentGeneration = scope.generation;
 
         let response: Response | undefined;
         let failure: unknown;
         try {
-          const attemptInit: RequestInit = { ...init, headers, signal: userSignal };
-          delete (attemptInit as LimitedInit).tollgate;
+          const attemptInit: RequestInit = init === undefined ? { headers, signal: userSignal } : { ...init, headers, signal: userSignal };
+          // (`delete` only where there is something to delete: it makes the object a slow dictionary.)
+          if (init?.tollgate !== undefined) delete (attemptInit as LimitedInit).tollgate;
           response = await w.fetch(original ? original.clone() : input, attemptInit);
         } catch (error) {
           failure = error;
