@@ -445,10 +445,11 @@ function statusOf(response: Response | undefined): number {
   return response ? response.status : 0;
 }
 
-function throwIfRefused(scope: Scope, now: number, context: () => CallContext, what: string): void {
+/** `what()`: the request, as errors name it (built only for the error). */
+function throwIfRefused(scope: Scope, now: number, context: () => CallContext, what: () => string): void {
   const refusal = refusals.get(scope.limiter);
   if (refusal === undefined || now >= refusal.until) return;
-  throw new RateLimitError(`${what}: the server asked to wait until ${iso(refusal.retryAt)}, longer than \`retry.maxRetryAfter\` allows`,
+  throw new RateLimitError(`${what()}: the server asked to wait until ${iso(refusal.retryAt)}, longer than \`retry.maxRetryAfter\` allows`,
     { ...context(), retryAt: refusal.retryAt });
 }
 
@@ -508,14 +509,18 @@ function isAsyncIterable(x: unknown): boolean {
 async function call(w: Wrapper, route: NormalizedRoute, method: string, url: URL, input: string | URL | Request, init: LimitedInit | undefined): Promise<Response> {
   const { clock } = w.o;
   const r = w.o.retry;
-  const headers = new Headers(init?.headers ?? (isRequestLike(input) ? input.headers : undefined));
-  const info: RouteRequest = { method, url, headers };
+  // The request's headers as a Headers, made only when something reads or sets
+  // them (a key or cost function, an Idempotency-Key, a key pool): a call with
+  // none hands fetch no headers of ours to copy, as a raw call would.
+  const given = init?.headers ?? (isRequestLike(input) ? input.headers : undefined);
+  let made: Headers | undefined;
+  const info: RouteRequest = { method, url, get headers() { return (made ??= new Headers(given)); } };
   const cost = route.cost(info);
   let scope = pickScope(w, route, info, cost);
   const priority = init?.tollgate?.priority === undefined ? route.priority : normalizePriority(init.tollgate.priority);
   const wantsKey = route.idempotencyKey ?? NON_IDEMPOTENT.has(method);
-  if (wantsKey && !headers.has('idempotency-key')) headers.set('Idempotency-Key', crypto.randomUUID());
-  const hasKey = headers.has('idempotency-key');
+  if (wantsKey && !info.headers.has('idempotency-key')) info.headers.set('Idempotency-Key', crypto.randomUUID());
+  const hasKey = (given !== undefined || made !== undefined) && info.headers.has('idempotency-key');
   const canReplay = replayable(input, init);
   // An unread copy of a Request's body, cloned again for every attempt.
   const original = isRequestLike(input) ? input.clone() : undefined;
@@ -560,7 +565,7 @@ async function call(w: Wrapper, route: NormalizedRoute, method: string, url: URL
       };
       try {
         const queuedAt = clock.now();
-        throwIfRefused(scope, queuedAt, () => context(attempt - 1), `${method} ${url.href}`);
+        throwIfRefused(scope, queuedAt, () => context(attempt - 1), () => `${method} ${url.href}`);
         const tried = scope.limiter.tryAcquire(cost);
         // Only a shared scope's decision is a promise: the in-process one stays synchronous.
         const quick = isPromise(tried) ? await tried : tried;
@@ -585,7 +590,7 @@ async function call(w: Wrapper, route: NormalizedRoute, method: string, url: URL
         if (!quick.ok) {
           // A refusal that began while this call waited fails it too, unsent.
           try {
-            throwIfRefused(scope, clock.now(), () => context(attempt - 1), `${method} ${url.href}`);
+            throwIfRefused(scope, clock.now(), () => context(attempt - 1), () => `${method} ${url.href}`);
           } catch (error) {
             flownIn.flights.delete(flight!);
             flight?.shadow?.release();
@@ -600,7 +605,7 @@ async function call(w: Wrapper, route: NormalizedRoute, method: string, url: URL
         let response: Response | undefined;
         let failure: unknown;
         try {
-          const attemptInit: RequestInit = init === undefined ? { headers, signal: userSignal } : { ...init, headers, signal: userSignal };
+          const attemptInit: RequestInit = init === undefined ? { headers: made, signal: userSignal } : { ...init, headers: made, signal: userSignal };
           // (`delete` only where there is something to delete: it makes the object a slow dictionary.)
           if (init?.tollgate !== undefined) delete (attemptInit as LimitedInit).tollgate;
           response = await w.fetch(original ? original.clone() : input, attemptInit);
