@@ -445,6 +445,29 @@ function statusOf(response: Response | undefined): number {
   return response ? response.status : 0;
 }
 
+/**
+ * A call's request as route functions see it. Its `headers` are made on first
+ * read (by a key or cost function, an Idempotency-Key, a key pool): a call with
+ * none hands fetch no headers of ours to copy, as a raw call would. (A class:
+ * an object literal with a getter is built by a slow path, about 1.5 µs a call.)
+ */
+class CallRequest implements RouteRequest {
+  #given: HeadersInit | undefined;
+  #made: Headers | undefined;
+  constructor(public method: string, public url: URL, given: HeadersInit | undefined) {
+    this.#given = given;
+  }
+
+  get headers(): Headers {
+    return (this.#made ??= new Headers(this.#given));
+  }
+
+  /** The headers if anything has read them. */
+  get made(): Headers | undefined {
+    return this.#made;
+  }
+}
+
 /** `what()`: the request, as errors name it (built only for the error). */
 function throwIfRefused(scope: Scope, now: number, context: () => CallContext, what: () => string): void {
   const refusal = refusals.get(scope.limiter);
@@ -509,18 +532,14 @@ function isAsyncIterable(x: unknown): boolean {
 async function call(w: Wrapper, route: NormalizedRoute, method: string, url: URL, input: string | URL | Request, init: LimitedInit | undefined): Promise<Response> {
   const { clock } = w.o;
   const r = w.o.retry;
-  // The request's headers as a Headers, made only when something reads or sets
-  // them (a key or cost function, an Idempotency-Key, a key pool): a call with
-  // none hands fetch no headers of ours to copy, as a raw call would.
   const given = init?.headers ?? (isRequestLike(input) ? input.headers : undefined);
-  let made: Headers | undefined;
-  const info: RouteRequest = { method, url, get headers() { return (made ??= new Headers(given)); } };
+  const info = new CallRequest(method, url, given);
   const cost = route.cost(info);
   let scope = pickScope(w, route, info, cost);
   const priority = init?.tollgate?.priority === undefined ? route.priority : normalizePriority(init.tollgate.priority);
   const wantsKey = route.idempotencyKey ?? NON_IDEMPOTENT.has(method);
   if (wantsKey && !info.headers.has('idempotency-key')) info.headers.set('Idempotency-Key', crypto.randomUUID());
-  const hasKey = (given !== undefined || made !== undefined) && info.headers.has('idempotency-key');
+  const hasKey = (given !== undefined || info.made !== undefined) && info.headers.has('idempotency-key');
   const canReplay = replayable(input, init);
   // An unread copy of a Request's body, cloned again for every attempt.
   const original = isRequestLike(input) ? input.clone() : undefined;
@@ -605,7 +624,8 @@ async function call(w: Wrapper, route: NormalizedRoute, method: string, url: URL
         let response: Response | undefined;
         let failure: unknown;
         try {
-          const attemptInit: RequestInit = init === undefined ? { headers: made, signal: userSignal } : { ...init, headers: made, signal: userSignal };
+          const headers = info.made;
+          const attemptInit: RequestInit = init === undefined ? { headers, signal: userSignal } : { ...init, headers, signal: userSignal };
           // (`delete` only where there is something to delete: it makes the object a slow dictionary.)
           if (init?.tollgate !== undefined) delete (attemptInit as LimitedInit).tollgate;
           response = await w.fetch(original ? original.clone() : input, attemptInit);
