@@ -192,3 +192,21 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn each_window_bound_is_checked_on_its_own() {
+    // Found by mutation testing: every bound of a window spec, alone, is refused
+    // with its named error and the index of the window, and the largest valid
+    // value of each is accepted.
+    let ok = WindowSpec::sliding(1, 1_000);
+    let new = |bad: WindowSpec| Limiter::new(&[ok, bad]);
+    assert_eq!(new(WindowSpec::sliding(0, 1_000)), Err(Error::InvalidLimit { window: 1, limit: 0 }));
+    assert_eq!(new(WindowSpec::sliding(MAX_LIMIT + 1, 1_000)), Err(Error::InvalidLimit { window: 1, limit: MAX_LIMIT + 1 }));
+    assert_eq!(new(WindowSpec::sliding(1, 0)), Err(Error::InvalidPeriod { window: 1, per_ms: 0 }));
+    assert_eq!(new(WindowSpec::sliding(1, MAX_PERIOD_MS + 1)), Err(Error::InvalidPeriod { window: 1, per_ms: MAX_PERIOD_MS + 1 }));
+    assert_eq!(new(WindowSpec::fixed(1, 1_000, MAX_TIME_MS + 1)), Err(Error::InvalidTime { what: "offset" }));
+    for kind in [Kind::Sliding, Kind::Fixed, Kind::Bucket] {
+        let largest = WindowSpec { kind, limit: MAX_LIMIT, per_ms: MAX_PERIOD_MS, offset_ms: MAX_TIME_MS };
+        assert!(new(largest).is_ok(), "{kind:?}");
+    }
+}
