@@ -353,10 +353,10 @@ impl Limiter {
                         spill: f.spill,
                     },
                     // Requests in flight are written as `in_flight`, like the log's.
-                    State::Bucket(b) => WindowState::Bucket {
-                        tat_ms: (b.tat / s.limit as u128) as u64,
-                        tat_rem: (b.tat % s.limit as u128) as u64,
-                    },
+                    State::Bucket(b) => {
+                        let (tat_ms, tat_rem) = crate::bucket::div_rem(b.tat, s.limit as u128);
+                        WindowState::Bucket { tat_ms: tat_ms as u64, tat_rem: tat_rem as u64 }
+                    }
                 };
                 WindowSnapshot { limit: s.limit, per_ms: s.per_ms, offset_ms: s.offset_ms, state }
             })
@@ -413,8 +413,11 @@ impl Limiter {
         if snapshot.paused_until_ms > MAX_TIME_MS {
             return Err(bad(Reason::Pause));
         }
-        let windows =
-            snapshot.windows.iter().enumerate().map(|(i, w)| window_of(i, w, clock)).collect::<Result<Vec<_>, _>>()?;
+        // A loop, not `collect::<Result<_, _>>()`: the same, in less wasm.
+        let mut windows = Vec::with_capacity(snapshot.windows.len());
+        for (i, w) in snapshot.windows.iter().enumerate() {
+            windows.push(window_of(i, w, clock)?);
+        }
         // In flight units count against every sliding and fixed window.
         let room = windows.iter().filter(|w| w.spec.kind != Kind::Bucket).map(|w| w.spec.limit).min().unwrap_or(MAX_TIME_MS);
         if snapshot.in_flight > room {

@@ -95,32 +95,33 @@ fn time_to_js(at_ms: u64) -> f64 {
     }
 }
 
-fn slot(h: f64) -> Option<&'static mut Slot> {
-    TABLE.get().slots.get_mut(h as usize)?.as_mut()
+/// The live limiter `h`, or `None` with the error set: the handle names no
+/// limiter, or a change of it trapped half way. One function, not inlined, so
+/// that each export carries only a call.
+#[inline(never)]
+fn live(h: f64) -> Option<&'static mut Slot> {
+    let code = match TABLE.get().slots.get_mut(h as usize) {
+        Some(Some(s)) if !s.busy => return Some(s),
+        Some(Some(_)) => BROKEN,
+        _ => NO_LIMITER,
+    };
+    fail_with(code, -1.0, h, -1.0, 0, "");
+    None
 }
 
 /// Runs a change of limiter `h`: the probe first (no trap once it returned),
 /// then `f`, which checks its inputs before it changes anything.
 fn change(h: f64, f: impl FnOnce(&mut Limiter) -> Result<f64, Error>) -> f64 {
     crate::wasm_probe::reach();
-    match slot(h) {
-        None => fail_with(NO_LIMITER, -1.0, h, -1.0, 0, ""),
-        Some(s) if s.busy => fail_with(BROKEN, -1.0, h, -1.0, 0, ""),
-        Some(s) => {
-            s.busy = true;
-            let r = f(&mut s.live);
-            s.busy = false;
-            done(r)
-        }
-    }
+    let Some(s) = live(h) else { return f64::NAN };
+    s.busy = true;
+    let r = f(&mut s.live);
+    s.busy = false;
+    done(r)
 }
 
 fn read(h: f64, f: impl FnOnce(&Limiter) -> Result<f64, Error>) -> f64 {
-    match slot(h) {
-        None => fail_with(NO_LIMITER, -1.0, h, -1.0, 0, ""),
-        Some(s) if s.busy => fail_with(BROKEN, -1.0, h, -1.0, 0, ""),
-        Some(s) => done(f(&s.live)),
-    }
+    live(h).map_or(f64::NAN, |s| done(f(&s.live)))
 }
 
 fn now_of(ms: f64) -> Result<u64, Error> {
@@ -153,21 +154,21 @@ pub extern "C" fn tg_error() -> u32 {
 }
 
 fn specs_of(flat: &[f64]) -> Result<Vec<WindowSpec>, Error> {
-    flat.chunks_exact(4)
-        .enumerate()
-        .map(|(window, w)| {
-            let kind = match w[0] as u8 {
-                1 => Kind::Fixed,
-                2 => Kind::Bucket,
-                _ => Kind::Sliding,
-            };
-            // Out-of-range numbers become 0, which the core refuses by name.
-            let limit = whole_from_f64(w[1], u64::MAX).unwrap_or(0);
-            let per_ms = whole_from_f64(w[2], u64::MAX).ok_or(Error::InvalidPeriod { window, per_ms: 0 })?;
-            let offset_ms = if w[3] == 0.0 { 0 } else { ms_from_f64(w[3], "offset")? };
-            Ok(WindowSpec { kind, limit, per_ms, offset_ms })
-        })
-        .collect()
+    // A loop, not `collect::<Result<_, _>>()`: the same, in less code.
+    let mut specs = Vec::with_capacity(flat.len() / 4);
+    for (window, w) in flat.chunks_exact(4).enumerate() {
+        let kind = match w[0] as u8 {
+            1 => Kind::Fixed,
+            2 => Kind::Bucket,
+            _ => Kind::Sliding,
+        };
+        // Out-of-range numbers become 0, which the core refuses by name.
+        let limit = whole_from_f64(w[1], u64::MAX).unwrap_or(0);
+        let per_ms = whole_from_f64(w[2], u64::MAX).ok_or(Error::InvalidPeriod { window, per_ms: 0 })?;
+        let offset_ms = if w[3] == 0.0 { 0 } else { ms_from_f64(w[3], "offset")? };
+        specs.push(WindowSpec { kind, limit, per_ms, offset_ms });
+    }
+    Ok(specs)
 }
 
 fn options_of(max_waiters: f64, count_in_flight: u32) -> Options {
