@@ -448,10 +448,12 @@ const TRUNCATED: Error = Error::CorruptSnapshot { why: Corrupt::whole(Reason::Ma
 const NOT_WHOLE: Error = Error::CorruptSnapshot { why: Corrupt::whole(Reason::Malformed) };
 
 impl Reader<'_> {
+    #[inline(never)]
     fn raw(&mut self) -> Result<f64, Error> {
         self.0.next().copied().ok_or(TRUNCATED)
     }
 
+    #[inline(never)]
     fn whole(&mut self) -> Result<u64, Error> {
         let v = self.raw()?;
         if v == 0.0 {
@@ -461,6 +463,7 @@ impl Reader<'_> {
     }
 
     /// A bucket's `tatMs` may pass 2^53 by up to a period.
+    #[inline(never)]
     fn wide(&mut self) -> Result<u64, Error> {
         let v = self.raw()?;
         if v == 0.0 {
@@ -469,6 +472,7 @@ impl Reader<'_> {
         whole_from_f64(v, crate::MAX_TIME_MS + crate::MAX_PERIOD_MS).ok_or(NOT_WHOLE)
     }
 
+    #[inline(never)]
     fn signed(&mut self) -> Result<i64, Error> {
         let v = self.raw()?;
         let bound = (crate::MAX_TIME_MS + crate::MAX_PERIOD_MS) as f64;
