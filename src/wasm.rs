@@ -453,23 +453,23 @@ impl Reader<'_> {
         self.0.next().copied().ok_or(TRUNCATED)
     }
 
-    #[inline(never)]
     fn whole(&mut self) -> Result<u64, Error> {
-        let v = self.raw()?;
-        if v == 0.0 {
-            return Ok(0);
-        }
-        whole_from_f64(v, crate::MAX_TIME_MS).ok_or(NOT_WHOLE)
+        self.up_to(crate::MAX_TIME_MS)
     }
 
     /// A bucket's `tatMs` may pass 2^53 by up to a period.
-    #[inline(never)]
     fn wide(&mut self) -> Result<u64, Error> {
+        self.up_to(crate::MAX_TIME_MS + crate::MAX_PERIOD_MS)
+    }
+
+    /// A whole number from 0 to `max`.
+    #[inline(never)]
+    fn up_to(&mut self, max: u64) -> Result<u64, Error> {
         let v = self.raw()?;
         if v == 0.0 {
             return Ok(0);
         }
-        whole_from_f64(v, crate::MAX_TIME_MS + crate::MAX_PERIOD_MS).ok_or(NOT_WHOLE)
+        whole_from_f64(v, max).ok_or(NOT_WHOLE)
     }
 
     #[inline(never)]
