@@ -22,10 +22,9 @@ pub(crate) struct Sliding {
 }
 
 impl Sliding {
-    /// A window with `log` (sorted by time); `None` if its units overflow u64.
-    pub(crate) fn from_log(log: VecDeque<Entry>) -> Option<Self> {
-        let used = log.iter().try_fold(0u64, |sum, e| sum.checked_add(e.cost))?;
-        Some(Sliding { log, used })
+    /// A window with `log` (sorted by time), whose costs sum to `used`.
+    pub(crate) fn from_log(log: VecDeque<Entry>, used: u64) -> Self {
+        Sliding { log, used }
     }
 
     pub(crate) fn log(&self) -> &VecDeque<Entry> {

@@ -36,6 +36,7 @@
 //! Serde support is the `serde` feature (on by default); without it the
 //! snapshot is the same plain data, built and read field by field.
 
+use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 #[cfg(feature = "serde")]
 use serde::{Deserialize, Serialize};
@@ -278,7 +279,9 @@ fn window_of(i: usize, s: &WindowSnapshot, clock_ms: u64) -> Result<Window, Erro
     let (limit, per) = (spec.limit, spec.per_ms);
     let state = match &s.state {
         WindowState::Sliding { log } => {
-            let mut prev = 0;
+            // One pass: checked, summed and copied together.
+            let (mut prev, mut used) = (0, 0u64);
+            let mut entries = VecDeque::with_capacity(log.len());
             for &(at_ms, cost) in log {
                 if at_ms < prev || at_ms > MAX_TIME_MS {
                     return Err(bad(Reason::LogTime));
@@ -287,12 +290,14 @@ fn window_of(i: usize, s: &WindowSnapshot, clock_ms: u64) -> Result<Window, Erro
                     return Err(bad(Reason::LogCost));
                 }
                 prev = at_ms;
+                // Saturating: a sum past u64 is past every limit too.
+                used = used.saturating_add(cost);
+                entries.push_back(Entry { at_ms, cost });
             }
-            let log = log.iter().map(|&(at_ms, cost)| Entry { at_ms, cost }).collect();
-            match Sliding::from_log(log) {
-                Some(w) if w.used() <= limit => State::Sliding(w),
-                _ => return Err(bad(Reason::LogTotal)),
+            if used > limit {
+                return Err(bad(Reason::LogTotal));
             }
+            State::Sliding(Sliding::from_log(entries, used))
         }
         &WindowState::Fixed { start_ms, count, carry_units, carry_until_ms, phase_ms, guard_ms, spill } => {
             let phase_ms = phase_ms.unwrap_or(spec.phase_ms());
