@@ -336,43 +336,52 @@ fn window_of(i: usize, s: &WindowSnapshot, clock_ms: u64) -> Result<Window, Erro
     Ok(Window { spec, state, reconciled: None })
 }
 
+/// Hands each window of a snapshot to the function it is given, stopping at
+/// the first error (see [`Limiter::restore_from`]).
+pub(crate) type EachWindow<'a> = dyn FnMut(&mut dyn FnMut(&WindowSnapshot) -> Result<(), Error>) -> Result<(), Error> + 'a;
+
 impl Limiter {
     /// The full state of the windows, the gate and the clock, at the limiter's
     /// clock. Prefer [`snapshot_at`](Self::snapshot_at) with the current time.
     pub fn snapshot(&self) -> Snapshot {
+        let (mut snapshot, windows) = self.snapshot_parts();
+        snapshot.windows = windows.collect();
+        snapshot
+    }
+
+    /// The snapshot without its windows, and the windows' one by one as they
+    /// are asked for (the wasm boundary writes each and drops it).
+    pub(crate) fn snapshot_parts(&self) -> (Snapshot, impl ExactSizeIterator<Item = WindowSnapshot> + '_) {
         let p = &self.policy;
-        let windows = p
-            .windows
-            .iter()
-            .map(|w| {
-                let s = &w.spec;
-                let state = match &w.state {
-                    State::Sliding(l) => WindowState::Sliding { log: l.log().iter().map(|e| (e.at_ms, e.cost)).collect() },
-                    State::Fixed(f) => WindowState::Fixed {
-                        start_ms: Some(f.start_ms),
-                        count: f.count,
-                        carry_units: f.carry_units,
-                        carry_until_ms: f.carry_until_ms,
-                        phase_ms: (f.phase_ms != s.phase_ms()).then_some(f.phase_ms),
-                        guard_ms: f.guard_ms,
-                        spill: f.spill,
-                    },
-                    // Requests in flight are written as `in_flight`, like the log's.
-                    State::Bucket(b) => {
-                        let (tat_ms, tat_rem) = crate::bucket::div_rem(b.tat, s.limit as u128);
-                        WindowState::Bucket { tat_ms: tat_ms as u64, tat_rem: tat_rem as u64 }
-                    }
-                };
-                WindowSnapshot { limit: s.limit, per_ms: s.per_ms, offset_ms: s.offset_ms, state }
-            })
-            .collect();
-        Snapshot {
+        let windows = p.windows.iter().map(|w| {
+            let s = &w.spec;
+            let state = match &w.state {
+                State::Sliding(l) => WindowState::Sliding { log: l.log().iter().map(|e| (e.at_ms, e.cost)).collect() },
+                State::Fixed(f) => WindowState::Fixed {
+                    start_ms: Some(f.start_ms),
+                    count: f.count,
+                    carry_units: f.carry_units,
+                    carry_until_ms: f.carry_until_ms,
+                    phase_ms: (f.phase_ms != s.phase_ms()).then_some(f.phase_ms),
+                    guard_ms: f.guard_ms,
+                    spill: f.spill,
+                },
+                // Requests in flight are written as `in_flight`, like the log's.
+                State::Bucket(b) => {
+                    let (tat_ms, tat_rem) = crate::bucket::div_rem(b.tat, s.limit as u128);
+                    WindowState::Bucket { tat_ms: tat_ms as u64, tat_rem: tat_rem as u64 }
+                }
+            };
+            WindowSnapshot { limit: s.limit, per_ms: s.per_ms, offset_ms: s.offset_ms, state }
+        });
+        let head = Snapshot {
             version: SNAPSHOT_VERSION,
             clock_ms: p.clock_ms,
             paused_until_ms: p.gate_ms,
             in_flight: p.in_flight_total,
-            windows,
-        }
+            windows: Vec::new(),
+        };
+        (head, windows)
     }
 
     /// The state at `now_ms` (the clock moves there first, as with
@@ -406,9 +415,25 @@ impl Limiter {
     /// (kind, limit, period, offset), else [`Error::SnapshotMismatch`]: a changed
     /// quota should start from a fresh state, not from one counted differently.
     pub fn restore(snapshot: &Snapshot, expected: Option<&[WindowSpec]>, options: Options) -> Result<Self, Error> {
+        let windows = snapshot.windows.len();
+        Self::restore_from(snapshot, windows, &mut |each| snapshot.windows.iter().try_for_each(each), expected, options)
+    }
+
+    /// [`restore`](Self::restore) from the snapshot's scalar fields in
+    /// `snapshot` (its `windows` unused) and its `windows` windows, which
+    /// `each_window` hands to the function it is given one by one (the wasm
+    /// boundary reads each off its flat form and drops it: the windows are
+    /// never all held twice).
+    pub(crate) fn restore_from(
+        snapshot: &Snapshot,
+        windows: usize,
+        each_window: &mut EachWindow<'_>,
+        expected: Option<&[WindowSpec]>,
+        options: Options,
+    ) -> Result<Self, Error> {
         check_version(snapshot.version as u64)?;
         let bad = |reason| Error::CorruptSnapshot { why: Corrupt::whole(reason) };
-        if snapshot.windows.is_empty() {
+        if windows == 0 {
             return Err(bad(Reason::NoWindows));
         }
         let clock = snapshot.clock_ms;
@@ -419,10 +444,12 @@ impl Limiter {
             return Err(bad(Reason::Pause));
         }
         // A loop, not `collect::<Result<_, _>>()`: the same, in less wasm.
-        let mut windows = Vec::with_capacity(snapshot.windows.len());
-        for (i, w) in snapshot.windows.iter().enumerate() {
-            windows.push(window_of(i, w, clock)?);
-        }
+        let mut checked = Vec::with_capacity(windows);
+        each_window(&mut |w| {
+            checked.push(window_of(checked.len(), w, clock)?);
+            Ok(())
+        })?;
+        let windows = checked;
         // In flight units count against every sliding and fixed window.
         let room = windows.iter().filter(|w| w.spec.kind != Kind::Bucket).map(|w| w.spec.limit).min().unwrap_or(MAX_TIME_MS);
         if snapshot.in_flight > room {
