@@ -79,6 +79,8 @@ impl Bucket {
         div_ceil(at, limit as u128) as u64
     }
 
+    // Called, not inlined (called from four places): about 0.1 KB less wasm (twiggy, gzip).
+    #[inline(never)]
     pub(crate) fn add(&mut self, at_ms: u64, cost: u64, limit: u64, per_ms: u64) {
         self.tat = self.tat.max(Self::scaled(at_ms, limit)) + cost as u128 * per_ms as u128;
     }

@@ -57,6 +57,8 @@ impl Held {
 
     /// Takes back `units` issued at `at_ms`; whether they were held (if not,
     /// nothing changes).
+    // Called, not inlined (called by completion and release): about 0.1 KB less wasm (twiggy, gzip).
+    #[inline(never)]
     pub(crate) fn take(&mut self, at_ms: u64, units: u64) -> bool {
         if !self.holds(at_ms, units) {
             return false;
