@@ -269,6 +269,32 @@ fn completing_at_the_admission_time_counts_nothing_again() {
 }
 
 #[test]
+fn a_permit_released_after_a_server_report_that_may_include_it_stays_counted() {
+    // window.rs `Window::release`: a report made at or after the admission may
+    // count the permit, so releasing it gives nothing back; one admitted after
+    // the report is given back.
+    let mut l = with(&[WindowSpec::sliding(3, MINUTE)], false);
+    let before_report = admit(&mut l, 1_000, 1);
+    l.reconcile(0, 2, None, 1_000).unwrap();
+    let after_report = admit(&mut l, 2_000, 1);
+    assert_eq!(l.used(0), Some(2));
+    l.release(before_report).unwrap();
+    assert_eq!(l.used(0), Some(2), "the server may have counted it");
+    l.release(after_report).unwrap();
+    assert_eq!(l.used(0), Some(1));
+}
+
+#[test]
+fn aligning_to_a_server_clock_moves_a_fixed_window_s_boundaries() {
+    // window.rs `Window::realign`: the server's minutes start 30 s later on our clock.
+    let mut l = with(&[WindowSpec::fixed(2, MINUTE, 0), WindowSpec::sliding(5, MINUTE)], false);
+    assert!(l.align_to_server(-30_000, 0));
+    admit(&mut l, 1_000, 2);
+    assert_eq!(l.earliest(1).unwrap(), 30_000);
+    assert!(!l.align_to_server(-30_000, 0), "already aligned");
+}
+
+#[test]
 fn releasing_a_permit_from_early_in_a_bucket_keeps_what_spilled_from_its_end() {
     // window.rs `Window::release`: only a released permit that was admitted
     // within the guard of its bucket's end takes its units out of the spill.
