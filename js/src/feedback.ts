@@ -14,17 +14,38 @@ const NAMES = [
   'ratelimit', 'ratelimit-policy', 'ratelimit-limit', 'ratelimit-remaining', 'ratelimit-reset',
 ];
 
+const INDEX = new Map(NAMES.map((name, i) => [name, i]));
+
 /** What the response says about limits, or `null` when it says nothing beyond a Date. */
 export function readFeedback(headers: Headers, nowMs: number): Feedback | null {
-  let text = '';
+  let found: (string | null)[] | undefined;
   let any = false;
-  for (const name of NAMES) {
-    const value = headers.get(name);
-    if (value === null) continue;
-    text += `${name}: ${value.replace(/[\r\n]/g, ' ')}\n`;
-    if (name !== 'date') any = true;
+  if (typeof Headers === 'function' && headers instanceof Headers) {
+    // One pass over the response's few headers (names lower-cased, repeated
+    // ones joined as `get` joins them) instead of a `get` per name, each a
+    // lookup of its own: about 7× the time in undici.
+    headers.forEach((value, name) => {
+      const i = INDEX.get(name);
+      if (i === undefined) return;
+      (found ??= [])[i] = value;
+      if (i !== 0) any = true; // 0: date
+    });
+  } else {
+    // Another implementation's headers (a custom fetch's): asked by name.
+    for (let i = 0; i < NAMES.length; i++) {
+      const value = headers.get(NAMES[i]!);
+      if (value === null) continue;
+      (found ??= [])[i] = value;
+      if (i !== 0) any = true;
+    }
   }
-  return any ? parseFeedback(text, nowMs) : null;
+  if (!any) return null;
+  let text = '';
+  for (let i = 0; i < NAMES.length; i++) {
+    const value = found![i];
+    if (value != null) text += `${NAMES[i]}: ${value.replace(/[\r\n]/g, ' ')}\n`;
+  }
+  return parseFeedback(text, nowMs);
 }
 
 /**
