@@ -178,6 +178,8 @@ impl Fixed {
     ///
     /// Invariant: `count >= carry_units` while the carry lasts, so later buckets
     /// never hold more than the current one and admission stays monotone in time.
+    // Called, not inlined (server feedback only): a little less wasm (measured with twiggy and gzip).
+    #[inline(never)]
     pub(crate) fn reconcile(&mut self, server_used: u64, until_ms: u64, per_ms: u64) {
         self.count = self.count.max(server_used);
         let next = self.start_ms + per_ms as i64;

@@ -57,6 +57,8 @@ impl Held {
 
     /// Takes back `units` issued at `at_ms`; whether they were held (if not,
     /// nothing changes).
+    // Called, not inlined (called by completion and release): about 0.1 KB less wasm (twiggy, gzip).
+    #[inline(never)]
     pub(crate) fn take(&mut self, at_ms: u64, units: u64) -> bool {
         if !self.holds(at_ms, units) {
             return false;
@@ -76,6 +78,8 @@ impl Held {
     }
 
     /// Pools the units of permits issued before `before_ms`.
+    // Called, not inlined (inlined, it repeats in every export that moves the clock): a little less wasm (measured with twiggy and gzip).
+    #[inline(never)]
     pub(crate) fn retire_before(&mut self, before_ms: u64) {
         if before_ms <= self.stale_before_ms {
             return;

@@ -22,10 +22,9 @@ pub(crate) struct Sliding {
 }
 
 impl Sliding {
-    /// A window with `log` (sorted by time); `None` if its units overflow u64.
-    pub(crate) fn from_log(log: VecDeque<Entry>) -> Option<Self> {
-        let used = log.iter().try_fold(0u64, |sum, e| sum.checked_add(e.cost))?;
-        Some(Sliding { log, used })
+    /// A window with `log` (sorted by time), whose costs sum to `used`.
+    pub(crate) fn from_log(log: VecDeque<Entry>, used: u64) -> Self {
+        Sliding { log, used }
     }
 
     pub(crate) fn log(&self) -> &VecDeque<Entry> {
@@ -156,17 +155,7 @@ impl Sliding {
     /// Units no longer in the log (already expired) are counted at `to_ms` anyway:
     /// counting late is the safe side.
     pub(crate) fn restamp(&mut self, from_ms: u64, to_ms: u64, cost: u64) {
-        let idx = self.log.partition_point(|e| e.at_ms < from_ms);
-        if let Some(e) = self.log.get_mut(idx) {
-            if e.at_ms == from_ms {
-                let moved = e.cost.min(cost);
-                e.cost -= moved;
-                self.used = self.used.saturating_sub(moved);
-                if e.cost == 0 {
-                    self.log.remove(idx);
-                }
-            }
-        }
+        self.remove(from_ms, cost);
         self.add(to_ms, cost);
     }
 }

@@ -36,6 +36,7 @@
 //! Serde support is the `serde` feature (on by default); without it the
 //! snapshot is the same plain data, built and read field by field.
 
+use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 #[cfg(feature = "serde")]
 use serde::{Deserialize, Serialize};
@@ -278,7 +279,9 @@ fn window_of(i: usize, s: &WindowSnapshot, clock_ms: u64) -> Result<Window, Erro
     let (limit, per) = (spec.limit, spec.per_ms);
     let state = match &s.state {
         WindowState::Sliding { log } => {
-            let mut prev = 0;
+            // One pass: checked, summed and copied together.
+            let (mut prev, mut used) = (0, 0u64);
+            let mut entries = VecDeque::with_capacity(log.len());
             for &(at_ms, cost) in log {
                 if at_ms < prev || at_ms > MAX_TIME_MS {
                     return Err(bad(Reason::LogTime));
@@ -287,12 +290,14 @@ fn window_of(i: usize, s: &WindowSnapshot, clock_ms: u64) -> Result<Window, Erro
                     return Err(bad(Reason::LogCost));
                 }
                 prev = at_ms;
+                // Saturating: a sum past u64 is past every limit too.
+                used = used.saturating_add(cost);
+                entries.push_back(Entry { at_ms, cost });
             }
-            let log = log.iter().map(|&(at_ms, cost)| Entry { at_ms, cost }).collect();
-            match Sliding::from_log(log) {
-                Some(w) if w.used() <= limit => State::Sliding(w),
-                _ => return Err(bad(Reason::LogTotal)),
+            if used > limit {
+                return Err(bad(Reason::LogTotal));
             }
+            State::Sliding(Sliding::from_log(entries, used))
         }
         &WindowState::Fixed { start_ms, count, carry_units, carry_until_ms, phase_ms, guard_ms, spill } => {
             let phase_ms = phase_ms.unwrap_or(spec.phase_ms());
@@ -331,43 +336,52 @@ fn window_of(i: usize, s: &WindowSnapshot, clock_ms: u64) -> Result<Window, Erro
     Ok(Window { spec, state, reconciled: None })
 }
 
+/// Hands each window of a snapshot to the function it is given, stopping at
+/// the first error (see [`Limiter::restore_from`]).
+pub(crate) type EachWindow<'a> = dyn FnMut(&mut dyn FnMut(&WindowSnapshot) -> Result<(), Error>) -> Result<(), Error> + 'a;
+
 impl Limiter {
     /// The full state of the windows, the gate and the clock, at the limiter's
     /// clock. Prefer [`snapshot_at`](Self::snapshot_at) with the current time.
     pub fn snapshot(&self) -> Snapshot {
+        let (mut snapshot, windows) = self.snapshot_parts();
+        snapshot.windows = windows.collect();
+        snapshot
+    }
+
+    /// The snapshot without its windows, and the windows' one by one as they
+    /// are asked for (the wasm boundary writes each and drops it).
+    pub(crate) fn snapshot_parts(&self) -> (Snapshot, impl ExactSizeIterator<Item = WindowSnapshot> + '_) {
         let p = &self.policy;
-        let windows = p
-            .windows
-            .iter()
-            .map(|w| {
-                let s = &w.spec;
-                let state = match &w.state {
-                    State::Sliding(l) => WindowState::Sliding { log: l.log().iter().map(|e| (e.at_ms, e.cost)).collect() },
-                    State::Fixed(f) => WindowState::Fixed {
-                        start_ms: Some(f.start_ms),
-                        count: f.count,
-                        carry_units: f.carry_units,
-                        carry_until_ms: f.carry_until_ms,
-                        phase_ms: (f.phase_ms != s.phase_ms()).then_some(f.phase_ms),
-                        guard_ms: f.guard_ms,
-                        spill: f.spill,
-                    },
-                    // Requests in flight are written as `in_flight`, like the log's.
-                    State::Bucket(b) => WindowState::Bucket {
-                        tat_ms: (b.tat / s.limit as u128) as u64,
-                        tat_rem: (b.tat % s.limit as u128) as u64,
-                    },
-                };
-                WindowSnapshot { limit: s.limit, per_ms: s.per_ms, offset_ms: s.offset_ms, state }
-            })
-            .collect();
-        Snapshot {
+        let windows = p.windows.iter().map(|w| {
+            let s = &w.spec;
+            let state = match &w.state {
+                State::Sliding(l) => WindowState::Sliding { log: l.log().iter().map(|e| (e.at_ms, e.cost)).collect() },
+                State::Fixed(f) => WindowState::Fixed {
+                    start_ms: Some(f.start_ms),
+                    count: f.count,
+                    carry_units: f.carry_units,
+                    carry_until_ms: f.carry_until_ms,
+                    phase_ms: (f.phase_ms != s.phase_ms()).then_some(f.phase_ms),
+                    guard_ms: f.guard_ms,
+                    spill: f.spill,
+                },
+                // Requests in flight are written as `in_flight`, like the log's.
+                State::Bucket(b) => {
+                    let (tat_ms, tat_rem) = crate::bucket::div_rem(b.tat, s.limit as u128);
+                    WindowState::Bucket { tat_ms: tat_ms as u64, tat_rem: tat_rem as u64 }
+                }
+            };
+            WindowSnapshot { limit: s.limit, per_ms: s.per_ms, offset_ms: s.offset_ms, state }
+        });
+        let head = Snapshot {
             version: SNAPSHOT_VERSION,
             clock_ms: p.clock_ms,
             paused_until_ms: p.gate_ms,
             in_flight: p.in_flight_total,
-            windows,
-        }
+            windows: Vec::new(),
+        };
+        (head, windows)
     }
 
     /// The state at `now_ms` (the clock moves there first, as with
@@ -401,9 +415,25 @@ impl Limiter {
     /// (kind, limit, period, offset), else [`Error::SnapshotMismatch`]: a changed
     /// quota should start from a fresh state, not from one counted differently.
     pub fn restore(snapshot: &Snapshot, expected: Option<&[WindowSpec]>, options: Options) -> Result<Self, Error> {
+        let windows = snapshot.windows.len();
+        Self::restore_from(snapshot, windows, &mut |each| snapshot.windows.iter().try_for_each(each), expected, options)
+    }
+
+    /// [`restore`](Self::restore) from the snapshot's scalar fields in
+    /// `snapshot` (its `windows` unused) and its `windows` windows, which
+    /// `each_window` hands to the function it is given one by one (the wasm
+    /// boundary reads each off its flat form and drops it: the windows are
+    /// never all held twice).
+    pub(crate) fn restore_from(
+        snapshot: &Snapshot,
+        windows: usize,
+        each_window: &mut EachWindow<'_>,
+        expected: Option<&[WindowSpec]>,
+        options: Options,
+    ) -> Result<Self, Error> {
         check_version(snapshot.version as u64)?;
         let bad = |reason| Error::CorruptSnapshot { why: Corrupt::whole(reason) };
-        if snapshot.windows.is_empty() {
+        if windows == 0 {
             return Err(bad(Reason::NoWindows));
         }
         let clock = snapshot.clock_ms;
@@ -413,8 +443,13 @@ impl Limiter {
         if snapshot.paused_until_ms > MAX_TIME_MS {
             return Err(bad(Reason::Pause));
         }
-        let windows =
-            snapshot.windows.iter().enumerate().map(|(i, w)| window_of(i, w, clock)).collect::<Result<Vec<_>, _>>()?;
+        // A loop, not `collect::<Result<_, _>>()`: the same, in less wasm.
+        let mut checked = Vec::with_capacity(windows);
+        each_window(&mut |w| {
+            checked.push(window_of(checked.len(), w, clock)?);
+            Ok(())
+        })?;
+        let windows = checked;
         // In flight units count against every sliding and fixed window.
         let room = windows.iter().filter(|w| w.spec.kind != Kind::Bucket).map(|w| w.spec.limit).min().unwrap_or(MAX_TIME_MS);
         if snapshot.in_flight > room {

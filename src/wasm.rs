@@ -95,32 +95,33 @@ fn time_to_js(at_ms: u64) -> f64 {
     }
 }
 
-fn slot(h: f64) -> Option<&'static mut Slot> {
-    TABLE.get().slots.get_mut(h as usize)?.as_mut()
+/// The live limiter `h`, or `None` with the error set: the handle names no
+/// limiter, or a change of it trapped half way. One function, not inlined, so
+/// that each export carries only a call.
+#[inline(never)]
+fn live(h: f64) -> Option<&'static mut Slot> {
+    let code = match TABLE.get().slots.get_mut(h as usize) {
+        Some(Some(s)) if !s.busy => return Some(s),
+        Some(Some(_)) => BROKEN,
+        _ => NO_LIMITER,
+    };
+    fail_with(code, -1.0, h, -1.0, 0, "");
+    None
 }
 
 /// Runs a change of limiter `h`: the probe first (no trap once it returned),
 /// then `f`, which checks its inputs before it changes anything.
 fn change(h: f64, f: impl FnOnce(&mut Limiter) -> Result<f64, Error>) -> f64 {
     crate::wasm_probe::reach();
-    match slot(h) {
-        None => fail_with(NO_LIMITER, -1.0, h, -1.0, 0, ""),
-        Some(s) if s.busy => fail_with(BROKEN, -1.0, h, -1.0, 0, ""),
-        Some(s) => {
-            s.busy = true;
-            let r = f(&mut s.live);
-            s.busy = false;
-            done(r)
-        }
-    }
+    let Some(s) = live(h) else { return f64::NAN };
+    s.busy = true;
+    let r = f(&mut s.live);
+    s.busy = false;
+    done(r)
 }
 
 fn read(h: f64, f: impl FnOnce(&Limiter) -> Result<f64, Error>) -> f64 {
-    match slot(h) {
-        None => fail_with(NO_LIMITER, -1.0, h, -1.0, 0, ""),
-        Some(s) if s.busy => fail_with(BROKEN, -1.0, h, -1.0, 0, ""),
-        Some(s) => done(f(&s.live)),
-    }
+    live(h).map_or(f64::NAN, |s| done(f(&s.live)))
 }
 
 fn now_of(ms: f64) -> Result<u64, Error> {
@@ -153,21 +154,21 @@ pub extern "C" fn tg_error() -> u32 {
 }
 
 fn specs_of(flat: &[f64]) -> Result<Vec<WindowSpec>, Error> {
-    flat.chunks_exact(4)
-        .enumerate()
-        .map(|(window, w)| {
-            let kind = match w[0] as u8 {
-                1 => Kind::Fixed,
-                2 => Kind::Bucket,
-                _ => Kind::Sliding,
-            };
-            // Out-of-range numbers become 0, which the core refuses by name.
-            let limit = whole_from_f64(w[1], u64::MAX).unwrap_or(0);
-            let per_ms = whole_from_f64(w[2], u64::MAX).ok_or(Error::InvalidPeriod { window, per_ms: 0 })?;
-            let offset_ms = if w[3] == 0.0 { 0 } else { ms_from_f64(w[3], "offset")? };
-            Ok(WindowSpec { kind, limit, per_ms, offset_ms })
-        })
-        .collect()
+    // A loop, not `collect::<Result<_, _>>()`: the same, in less code.
+    let mut specs = Vec::with_capacity(flat.len() / 4);
+    for (window, w) in flat.chunks_exact(4).enumerate() {
+        let kind = match w[0] as u8 {
+            1 => Kind::Fixed,
+            2 => Kind::Bucket,
+            _ => Kind::Sliding,
+        };
+        // Out-of-range numbers become 0, which the core refuses by name.
+        let limit = whole_from_f64(w[1], u64::MAX).unwrap_or(0);
+        let per_ms = whole_from_f64(w[2], u64::MAX).ok_or(Error::InvalidPeriod { window, per_ms: 0 })?;
+        let offset_ms = if w[3] == 0.0 { 0 } else { ms_from_f64(w[3], "offset")? };
+        specs.push(WindowSpec { kind, limit, per_ms, offset_ms });
+    }
+    Ok(specs)
 }
 
 fn options_of(max_waiters: f64, count_in_flight: u32) -> Options {
@@ -369,17 +370,21 @@ pub extern "C" fn tg_plan(h: f64, now: f64, n: f64, cost: f64) -> f64 {
     })
 }
 
-/// Writes the limiter's snapshot, flat (see [`flat_snapshot`]), into the
+/// Writes the limiter's snapshot, flat (see the form below), into the
 /// scratch buffer; returns its length. Move the clock first (`tg_advance`):
 /// then this is the core's `snapshot_at(now)`.
 #[no_mangle]
 pub extern "C" fn tg_snapshot(h: f64) -> f64 {
     read(h, |l| {
-        let snap = l.snapshot();
-        let scratch = SCRATCH.get();
-        scratch.clear();
-        flat_snapshot(&snap, scratch);
-        Ok(scratch.len() as f64)
+        // Window by window: the snapshot's windows are never all held at once.
+        let (s, windows) = l.snapshot_parts();
+        let out = SCRATCH.get();
+        out.clear();
+        out.extend([s.version as f64, s.clock_ms as f64, s.paused_until_ms as f64, s.in_flight as f64, windows.len() as f64]);
+        for w in windows {
+            flat_window(&w, out);
+        }
+        Ok(out.len() as f64)
     })
 }
 
@@ -394,9 +399,8 @@ pub extern "C" fn tg_restore(len: u32, windows: u32, max_waiters: f64, count_in_
         return fail(TRUNCATED);
     }
     let made = (|| {
-        let snap = snapshot_of(&scratch[..len])?;
         let expected = if windows == 0 { None } else { Some(specs_of(&scratch[len..len + specs_len])?) };
-        Limiter::restore(&snap, expected.as_deref(), options_of(max_waiters, count_in_flight))
+        restore_flat(&scratch[..len], expected.as_deref(), options_of(max_waiters, count_in_flight))
     })();
     match made {
         Ok(l) => insert(l),
@@ -410,33 +414,30 @@ pub extern "C" fn tg_restore(len: u32, windows: u32, max_waiters: f64, count_in_
 // phaseMs (-1: none), guardMs, spill]`; bucket `[tatMs, tatRem]`. The JS layer
 // turns it into the documented JSON form and back.
 
-fn flat_snapshot(s: &Snapshot, out: &mut Vec<f64>) {
-    out.extend([s.version as f64, s.clock_ms as f64, s.paused_until_ms as f64, s.in_flight as f64, s.windows.len() as f64]);
-    for w in &s.windows {
-        let kind = match w.state {
-            WindowState::Sliding { .. } => 0.0,
-            WindowState::Fixed { .. } => 1.0,
-            WindowState::Bucket { .. } => 2.0,
-        };
-        out.extend([kind, w.limit as f64, w.per_ms as f64, w.offset_ms as f64]);
-        match &w.state {
-            WindowState::Sliding { log } => {
-                out.push(log.len() as f64);
-                for &(at, cost) in log {
-                    out.extend([at as f64, cost as f64]);
-                }
+fn flat_window(w: &WindowSnapshot, out: &mut Vec<f64>) {
+    let kind = match w.state {
+        WindowState::Sliding { .. } => 0.0,
+        WindowState::Fixed { .. } => 1.0,
+        WindowState::Bucket { .. } => 2.0,
+    };
+    out.extend([kind, w.limit as f64, w.per_ms as f64, w.offset_ms as f64]);
+    match &w.state {
+        WindowState::Sliding { log } => {
+            out.push(log.len() as f64);
+            for &(at, cost) in log {
+                out.extend([at as f64, cost as f64]);
             }
-            &WindowState::Fixed { start_ms, count, carry_units, carry_until_ms, phase_ms, guard_ms, spill } => out.extend([
-                start_ms.map_or(f64::NAN, |s| s as f64),
-                count as f64,
-                carry_units as f64,
-                carry_until_ms as f64,
-                phase_ms.map_or(-1.0, |p| p as f64),
-                guard_ms as f64,
-                spill as f64,
-            ]),
-            &WindowState::Bucket { tat_ms, tat_rem } => out.extend([tat_ms as f64, tat_rem as f64]),
         }
+        &WindowState::Fixed { start_ms, count, carry_units, carry_until_ms, phase_ms, guard_ms, spill } => out.extend([
+            start_ms.map_or(f64::NAN, |s| s as f64),
+            count as f64,
+            carry_units as f64,
+            carry_until_ms as f64,
+            phase_ms.map_or(-1.0, |p| p as f64),
+            guard_ms as f64,
+            spill as f64,
+        ]),
+        &WindowState::Bucket { tat_ms, tat_rem } => out.extend([tat_ms as f64, tat_rem as f64]),
     }
 }
 
@@ -447,27 +448,31 @@ const TRUNCATED: Error = Error::CorruptSnapshot { why: Corrupt::whole(Reason::Ma
 const NOT_WHOLE: Error = Error::CorruptSnapshot { why: Corrupt::whole(Reason::Malformed) };
 
 impl Reader<'_> {
+    #[inline(never)]
     fn raw(&mut self) -> Result<f64, Error> {
         self.0.next().copied().ok_or(TRUNCATED)
     }
 
     fn whole(&mut self) -> Result<u64, Error> {
-        let v = self.raw()?;
-        if v == 0.0 {
-            return Ok(0);
-        }
-        whole_from_f64(v, crate::MAX_TIME_MS).ok_or(NOT_WHOLE)
+        self.up_to(crate::MAX_TIME_MS)
     }
 
     /// A bucket's `tatMs` may pass 2^53 by up to a period.
     fn wide(&mut self) -> Result<u64, Error> {
+        self.up_to(crate::MAX_TIME_MS + crate::MAX_PERIOD_MS)
+    }
+
+    /// A whole number from 0 to `max`.
+    #[inline(never)]
+    fn up_to(&mut self, max: u64) -> Result<u64, Error> {
         let v = self.raw()?;
         if v == 0.0 {
             return Ok(0);
         }
-        whole_from_f64(v, crate::MAX_TIME_MS + crate::MAX_PERIOD_MS).ok_or(NOT_WHOLE)
+        whole_from_f64(v, max).ok_or(NOT_WHOLE)
     }
 
+    #[inline(never)]
     fn signed(&mut self) -> Result<i64, Error> {
         let v = self.raw()?;
         let bound = (crate::MAX_TIME_MS + crate::MAX_PERIOD_MS) as f64;
@@ -478,7 +483,8 @@ impl Reader<'_> {
     }
 }
 
-fn snapshot_of(flat: &[f64]) -> Result<Snapshot, Error> {
+/// The core's restore, fed one window at a time off the flat form.
+fn restore_flat(flat: &[f64], expected: Option<&[WindowSpec]>, options: Options) -> Result<Limiter, Error> {
     let mut r = Reader(flat.iter());
     let version = r.whole()?;
     crate::snapshot::check_version(version)?;
@@ -489,37 +495,44 @@ fn snapshot_of(flat: &[f64]) -> Result<Snapshot, Error> {
     if n > flat.len() / 6 {
         return Err(TRUNCATED);
     }
-    let mut windows = Vec::with_capacity(n);
-    for _ in 0..n {
-        let kind = r.whole()?;
-        let (limit, per_ms, offset_ms) = (r.whole()?, r.whole()?, r.whole()?);
-        let state = match kind {
-            0 => {
-                let entries = r.whole()? as usize;
-                if entries > flat.len() / 2 {
-                    return Err(TRUNCATED);
-                }
-                let mut log = Vec::with_capacity(entries);
-                for _ in 0..entries {
-                    log.push((r.whole()?, r.whole()?));
-                }
-                WindowState::Sliding { log }
+    let head = Snapshot { version: version as u32, clock_ms, paused_until_ms, in_flight, windows: Vec::new() };
+    Limiter::restore_from(&head, n, &mut |each| {
+        for _ in 0..n {
+            each(&window_of(&mut r, flat.len())?)?;
+        }
+        if r.0.next().is_some() {
+            return Err(TRUNCATED);
+        }
+        Ok(())
+    }, expected, options)
+}
+
+/// One window off the flat form (`len`: the whole form's, a bound on any count in it).
+fn window_of(r: &mut Reader, len: usize) -> Result<WindowSnapshot, Error> {
+    let kind = r.whole()?;
+    let (limit, per_ms, offset_ms) = (r.whole()?, r.whole()?, r.whole()?);
+    let state = match kind {
+        0 => {
+            let entries = r.whole()? as usize;
+            if entries > len / 2 {
+                return Err(TRUNCATED);
             }
-            1 => {
-                let start = r.raw()?;
-                let start_ms = if start.is_nan() { None } else { Some(Reader([start].iter()).signed()?) };
-                let (count, carry_units, carry_until_ms) = (r.whole()?, r.whole()?, r.whole()?);
-                let phase = r.raw()?;
-                let phase_ms = if phase == -1.0 { None } else { Some(Reader([phase].iter()).whole()?) };
-                WindowState::Fixed { start_ms, count, carry_units, carry_until_ms, phase_ms, guard_ms: r.whole()?, spill: r.whole()? }
+            let mut log = Vec::with_capacity(entries);
+            for _ in 0..entries {
+                log.push((r.whole()?, r.whole()?));
             }
-            2 => WindowState::Bucket { tat_ms: r.wide()?, tat_rem: r.whole()? },
-            _ => return Err(NOT_WHOLE),
-        };
-        windows.push(WindowSnapshot { limit, per_ms, offset_ms, state });
-    }
-    if r.0.next().is_some() {
-        return Err(TRUNCATED);
-    }
-    Ok(Snapshot { version: version as u32, clock_ms, paused_until_ms, in_flight, windows })
+            WindowState::Sliding { log }
+        }
+        1 => {
+            let start = r.raw()?;
+            let start_ms = if start.is_nan() { None } else { Some(Reader([start].iter()).signed()?) };
+            let (count, carry_units, carry_until_ms) = (r.whole()?, r.whole()?, r.whole()?);
+            let phase = r.raw()?;
+            let phase_ms = if phase == -1.0 { None } else { Some(Reader([phase].iter()).whole()?) };
+            WindowState::Fixed { start_ms, count, carry_units, carry_until_ms, phase_ms, guard_ms: r.whole()?, spill: r.whole()? }
+        }
+        2 => WindowState::Bucket { tat_ms: r.wide()?, tat_rem: r.whole()? },
+        _ => return Err(NOT_WHOLE),
+    };
+    Ok(WindowSnapshot { limit, per_ms, offset_ms, state })
 }

@@ -224,7 +224,9 @@ impl Window {
         let s = &self.spec;
         match &mut self.state {
             State::Fixed(w) => {
-                let phase = (s.offset_ms as i128 - offset_ms as i128).rem_euclid(s.per_ms as i128) as u64;
+                // (offset - server offset) mod per, in u64 (no 128-bit division in the wasm).
+                let per = s.per_ms;
+                let phase = (s.offset_ms % per + per - offset_ms.rem_euclid(per as i64) as u64) % per;
                 w.realign(now_ms, s.per_ms, phase, uncertainty_ms)
             }
             _ => false,

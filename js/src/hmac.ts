@@ -65,6 +65,17 @@ export function sha256(bytes: Uint8Array): Uint8Array {
   return finish(new Uint32Array(H0), 0, bytes);
 }
 
+/**
+ * The quota's name, hashed with SHA-256: the same name gives the same key in
+ * every tab, process and runtime (a per-wrapper random secret, as route keys
+ * use, would split the quota), and the name itself is never stored. Each store
+ * keys its quota by it in its `open` (not `Limiter.shared`, so that an app that
+ * never opens a shared quota carries no SHA-256: `Limiter` is in every bundle).
+ */
+export function quotaKey(name: string): string {
+  return Array.from(sha256(new TextEncoder().encode(`tollgate:quota:${name}`)), (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
 /** HMAC-SHA-256 under one key: the padded key blocks are absorbed once. */
 export function hmacSha256(key: Uint8Array): (message: Uint8Array) => Uint8Array {
   const block = new Uint8Array(64);

@@ -55,7 +55,7 @@ export type { HeadroomOptions, ReportOptions, ResponseCacheOptions, RunCacheOpti
 export { tabStore } from './tabs/store.js';
 export type { TabStore, TabStoreOptions } from './tabs/store.js';
 export type { TabLimiter, TabQuotaView } from './tabs/limiter.js';
-export { openShared } from './tabs/open.js';
+export { openShared, quotaKey } from './tabs/open.js';
 export { redisStore } from './shared/redis-store.js';
 export type { RedisStore, RedisStoreOptions } from './shared/redis-store.js';
 export type {

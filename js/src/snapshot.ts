@@ -11,6 +11,13 @@ import type { NormalizedWindow, WindowKind } from './options.js';
 
 export const SNAPSHOT_VERSION = 1;
 const KINDS: readonly WindowKind[] = ['sliding', 'fixed', 'bucket'];
+/**
+ * A fixed window's fields in their flat order (`src/wasm.rs`), each with the
+ * number that stands for "absent" in the flat form (none: always written).
+ */
+const FIXED: ReadonlyArray<readonly [string, number?]> = [
+  ['startMs'], ['count'], ['carryUnits'], ['carryUntilMs'], ['phaseMs', -1], ['guardMs', 0], ['spill', 0],
+];
 
 /** The documented JSON form (see the crate's `snapshot` module). */
 export interface SnapshotData {
@@ -35,12 +42,12 @@ export function fromFlat(f: Float64Array): SnapshotData {
       for (let n = f[i++]!; n > 0; n--, i += 2) log.push([f[i]!, f[i + 1]!]);
       state = { sliding: { log } };
     } else if (kind === 1) {
-      const [start, count, carryUnits, carryUntilMs, phase, guardMs, spill] = f.subarray(i, i + 7) as unknown as number[];
-      i += 7;
-      const fixed: Record<string, unknown> = { startMs: Number.isNaN(start) ? null : start, count, carryUnits, carryUntilMs };
-      if (phase! >= 0) fixed.phaseMs = phase;
-      if (guardMs !== 0) fixed.guardMs = guardMs;
-      if (spill !== 0) fixed.spill = spill;
+      const fixed: Record<string, unknown> = {};
+      for (const [name, absent] of FIXED) {
+        const v = f[i++]!;
+        // startMs NaN: none (null); the optional fields are left out at their default.
+        if (v !== absent) fixed[name] = v !== v ? null : v;
+      }
       state = { fixed };
     } else {
       state = { bucket: { tatMs: f[i]!, tatRem: f[i + 1]! } };
@@ -127,17 +134,13 @@ function read(snapshot: unknown): FlatSnapshot {
       }
     } else if (kind === 1) {
       const p = `${at}.state.fixed`;
-      const start = body.startMs;
-      flat.push(
-        start === null ? Number.NaN : num(start, `${p}.startMs`),
-        num(body.count, `${p}.count`),
-        num(body.carryUnits, `${p}.carryUnits`),
-        num(body.carryUntilMs, `${p}.carryUntilMs`),
-        body.phaseMs === undefined ? -1 : num(body.phaseMs, `${p}.phaseMs`),
-        body.guardMs === undefined ? 0 : num(body.guardMs, `${p}.guardMs`),
-        body.spill === undefined ? 0 : num(body.spill, `${p}.spill`),
-      );
-      if (flat[flat.length - 3]! < 0 && body.phaseMs !== undefined) throw corrupt(`\`${p}.phaseMs\` must be >= 0`);
+      for (const [name, absent] of FIXED) {
+        const v = body[name];
+        if (name === 'startMs' && v === null) flat.push(Number.NaN);
+        else if (v === undefined && absent !== undefined) flat.push(absent);
+        else if (num(v, `${p}.${name}`) < 0 && name === 'phaseMs') throw corrupt(`\`${p}.phaseMs\` must be >= 0`);
+        else flat.push(v as number);
+      }
     } else {
       const p = `${at}.state.bucket`;
       // tatMs may pass 2^53 by up to a period, so it is any non-negative integer here; the core bounds it.

@@ -3,7 +3,7 @@
  */
 import { normalizeClock, normalizeFlag, normalizeMaxWaiters, normalizeWindows, parseDuration } from '../options.js';
 import { normalizeMaxConcurrent } from '../concurrency.js';
-import { quotaKey as hashName } from '../tabs/open.js';
+import { quotaKey as hashName } from '../hmac.js';
 import type { NormalizedSharedOptions, SharedLimiter, SharedLimiterOptions } from './types.js';
 
 const DEFAULT_LEASE_MS = 60_000;
@@ -12,7 +12,8 @@ const DEFAULT_LEASE_MS = 60_000;
  * The quota's name, hashed: SHA-256 of the name, so the same name gives the
  * same key in every process, machine and runtime (a per-process random secret,
  * as route keys use, would split the quota). Stores may key it further with a
- * secret of their own (`redisStore(client, { secret })`).
+ * secret of their own (`redisStore(client, { secret })`). Computed by each
+ * store's `open`, not here (see `quotaKey` in hmac.ts).
  */
 export function quotaKey(name: string): string {
   return hashName(name); // SHA-256 of `tollgate:quota:${name}`, one definition for every store
@@ -34,7 +35,6 @@ export function normalizeSharedOptions(options: SharedLimiterOptions): Normalize
   if (leaseMs < 1) throw new TypeError('`leaseMs` must be at least 1 ms');
   return {
     name,
-    key: quotaKey(name),
     windows,
     countInFlight: normalizeFlag(options.countInFlight, 'countInFlight'),
     leaseMs,

@@ -10,7 +10,7 @@ import { Limiter, type AcquireOptions, type ReconcileOptions, type WindowUsage }
 import { type Duration, normalizeCost, normalizePriority, parseDuration } from '../options.js';
 import type { ScriptName } from './lua-scripts.js';
 import { type Reply, type ScriptRunner, wrapClient } from './redis-client.js';
-import { hmacSha256 } from '../hmac.js';
+import { hmacSha256, quotaKey } from '../hmac.js';
 import { Slots, acquireInSlot, tryAcquireInSlot } from '../concurrency.js';
 import { type ScheduleOptions, type WrapOptions, scheduleWith, wrapWith } from '../schedule.js';
 import type {
@@ -270,7 +270,7 @@ class RedisSharedLimiter implements SharedLimiter {
     this.#o = o;
     this.#release = release;
     const utf8 = (text: string) => new TextEncoder().encode(text);
-    this.key = s.secret === undefined ? o.key
+    this.key = s.secret === undefined ? quotaKey(o.name)
       : Array.from(hmacSha256(utf8(s.secret))(utf8(`tollgate:quota:${o.name}`)), (b) => b.toString(16).padStart(2, '0')).join('');
     const maxConcurrent = o.maxConcurrent ?? Number.POSITIVE_INFINITY;
     this.#slots = Number.isFinite(maxConcurrent) ? new Slots(maxConcurrent, o.maxWaiters) : undefined;

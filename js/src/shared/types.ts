@@ -38,12 +38,15 @@ export interface SharedLimiterOptions {
   clock?: Clock;
 }
 
-/** What a store's `open` receives: every field validated and defaulted. */
+/**
+ * What a store's `open` receives: every field validated and defaulted. The
+ * store keys the quota by `quotaKey(name)` (SHA-256 of the name), the only
+ * form of the name that may reach it: hashed there, not by `Limiter.shared`,
+ * so that apps that share no quota carry no SHA-256.
+ */
 export interface NormalizedSharedOptions {
   /** The name as given (for messages only; never stored). */
   name: string;
-  /** The hashed name: the only form that reaches the store. */
-  key: string;
   windows: NormalizedWindow[];
   countInFlight: boolean;
   leaseMs: number;

@@ -9,6 +9,7 @@
  * (each tab holds a lock of its own for its lifetime, which the browser
  * releases when the tab closes): no polling.
  */
+import { quotaKey } from '../hmac.js';
 import { Slots, acquireInSlot, tryAcquireInSlot } from '../concurrency.js';
 import { QueueFullError, TollgateError } from '../errors.js';
 import type { AcquireOptions, ReconcileOptions, WindowUsage } from '../limiter.js';
@@ -76,10 +77,10 @@ export class TabLimiter implements SharedLimiter {
   /** @internal Use `Limiter.shared({ ..., store: tabStore() })`. */
   constructor(o: NormalizedSharedOptions, { db, prefix }: { db: Promise<QuotaDatabase>; prefix: string }) {
     this.#o = o;
-    this.key = o.key;
+    this.key = quotaKey(o.name);
     this.#db = db;
     this.#prefix = prefix;
-    this.#stateKey = `${prefix}:limiter:${o.key}`;
+    this.#stateKey = `${prefix}:limiter:${this.key}`;
     const maxConcurrent = o.maxConcurrent ?? Number.POSITIVE_INFINITY;
     this.#slots = Number.isFinite(maxConcurrent) ? new Slots(maxConcurrent, o.maxWaiters) : undefined;
     this.#channel = new BroadcastChannel(this.#stateKey);

@@ -5,7 +5,6 @@
  */
 import { normalizeClock, normalizeFlag, normalizeMaxWaiters, normalizeWindows, parseDuration } from '../options.js';
 import { normalizeMaxConcurrent } from '../concurrency.js';
-import { sha256 } from '../hmac.js';
 import type { SharedLimiter, SharedLimiterOptions } from '../shared/types.js';
 
 export function openShared<L extends SharedLimiter = SharedLimiter>(options: SharedLimiterOptions): L {
@@ -19,7 +18,6 @@ export function openShared<L extends SharedLimiter = SharedLimiter>(options: Sha
   if (leaseMs < 1) throw new TypeError('`leaseMs` must be at least 1 ms');
   return store.open({
     name,
-    key: quotaKey(name),
     windows: normalizeWindows(options.windows),
     countInFlight: normalizeFlag(options.countInFlight, 'countInFlight'),
     leaseMs,
@@ -29,11 +27,5 @@ export function openShared<L extends SharedLimiter = SharedLimiter>(options: Sha
   }) as L;
 }
 
-/**
- * The quota's name, hashed with SHA-256: the same name gives the same key in
- * every tab, process and runtime (a per-wrapper random secret, as route keys
- * use, would split the quota), and the name itself is never stored.
- */
-export function quotaKey(name: string): string {
-  return Array.from(sha256(new TextEncoder().encode(`tollgate:quota:${name}`)), (b) => b.toString(16).padStart(2, '0')).join('');
-}
+/** The quota's name, hashed (see `quotaKey` in hmac.ts: each store keys its quota by it). */
+export { quotaKey } from '../hmac.js';
