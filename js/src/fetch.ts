@@ -17,7 +17,7 @@ import { Limiter, Permit } from './limiter.js';
 import type { Feedback } from './core.js';
 import { normalizePriority, parseDuration } from './options.js';
 import { isRequestLike } from './request-like.js';
-import { ACCEPTED_KEPT, Blind, acceptedSince, recordAccepted } from './refusal.js';
+import { ACCEPTED_KEPT, Blind, SlowStart, acceptedSince, recordAccepted } from './refusal.js';
 import { keyHasher } from './routes.js';
 import { SharedScopeLimiter, type SharedScopePermit, isPromise, normalizeLeaseMs, normalizeStore } from './shared/scope.js';
 import type { SharedStore } from './shared/types.js';
@@ -55,9 +55,8 @@ interface ScopeState extends Scope {
   learned: ScopeWindow[];
   /** The waiters of `limiter`: called (their wait aborted with `REPLACED`) when it is replaced, so that they queue on the new one. */
   movers: Set<() => void>;
-  /** Before anything is known of a learning scope's server: the one request sent to find out. */
-  probe: Promise<void> | undefined;
-  probed: boolean;
+  /** A learning scope before its server has said anything: requests go in doubling rounds (see `SlowStart`). */
+  start: SlowStart | undefined;
   /** The route's `maxConcurrent`, for a replacement limiter. */
   maxConcurrent: number;
   /** When responses were accepted (the latest `ACCEPTED_KEPT`): what a refusal without a word is measured against. */
@@ -79,7 +78,7 @@ interface Flight {
 /** The abort reason given to the waiters of a replaced limiter. */
 const REPLACED = Symbol('tollgate.limiter-replaced');
 
-/** A learning scope's limiter before the server has said anything: admits everything (the 429 gate still works). */
+/** A learning scope's limiter before the server has said anything: admits everything (its `SlowStart` and the 429 gate still work). */
 const OPEN: ScopeWindow = { limit: 4_294_967_295, perMs: 1, kind: 'bucket' };
 
 export type LimitedInit = RequestInit & { tollgate?: CallOptions };
@@ -254,7 +253,8 @@ function scopeFor(w: Wrapper, route: NormalizedRoute, raw: string | null | undef
       ? new SharedScopeLimiter({ store: w.store, route: route.name, rawKey: raw == null ? '' : String(raw), windows: route.windows, clock: w.o.clock, maxWaiters: w.o.maxWaiters, maxConcurrent: route.maxConcurrent, leaseMs: w.leaseMs })
       : newLimiter(w, configured.length > 0 ? configured : [OPEN], route.maxConcurrent);
     scope = {
-      route: route.name, key, limiter, configured, learned: [], movers: new Set(), probe: undefined, probed: false, maxConcurrent: route.maxConcurrent,
+      route: route.name, key, limiter, configured, learned: [], movers: new Set(), maxConcurrent: route.maxConcurrent,
+      start: configured.length === 0 ? new SlowStart() : undefined,
       accepted: [], generation: 0, blind: undefined, flights: new Set(),
     };
     w.scopes.set(id, scope);
@@ -322,11 +322,18 @@ function learn(w: Wrapper, scope: ScopeState, feedback: Feedback, now: number, s
     changed = true;
   }
   if (!changed) return;
-  if (replaceLimiter(w, scope, now, feedback) && scope.blind !== undefined) {
-    // The server states its windows now: the limiter paces the scope again.
-    scope.blind.open();
+  if (replaceLimiter(w, scope, now, feedback)) {
+    // The server states its windows now: the limiter paces the scope.
+    endStart(scope);
+    scope.blind?.open();
     scope.blind = undefined;
   }
+}
+
+/** A learning scope's slow start is over (its server stated windows, or refused without a word). */
+function endStart(scope: ScopeState): void {
+  scope.start?.open();
+  scope.start = undefined;
 }
 
 /**
@@ -378,7 +385,7 @@ function replaceLimiter(w: Wrapper, scope: ScopeState, now: number, feedback: Fe
  *    period. Where that is below the window's limit, the scope learns it (as
  *    the window's kind) and its limiter is replaced: absorbed.
  * 3. No window to lower (none known, or all at what was accepted): the scope
- *    goes one request at a time (`Blind`), the first a backoff (`retry.backoff`) from now: absorbed.
+ *    goes one request at a time (`Blind`; a slow start ends), the first a backoff (`retry.backoff`) from now: absorbed.
  * 4. Already so: the spacing doubles; the call's retry rules decide.
  */
 function adaptToRefusal(w: Wrapper, scope: ScopeState, sentGeneration: number, now: number): boolean {
@@ -401,6 +408,7 @@ function adaptToRefusal(w: Wrapper, scope: ScopeState, sentGeneration: number, n
     return true;
   }
   if (scope.blind === undefined) {
+    endStart(scope);
     scope.blind = new Blind(now, w.o.retry.backoffMs, w.o.retry.maxBackoffMs);
     scope.generation++;
     return true;
@@ -523,31 +531,33 @@ async function call(w: Wrapper, route: NormalizedRoute, method: string, url: URL
   const waits = withDeadline(clock, userSignal ?? undefined, deadlineAt, () => new DeadlineError(
     `${method} ${url.href}: the deadline of ${deadlineMs} ms passed while waiting`, context(0)));
 
-  let probeDone: (() => void) | undefined;
   /** Attempts refused under a rule the scope has since dropped: not the call's to count (see `adaptToRefusal`). */
   let uncounted = 0;
   try {
     for (let attempt = 1; ; attempt++) {
       if (attempt > 1 && route.pool !== undefined) scope = pickScope(w, route, info, cost);
       // A learning scope that knows nothing of its server yet sends one
-      // request first, so that a backlog does not meet the server unlimited.
-      while (scope.probe !== undefined && scope.learned.length === 0 && scope.configured.length === 0) await scope.probe;
-      if (scope.learned.length === 0 && scope.configured.length === 0 && !scope.probed) {
-        scope.probed = true;
-        // Done, the probe is cleared: a server that says nothing about its
-        // limits leaves the scope learning, and awaiting a settled probe in
-        // the loop above would then spin forever.
-        const probe = new Promise<void>((resolve) => {
-          probeDone = () => {
-            if (scope.probe === probe) scope.probe = undefined;
-            resolve();
-          };
-        });
-        scope.probe = probe;
+      // request first, then doubling rounds, so that a backlog does not meet
+      // the server unlimited (see `SlowStart`). A slot taken is given back once.
+      let slot = scope.start;
+      if (slot !== undefined) {
+        const wait = slot.take(waits.signal);
+        if (wait !== undefined) await wait;
       }
+      const slotDone = (accepted: boolean) => {
+        slot?.done(accepted);
+        slot = undefined;
+      };
       // Refused without a word and no window to hold to: one request at a time (see `Blind`).
       let turn = scope.blind;
-      if (turn !== undefined) await turn.take(clock, waits.signal);
+      if (turn !== undefined) {
+        try {
+          await turn.take(clock, waits.signal);
+        } catch (error) {
+          slotDone(false);
+          throw error;
+        }
+      }
       // Ends the turn once the response has set the next one's time.
       const letGo = () => {
         turn?.release();
@@ -621,8 +631,6 @@ async function call(w: Wrapper, route: NormalizedRoute, method: string, url: URL
           const changed = shared !== undefined ? await shared.reconcileWith(feedback) : reconcileWith(scope.limiter as Limiter, feedback);
           if (changed.length > 0) emit(w, 'reconciled', scope, { windows: changed, feedback });
         }
-        probeDone?.();
-        probeDone = undefined;
         // Calendar windows count on the server's clock: follow its Date.
         if (response && route.windows.some((x) => x.kind === 'fixed')) {
           let server = serverClocks.get(scope.limiter);
@@ -638,6 +646,7 @@ async function call(w: Wrapper, route: NormalizedRoute, method: string, url: URL
           w.planner.onSuccess();
           if (scope.limiter instanceof Limiter) recordAccepted(scope.accepted, now);
           if (turn !== undefined && turn === scope.blind) turn.accepted(permit.at);
+          slotDone(true);
           return response;
         }
         const stated = comeBackAt(feedback);
@@ -706,10 +715,10 @@ async function call(w: Wrapper, route: NormalizedRoute, method: string, url: URL
         await sleepUntil(clock, decision, waits.signal);
       } finally {
         letGo();
+        slotDone(false);
       }
     }
   } finally {
-    probeDone?.();
     waits.dispose();
   }
 }
