@@ -14,8 +14,13 @@ const NAMES = [
   'ratelimit', 'ratelimit-policy', 'ratelimit-limit', 'ratelimit-remaining', 'ratelimit-reset',
 ];
 
-/** What the response says about limits, or `null` when it says nothing beyond a Date. */
-export function readFeedback(headers: Headers, nowMs: number): Feedback | null {
+/**
+ * What the response says about limits, or `null` when it says nothing beyond a Date.
+ * `sentAtMs`: when its request was sent; a Date behind ours by up to a second
+ * and the trip is then read as clocks in step (see `src/headers.rs`), so that a
+ * slow answer does not move an epoch reset a second later than the server meant.
+ */
+export function readFeedback(headers: Headers, nowMs: number, sentAtMs?: number): Feedback | null {
   let text = '';
   let any = false;
   for (const name of NAMES) {
@@ -24,7 +29,10 @@ export function readFeedback(headers: Headers, nowMs: number): Feedback | null {
     text += `${name}: ${value.replace(/[\r\n]/g, ' ')}\n`;
     if (name !== 'date') any = true;
   }
-  return any ? parseFeedback(text, nowMs) : null;
+  if (!any) return null;
+  // Not a header (only NAMES are copied from the response): the core's name for the send time.
+  if (sentAtMs !== undefined && Number.isFinite(sentAtMs) && sentAtMs >= 0) text += `tollgate-sent-at: ${Math.floor(sentAtMs)}\n`;
+  return parseFeedback(text, nowMs);
 }
 
 /**

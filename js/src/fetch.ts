@@ -65,6 +65,8 @@ interface ScopeState extends Scope {
   generation: number;
   /** Refused without a word and no window to hold to: one request at a time (see `Blind`). */
   blind: Blind | undefined;
+  /** Per limit stated without a length: the lengths its windows so far allow (see `windowFromReset`). */
+  resetSpans?: Map<number, { lo: number; hi: number }>;
   /** In-process requests admitted and not yet answered, to count on a replacement limiter (see `replaceLimiter`). */
   flights: Set<Flight>;
 }
@@ -300,14 +302,10 @@ function learn(w: Wrapper, scope: ScopeState, feedback: Feedback, now: number, s
     let perMs = sw.windowMs;
     // No stated length (@fastify/rate-limit's headers, express-rate-limit's
     // legacy ones): the first request of a window sees the whole window ahead
-    // of it. The server started that window when the request reached it, at
-    // or after `sentAt`, and states its end in whole seconds rounded up (a
-    // delta or an epoch second), so `reset - sentAt` is at least the window
-    // and less than a second more than it plus the round trip. A window of
-    // whole seconds is then exactly the floor. (Rounding to the nearest second
-    // guessed a second too long about half the time with an epoch reset.)
+    // of it (see `windowFromReset`).
+    let replaces: number | undefined;
     if (perMs === undefined && sw.limit !== undefined && sw.remaining === sw.limit - 1 && sw.resetAtMs !== undefined) {
-      perMs = Math.max(1_000, Math.floor((sw.resetAtMs - sentAt) / 1_000) * 1_000);
+      [perMs, replaces] = windowFromReset(scope, sw.limit, sw.resetAtMs, sentAt, now);
       sw.windowMs = perMs;
     }
     // Whatever the server counted by now is free by a window from now: a
@@ -315,6 +313,12 @@ function learn(w: Wrapper, scope: ScopeState, feedback: Feedback, now: number, s
     // to a second later than that.
     if (sw.windowMs !== undefined && sw.resetAtMs !== undefined) sw.resetAtMs = Math.min(sw.resetAtMs, now + sw.windowMs);
     if (sw.limit === undefined || sw.limit < 1 || sw.limit > OPEN.limit || perMs === undefined || perMs > 2 ** 40) continue;
+    // A length narrowed by a later window: that window, corrected (not a second one beside it).
+    const stale = replaces === undefined || replaces === perMs ? -1 : scope.learned.findIndex((l) => l.perMs === replaces && l.limit === sw.limit);
+    if (stale >= 0) {
+      scope.learned.splice(stale, 1);
+      changed = true;
+    }
     const known = scope.learned.find((l) => l.perMs === perMs);
     if (known?.limit === sw.limit) continue;
     if (known !== undefined) known.limit = sw.limit;
@@ -328,6 +332,36 @@ function learn(w: Wrapper, scope: ScopeState, feedback: Feedback, now: number, s
     scope.blind?.open();
     scope.blind = undefined;
   }
+}
+
+/**
+ * The length of a window its server states only by a limit and a reset in
+ * whole seconds, rounded up (a delta, or an epoch second), as seen by the
+ * window's first request, sent at `sentAt` and answered at `now`. The server
+ * started the window between the two, and its reset is less than a second
+ * after that start plus the length: so a length of whole seconds is one in
+ * (reset - now - 1 s, reset - sentAt]. Most often that is one length; two when
+ * the round trip and the rounding straddle a second (an epoch reset rounded up
+ * by 0.9 s, a request 0.2 s on its way: 10 s or 11 s). Of those: a configured
+ * length (the rule the route was configured for); else the longest one
+ * consistent with every window of that limit seen so far (never shorter than
+ * the server's, so never early), narrowed by each new window. (Always the
+ * longest of one window's lengths cost up to a second a window, 10 %.)
+ * Returns the length, and the one it narrows (the same limit learned before).
+ */
+function windowFromReset(scope: ScopeState, limit: number, resetAt: number, sentAt: number, now: number): [number, number | undefined] {
+  const hi = Math.max(1_000, Math.floor((resetAt - sentAt) / 1_000) * 1_000);
+  const lo = Math.min(hi, Math.max(1_000, Math.floor((resetAt - now) / 1_000) * 1_000));
+  let configured = 0;
+  for (const c of scope.configured) if (c.perMs >= lo && c.perMs <= hi && c.perMs % 1_000 === 0) configured = Math.max(configured, c.perMs);
+  if (configured > 0) return [configured, undefined];
+  const spans = (scope.resetSpans ??= new Map());
+  const seen = spans.get(limit);
+  const span = seen !== undefined && seen.lo <= hi && lo <= seen.hi
+    ? { lo: Math.max(lo, seen.lo), hi: Math.min(hi, seen.hi) }
+    : { lo, hi }; // the first, or the server's rule changed
+  spans.set(limit, span);
+  return [span.hi, seen?.hi];
 }
 
 /** A learning scope's slow start is over (its server stated windows, or refused without a word). */
@@ -621,7 +655,7 @@ async function call(w: Wrapper, route: NormalizedRoute, method: string, url: URL
         if (userSignal?.aborted) throw userSignal.reason;
 
         const now = clock.now();
-        const feedback = response ? readFeedback(response.headers, now) : null;
+        const feedback = response ? readFeedback(response.headers, now, permit.at) : null;
         if (feedback) {
           const refuseUntil = boundFeedback(feedback, now, w.o.retry.maxRetryAfterMs);
           if (refuseUntil !== undefined) refuse(w, scope, now, refuseUntil, statusOf(response));
