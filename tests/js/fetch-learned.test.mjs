@@ -141,11 +141,11 @@ test('requests in flight when the scope learns a lower limit stay counted as in 
 /**
  * express-rate-limit's legacy headers on `clock`: `limit` per window of
  * `windowMs` from its first request, X-RateLimit-Reset in epoch seconds
- * rounded up; no Date. The first request reaches it `latencyMs` (virtual)
- * after it is sent, the others at once. Resolves with its log ([virtual ms,
- * status]), its fetch, and `busy`.
+ * rounded up; no Date. The first `slow` requests reach it `latencyMs`
+ * (virtual) after they are sent, the others at once. Resolves with its log
+ * ([virtual ms, status]), its fetch, and `busy`.
  */
-async function legacyServer(clock, limit, windowMs, latencyMs) {
+async function legacyServer(clock, limit, windowMs, latencyMs, slow) {
   const log = [];
   let start = -Infinity;
   let count = 0;
@@ -164,8 +164,8 @@ async function legacyServer(clock, limit, windowMs, latencyMs) {
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
   let onWire = 0;
   let sent = 0;
-  const slow = async (input, init) => {
-    if (sent++ === 0) await new Promise((resolve) => clock.setTimeout(resolve, latencyMs));
+  const delayed = async (input, init) => {
+    if (sent++ < slow) await new Promise((resolve) => clock.setTimeout(resolve, latencyMs));
     onWire++;
     try {
       return await fetch(input, init);
@@ -173,14 +173,14 @@ async function legacyServer(clock, limit, windowMs, latencyMs) {
       onWire--;
     }
   };
-  return { url: `http://127.0.0.1:${server.address().port}/x`, log, fetch: slow, busy: () => onWire > 0, close: () => server.close() };
+  return { url: `http://127.0.0.1:${server.address().port}/x`, log, fetch: delayed, busy: () => onWire > 0, close: () => server.close() };
 }
 
 // Sent at .8 s, at the server at 1.1 s: its window of 10 s ends at 11.1 s,
 // stated as 12 (rounded up), so 10 s and 11 s both fit what the client saw.
 test('a window stated by a limit and a whole-second reset that allows two lengths: the configured one, not a second window beside it', async () => {
   const clock = fakeClock(T0 + 800);
-  const server = await legacyServer(clock, 3, 10_000, 300);
+  const server = await legacyServer(clock, 3, 10_000, 300, 3);
   try {
     const limited = rateLimitedFetch(server.fetch, { clock, random: () => 0, routes: [{ url: '/x', windows: [{ limit: 3, per: '10s' }] }] });
     const statuses = await drive(clock, Promise.all(Array.from({ length: 6 }, () => limited(server.url).then((r) => r.status))), { busy: server.busy });
@@ -195,7 +195,7 @@ test('a window stated by a limit and a whole-second reset that allows two length
 
 test('with no configuration: the longer length first (never early), narrowed to the other by the next window, which replaces it', async () => {
   const clock = fakeClock(T0 + 800);
-  const server = await legacyServer(clock, 3, 10_000, 300);
+  const server = await legacyServer(clock, 3, 10_000, 300, 1);
   try {
     const limited = rateLimitedFetch(server.fetch, { clock, random: () => 0 });
     const learned = [];
