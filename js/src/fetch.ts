@@ -679,7 +679,7 @@ async function call(w: Wrapper, route: NormalizedRoute, method: string, url: URL
         if (response && status < 500 && status !== 429 && status !== 408 && status !== 425 && !r.statusCodes.has(status)) {
           w.planner.onSuccess();
           if (scope.limiter instanceof Limiter) recordAccepted(scope.accepted, now);
-          if (turn !== undefined && turn === scope.blind) turn.accepted(permit.at);
+          if (turn !== undefined && turn === scope.blind) turn.accepted(now);
           slotDone(true);
           return response;
         }

@@ -21,6 +21,9 @@ export function acceptedSince(accepted: readonly number[], from: number): number
   return n;
 }
 
+/** Distinct accepted spacings a `Blind` keeps (they differ by a tenth each: 64 span a factor of 800). */
+const ACCEPTED_SPACINGS_KEPT = 64;
+
 /** Waits in `queue` for `go` to be called; rejects with `signal.reason` on abort (leaving the queue). */
 function queueUp(queue: Array<() => void>, signal: AbortSignal | undefined): Promise<void> {
   return new Promise<void>((resolve, reject) => {
@@ -93,14 +96,21 @@ export class SlowStart {
 
 /**
  * A scope that knows no window to hold to and was refused without a word:
- * its requests go one at a time, each `spacing` after the previous was sent.
- * The spacing is found from both sides: an acceptance cuts it by a tenth,
- * but never to the spacing of the latest refusal or below; a refusal goes back
- * to the spacing last accepted if that was longer, and doubles it otherwise
- * (up to `retry.maxBackoff`). So against a server with a steady pace (nginx's
- * limit_req) it draws one refusal below that pace, then settles on the last
- * spacing accepted, with no refusal after; one that refuses again at a spacing
- * once accepted (its pace changed) is found again from twice that. One request
+ * its requests go one at a time, each `spacing` after the previous was
+ * answered (not sent: the server saw it in between, so a request slowed on its
+ * way, by a busy event loop or network, cannot bring the next one closer than
+ * the spacing there).
+ * The spacing is found from both sides: an acceptance cuts it by a tenth, but
+ * never to the floor or below; a refusal raises the floor and goes back to the
+ * shortest spacing accepted above it, or doubles the spacing when there is none
+ * (up to `retry.maxBackoff`). The floor is the larger of the refused spacing and
+ * the server's pace as its refusals bound it: it refused when the scope went
+ * blind and again now, with `n` accepted in between, so it makes room for less
+ * than n + 1 in that time, one per (now - then) / (n + 1) at the fastest. (A
+ * spacing once accepted is no proof on its own: a bucket with room left from
+ * a pause accepts a few faster ones.) So against a server with a steady pace
+ * (nginx's limit_req) it draws one refusal below that pace, then settles on
+ * the shortest spacing accepted above it, with no refusal after. One request
  * in flight at a time cannot storm the server, so a refusal in this state
  * spends no retry budget: the gate is the backoff.
  */
@@ -109,9 +119,13 @@ export class Blind {
   spacing: number;
   /** The earliest the next request may be sent. */
   nextAt: number;
-  /** The spacing of the latest request accepted, and of the latest refused (0: none yet). */
-  #acceptedSpacing = 0;
-  #refusedSpacing = 0;
+  /** No spacing at or below it is tried again (see above); 0 before a refusal. */
+  #floor = 0;
+  /** The spacings accepted (distinct, the latest `ACCEPTED_SPACINGS_KEPT`). */
+  #acceptedSpacings: number[] = [];
+  /** When the scope went blind (refused), and how many were accepted since. */
+  readonly #since: number;
+  #acceptedCount = 0;
   #busy = false;
   #queue: Array<() => void> = [];
   readonly #maxMs: number;
@@ -120,6 +134,7 @@ export class Blind {
     this.#maxMs = Math.max(1, maxMs);
     this.spacing = Math.ceil(Math.min(Math.max(1, spacingMs), this.#maxMs));
     this.nextAt = now + this.spacing;
+    this.#since = now;
   }
 
   /** Waits for this caller's turn (no other request in flight, `nextAt` reached); `release()` ends it. */
@@ -149,19 +164,25 @@ export class Blind {
     this.nextAt = 0;
   }
 
-  /** A request sent at `sentAt` (at the current spacing: one at a time) was accepted. */
-  accepted(sentAt: number): void {
-    this.#acceptedSpacing = this.spacing;
+  /** A request sent at the current spacing (one at a time) was accepted, answered at `now`. */
+  accepted(now: number): void {
+    this.#acceptedCount++;
+    if (!this.#acceptedSpacings.includes(this.spacing)) {
+      this.#acceptedSpacings.push(this.spacing);
+      if (this.#acceptedSpacings.length > ACCEPTED_SPACINGS_KEPT) this.#acceptedSpacings.shift();
+    }
     const shorter = Math.ceil(this.spacing * 0.9);
-    if (shorter > this.#refusedSpacing) this.spacing = shorter;
-    this.nextAt = sentAt + this.spacing;
+    if (shorter > this.#floor) this.spacing = shorter;
+    this.nextAt = now + this.spacing;
   }
 
   /** A request sent in this state (at the current spacing) was refused at `now`. */
   refused(now: number): void {
     const refused = this.spacing;
-    this.#refusedSpacing = refused;
-    this.spacing = this.#acceptedSpacing > refused ? this.#acceptedSpacing : Math.min(refused * 2, this.#maxMs);
+    this.#floor = Math.max(refused, Math.ceil((now - this.#since) / (this.#acceptedCount + 1)));
+    let above = Infinity;
+    for (const s of this.#acceptedSpacings) if (s > this.#floor && s < above) above = s;
+    this.spacing = above !== Infinity ? above : Math.min(Math.max(refused * 2, this.#floor + 1), this.#maxMs);
     this.nextAt = now + this.spacing;
   }
 }

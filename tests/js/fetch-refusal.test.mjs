@@ -83,7 +83,7 @@ test('a configured window too generous for a silent server is lowered to what it
   }
 });
 
-test('a learning scope refused without a word goes one request at a time, spacing doubled by a 429 until one is accepted, then cut by a tenth by a 200, spending no retry budget', async () => {
+test('a learning scope refused without a word goes one request at a time, spacing doubled by a 429 until one is accepted, then cut by a tenth by a 200 down to the pace its refusals bound, spending no retry budget', async () => {
   assert.equal(spins, false, 'not run: a learning scope spins (see the first test), this one would hang');
   const clock = fakeClock(T0);
   const server = await silentServer(clock, 3, 10_000);
@@ -96,10 +96,12 @@ test('a learning scope refused without a word goes one request at a time, spacin
     // The probe, then rounds of 1 and 2 (slow start): 3 accepted, 1 refused,
     // and the scope goes blind. Then one at a time, the first 1 s after that
     // refusal: 1 s, 3 s, 7 s refused (the window frees at 10 s), each doubling
-    // the spacing; 15 s accepted; then cut by a tenth: 22.2 s, 28.68 s.
+    // the spacing; 15 s accepted (8 s); then cut by a tenth (7.2 s), but not to
+    // 7 s or below: nothing was accepted in the 7 s to the last refusal, so the
+    // server's pace is slower than that (22.2 s, 29.4 s).
     assert.deepEqual(server.log.map(([t, s]) => [t - T0, s]), [
       [0, 200], [0, 200], [0, 200], [0, 429],
-      [1_000, 429], [3_000, 429], [7_000, 429], [15_000, 200], [22_200, 200], [28_680, 200],
+      [1_000, 429], [3_000, 429], [7_000, 429], [15_000, 200], [22_200, 200], [29_400, 200],
     ]);
   } finally {
     await server.close();
@@ -144,6 +146,33 @@ test('a silent bucket (nginx limit_req: 5 at once, then one a second), no config
       [1_000, 200], [1_900, 429],
       ...Array.from({ length: 9 }, (_, i) => [2_900 + i * 1_000, 200]),
     ]);
+  } finally {
+    await server.close();
+  }
+});
+
+test('a silent bucket with room left from a pause: a faster spacing accepted there is not trusted, the pace its refusals bound is; one refusal below it, none after', async () => {
+  assert.equal(spins, false, 'not run: a learning scope spins (see the first test), this one would hang');
+  const clock = fakeClock(T0);
+  const server = await silentBucket(clock, 4, 1_000);
+  try {
+    const net = counted();
+    // A backoff of 3 s: the first request one at a time finds 3 slots of the bucket refilled.
+    // (A spacing accepted while such room lasts says nothing of the pace.)
+    const limited = rateLimitedFetch(net.fetch, { clock, random: () => 0, retry: { backoff: '3s', maxBackoff: '30s' } });
+    const outcomes = await drive(clock, settle(limited, server.url, 45), { busy: net.busy });
+    assert.deepEqual(lost(outcomes), []);
+    const log = server.log.map(([t, s]) => [t - T0, s]);
+    // The slow start's 3 refused at 0 s. Then one at a time from 3 s, the
+    // spacing cut by a tenth while the room lasts (down to 0.41 s at 26 s),
+    // one refusal there, and none after: 19 accepted in the 26.4 s since the
+    // scope went blind, so the server's pace is slower than 26.4 s / 20; the
+    // shortest spacing accepted above that, 1.437 s, for the rest.
+    const refusedAt = log.filter(([t, s]) => s === 429 && t > 0).map(([t]) => t);
+    assert.deepEqual(refusedAt, [26_399], JSON.stringify(log));
+    const after = log.filter(([t]) => t > 26_399);
+    assert.ok(after.length >= 15, `${after.length} after the refusal`);
+    assert.ok(after.every(([t, s], i) => s === 200 && t - (i === 0 ? 26_399 : after[i - 1][0]) === 1_437), JSON.stringify(after));
   } finally {
     await server.close();
   }
