@@ -277,6 +277,22 @@ mod tests {
     }
 
     #[test]
+    fn a_reset_that_ends_our_bucket_later_spills_nothing_into_the_next() {
+        // 20 per 10 s, all sent at 3 s; the server's window ends at 10.5 s, after
+        // our bucket's end (10 s): nothing we sent can fall in its next window,
+        // which opens whole at 10.5 s.
+        let per = 10_000;
+        let mut w = Fixed::new(per, 0);
+        w.advance(3_000, per, 0);
+        w.add(3_000, 20, per);
+        assert!(w.adopt_reset(3_000, 10_500, per));
+        assert_eq!(w.start_ms, 500);
+        assert_eq!(w.earliest(3_000, 20, 20, per, 0), 10_500);
+        w.advance(10_500, per, 0);
+        assert_eq!(w.used(), 0);
+    }
+
+    #[test]
     fn requests_in_flight_at_a_boundary_count_in_the_new_bucket() {
         let mut w = Fixed::new(MINUTE, 0);
         w.advance(59_000, MINUTE, 0);

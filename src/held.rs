@@ -141,4 +141,20 @@ mod tests {
         assert!(!h.take(4, 1), "the pool is empty");
         assert!(h.take(12, 1));
     }
+
+    #[test]
+    fn a_permit_pushed_out_of_order_is_still_found_and_merged() {
+        // The limiter's clock never goes back, but the set stays sorted (and
+        // so searchable) if a caller ever pushes an earlier time.
+        let mut h = Held::default();
+        h.push(9, 1);
+        h.push(5, 2);
+        h.push(7, 1);
+        h.push(5, 1);
+        assert_eq!(h.entries(), 3);
+        assert!(h.take(5, 3));
+        assert!(h.take(7, 1));
+        assert!(h.take(9, 1));
+        assert_eq!(h.entries(), 0);
+    }
 }

@@ -118,6 +118,18 @@ mod tests {
     use super::*;
 
     #[test]
+    fn waiters_of_one_priority_share_one_level() {
+        // A level per priority keeps `push` a binary search over the priorities
+        // in use, however many waiters each has.
+        let mut q = Queue::new(1_000);
+        for i in 0..300 {
+            q.push(1, [0, 5, -3][i % 3]).unwrap();
+        }
+        assert_eq!(q.levels.len(), 3);
+        assert_eq!(q.len(), 300);
+    }
+
+    #[test]
     fn higher_priority_goes_first_then_arrival_order() {
         let mut q = Queue::new(10);
         let a = q.push(1, 0).unwrap();

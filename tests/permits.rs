@@ -222,6 +222,93 @@ fn restoring_a_log_whose_costs_overflow_is_refused_not_a_panic() {
     );
 }
 
+// Cases found by mutation testing (`npm run mutants`): each fails if the line
+// it names is changed.
+
+#[test]
+fn a_released_sliding_permit_leaves_the_log_so_the_next_slot_is_the_next_permit_s_expiry() {
+    // sliding.rs `Sliding::remove`: the released units leave the log itself,
+    // not only the count, or the window would reopen at their old expiry.
+    let mut l = with(&[WindowSpec::sliding(2, MINUTE)], false);
+    let p1 = admit(&mut l, 0, 1);
+    admit(&mut l, 10_000, 1);
+    l.release(p1).unwrap();
+    assert_eq!(l.used(0), Some(1));
+    admit(&mut l, 20_000, 1);
+    assert_eq!(l.earliest(1).unwrap(), 70_000, "the permit of 10 s expires first, not the released one");
+}
+
+#[test]
+fn a_late_completion_of_an_expired_permit_never_counts_past_the_limit() {
+    // sliding.rs `Sliding::trim_to` (via `Window::cap`): the completion counts
+    // the permit again at its arrival time, but a log never holds more than
+    // its limit (the oldest units are dropped: they must expire first anyway).
+    let mut l = with(&[WindowSpec::sliding(2, MINUTE)], false);
+    let p1 = admit(&mut l, 0, 1);
+    admit(&mut l, 30_000, 1);
+    admit(&mut l, 60_000, 1);
+    l.complete_at(p1, 60_000, 60_000).unwrap();
+    assert_eq!(l.used(0), Some(2));
+    assert_eq!(l.earliest(1).unwrap(), 120_000);
+}
+
+#[test]
+fn completing_at_the_admission_time_counts_nothing_again() {
+    // limiter.rs `complete_at` restamps only a later arrival: one at the
+    // admission time moves nothing, even after a server report moved the
+    // permit's units in the log.
+    let mut l = with(&[WindowSpec::sliding(3, MINUTE)], false);
+    let p = admit(&mut l, 0, 1);
+    l.reconcile(0, 1, None, 1_000).unwrap();
+    l.advance(1_500).unwrap();
+    let before = l.used(0);
+    let earliest = l.earliest(1).unwrap();
+    l.complete_at(p, 0, 1_500).unwrap();
+    assert_eq!(l.used(0), before);
+    assert_eq!(l.earliest(1).unwrap(), earliest);
+}
+
+#[test]
+fn a_permit_released_after_a_server_report_that_may_include_it_stays_counted() {
+    // window.rs `Window::release`: a report made at or after the admission may
+    // count the permit, so releasing it gives nothing back; one admitted after
+    // the report is given back.
+    let mut l = with(&[WindowSpec::sliding(3, MINUTE)], false);
+    let before_report = admit(&mut l, 1_000, 1);
+    l.reconcile(0, 2, None, 1_000).unwrap();
+    let after_report = admit(&mut l, 2_000, 1);
+    assert_eq!(l.used(0), Some(2));
+    l.release(before_report).unwrap();
+    assert_eq!(l.used(0), Some(2), "the server may have counted it");
+    l.release(after_report).unwrap();
+    assert_eq!(l.used(0), Some(1));
+}
+
+#[test]
+fn aligning_to_a_server_clock_moves_a_fixed_window_s_boundaries() {
+    // window.rs `Window::realign`: the server's minutes start 30 s later on our clock.
+    let mut l = with(&[WindowSpec::fixed(2, MINUTE, 0), WindowSpec::sliding(5, MINUTE)], false);
+    assert!(l.align_to_server(-30_000, 0));
+    admit(&mut l, 1_000, 2);
+    assert_eq!(l.earliest(1).unwrap(), 30_000);
+    assert!(!l.align_to_server(-30_000, 0), "already aligned");
+}
+
+#[test]
+fn releasing_a_permit_from_early_in_a_bucket_keeps_what_spilled_from_its_end() {
+    // window.rs `Window::release`: only a released permit that was admitted
+    // within the guard of its bucket's end takes its units out of the spill.
+    let mut l = with(&[WindowSpec::fixed(10, MINUTE, 0)], false);
+    assert!(l.align_to_server(0, 1_000));
+    let early = admit(&mut l, 10_000, 5);
+    admit(&mut l, 59_500, 5); // may reach the server after its boundary
+    l.release(early).unwrap();
+    assert_eq!(l.used(0), Some(5));
+    l.advance(60_000).unwrap();
+    assert_eq!(l.used(0), Some(5), "the 5 sent at 59.5 s may count in the new minute");
+    assert!(matches!(l.try_acquire(60_000, 6).unwrap(), Decision::Wait { .. }));
+}
+
 mod release_props {
     use proptest::prelude::*;
     use tollgate::{Decision, Kind, Limiter, Options, WindowSpec};
