@@ -53,3 +53,7 @@ echo '{ "type": "commonjs" }' > js/cjs/package.json
 
 # The entries that carry the wasm inside (js/src/inline.ts) import it from here.
 node .ci/inline-wasm.mjs
+
+# The Node entry: js/cjs/node.js bundled with the modules it loads at once, the
+# rarely used ones loaded on first use, and js/node.mjs naming its exports.
+node .ci/bundle-node.mjs

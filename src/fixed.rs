@@ -293,6 +293,23 @@ mod tests {
     }
 
     #[test]
+    fn units_sent_when_a_carry_ends_do_not_join_it() {
+        // 10 s buckets. The server counts 5 until 15 s (past our bucket's end):
+        // a carry. 3 sent at 15 s fall in the server's next window, so a later
+        // report that extends the carry holds its own count, not 5 + 3.
+        let per = 10_000;
+        let mut w = Fixed::new(per, 0);
+        w.advance(0, per, 0);
+        w.reconcile(5, 15_000, per);
+        w.advance(10_000, per, 0);
+        w.add(15_000, 3, per);
+        assert_eq!(w.carry_units, 5);
+        w.reconcile(6, 25_000, per);
+        w.advance(20_000, per, 0);
+        assert_eq!(w.used(), 6);
+    }
+
+    #[test]
     fn requests_in_flight_at_a_boundary_count_in_the_new_bucket() {
         let mut w = Fixed::new(MINUTE, 0);
         w.advance(59_000, MINUTE, 0);

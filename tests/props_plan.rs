@@ -79,3 +79,13 @@ fn queued_waiters_are_planned_before_new_requests() {
     assert!(hex.plan(0, 1_000_001, 1).is_err());
     assert!(hex.plan(0, 1, 21).is_err());
 }
+
+#[test]
+fn a_plan_covers_up_to_max_plan_requests_and_no_more() {
+    // Found by mutation testing: the bound is inclusive.
+    let l = Limiter::new(&[WindowSpec::sliding(tollgate::MAX_PLAN as u64, 60_000)]).unwrap();
+    let plan = l.plan(0, tollgate::MAX_PLAN, 1).unwrap();
+    assert_eq!(plan.len(), tollgate::MAX_PLAN);
+    assert_eq!(plan[tollgate::MAX_PLAN - 1], 0);
+    assert_eq!(l.plan(0, tollgate::MAX_PLAN + 1, 1), Err(tollgate::Error::PlanTooLong { requests: tollgate::MAX_PLAN as u64 + 1 }));
+}

@@ -117,6 +117,23 @@ fn the_base_snapshot_restores_and_decides_like_the_limiter_that_took_it() {
 }
 
 #[test]
+fn a_log_listing_one_millisecond_twice_is_in_order_and_decides_like_one_entry() {
+    // "In order" is non-decreasing: a log written by hand (or another tool)
+    // may list two entries at one time; they count as one of their sum.
+    let (mut split, mut merged) = (base(), base());
+    let (at, cost) = sliding(&mut merged)[0];
+    assert_eq!(cost, 2);
+    sliding(&mut split)[0] = (at, 1);
+    sliding(&mut split).insert(0, (at, 1));
+    let split = Limiter::restore(&split, Some(&SPECS), options()).unwrap();
+    let merged = Limiter::restore(&merged, Some(&SPECS), options()).unwrap();
+    assert_eq!(split.used(0), merged.used(0));
+    for cost in 1..=5 {
+        assert_eq!(split.earliest(cost), merged.earliest(cost), "cost {cost}");
+    }
+}
+
+#[test]
 fn each_corrupt_snapshot_is_refused_with_its_reason() {
     let cases = corrupt_cases();
     assert!(cases.len() >= 30);

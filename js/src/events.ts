@@ -90,7 +90,8 @@ export interface DiagnosticsChannels {
 type Channel = ReturnType<DiagnosticsChannels['channel']>;
 
 let channels: DiagnosticsChannels | undefined;
-const byName = new Map<string, Channel>();
+/** Each source's channels by event type (no name is built on a call that finds its channel). */
+const bySource = { limiter: new Map<string, Channel>(), fetch: new Map<string, Channel>() };
 
 /** Called by the Node entry with `node:diagnostics_channel`. */
 export function useDiagnostics(module: DiagnosticsChannels): void {
@@ -100,8 +101,8 @@ export function useDiagnostics(module: DiagnosticsChannels): void {
 /** The channel of `source`'s event `type`, only while it has subscribers. */
 export function subscribedChannel(source: 'limiter' | 'fetch', type: string): Channel | undefined {
   if (channels === undefined) return undefined;
-  const name = `tollgate:${source}:${type}`;
-  let channel = byName.get(name);
-  if (channel === undefined) byName.set(name, (channel = channels.channel(name)));
+  const byType = bySource[source];
+  let channel = byType.get(type);
+  if (channel === undefined) byType.set(type, (channel = channels.channel(`tollgate:${source}:${type}`)));
   return channel.hasSubscribers ? channel : undefined;
 }

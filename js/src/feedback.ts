@@ -14,6 +14,8 @@ const NAMES = [
   'ratelimit', 'ratelimit-policy', 'ratelimit-limit', 'ratelimit-remaining', 'ratelimit-reset',
 ];
 
+const INDEX = new Map(NAMES.map((name, i) => [name, i]));
+
 /**
  * What the response says about limits, or `null` when it says nothing beyond a Date.
  * `sentAtMs`: when its request was sent; a Date behind ours by up to a second
@@ -21,15 +23,33 @@ const NAMES = [
  * slow answer does not move an epoch reset a second later than the server meant.
  */
 export function readFeedback(headers: Headers, nowMs: number, sentAtMs?: number): Feedback | null {
-  let text = '';
+  let found: (string | null)[] | undefined;
   let any = false;
-  for (const name of NAMES) {
-    const value = headers.get(name);
-    if (value === null) continue;
-    text += `${name}: ${value.replace(/[\r\n]/g, ' ')}\n`;
-    if (name !== 'date') any = true;
+  if (typeof Headers === 'function' && headers instanceof Headers) {
+    // One pass over the response's few headers (names lower-cased, repeated
+    // ones joined as `get` joins them) instead of a `get` per name, each a
+    // lookup of its own: about 7× the time in undici.
+    headers.forEach((value, name) => {
+      const i = INDEX.get(name);
+      if (i === undefined) return;
+      (found ??= [])[i] = value;
+      if (i !== 0) any = true; // 0: date
+    });
+  } else {
+    // Another implementation's headers (a custom fetch's): asked by name.
+    for (let i = 0; i < NAMES.length; i++) {
+      const value = headers.get(NAMES[i]!);
+      if (value === null) continue;
+      (found ??= [])[i] = value;
+      if (i !== 0) any = true;
+    }
   }
   if (!any) return null;
+  let text = '';
+  for (let i = 0; i < NAMES.length; i++) {
+    const value = found![i];
+    if (value != null) text += `${NAMES[i]}: ${value.replace(/[\r\n]/g, ' ')}\n`;
+  }
   // Not a header (only NAMES are copied from the response): the core's name for the send time.
   if (sentAtMs !== undefined && Number.isFinite(sentAtMs) && sentAtMs >= 0) text += `tollgate-sent-at: ${Math.floor(sentAtMs)}\n`;
   return parseFeedback(text, nowMs);

@@ -20,12 +20,15 @@ export function sleepUntil(clock: Clock, at: number, signal?: AbortSignal): Prom
   });
 }
 
+const UNBOUNDED = Object.freeze({ signal: undefined, dispose() {} });
+
 /**
  * A signal that aborts when `outer` aborts or when the clock reaches
  * `deadline` (with `onDeadline()` as the reason). `dispose()` clears the timer.
  */
-export function withDeadline(clock: Clock, outer: AbortSignal | undefined, deadline: number | undefined, onDeadline: () => Error) {
-  if (deadline === undefined && outer === undefined) return { signal: undefined, dispose() {} };
+export function withDeadline(clock: Clock, outer: AbortSignal | undefined, deadline: number | undefined,
+  onDeadline: () => Error): { signal: AbortSignal | undefined; dispose(): void } {
+  if (deadline === undefined && outer === undefined) return UNBOUNDED; // most calls: nothing made for them
   const controller = new AbortController();
   const abort = (reason: unknown) => controller.abort(reason);
   const onOuter = () => abort(outer!.reason);

@@ -1,7 +1,8 @@
 // Shared limiters on one redis-server (started here, on a free port, no
 // persistence): decisions per second and latency (p50, p99) with 1, 4 and 16
 // concurrent callers in one process on one connection, for tollgate's
-// `Limiter.shared` + `redisStore` (one Lua script per decision), bottleneck's
+// `Limiter.shared` + `redisStore` (one FCALL of its Lua functions library per
+// decision, or per batch of decisions made together), bottleneck's
 // clustering (ioredis datastore) and rate-limiter-flexible's RateLimiterRedis,
 // each on a quota of 100 per second it mostly refuses (as a busy shared quota does).
 import { performance } from 'node:perf_hooks';
@@ -59,11 +60,14 @@ try {
   const rows = [];
   const results = {};
   // ROUNDS rounds, each running every cell once (the limiters interleaved, so
-  // a load spike of the machine falls on all of them); the median of each cell.
+  // a load spike of the machine falls on all of them, in turn first); the median of each cell.
   const runs = {};
+  let fcalls = 0; // how tollgate's decisions ran: FCALL (functions, Redis 7+), or EVALSHA
   for (let round = 0; round < ROUNDS; round++) {
     for (const c of CONCURRENCY) {
-      for (const [name, decide] of contenders) {
+      // Each round starts with another limiter (one that leaves work behind,
+      // as bottleneck's clustering may, weighs on each in turn).
+      for (const [name, decide] of contenders.map((_, i) => contenders[(i + round) % contenders.length])) {
         log(`round ${round + 1}/${ROUNDS}: ${name}, ${c} concurrent`);
         await measure(decide, c, WARM_MS); // warm-up (JIT, scripts loaded), discarded
         await client.config('RESETSTAT');
@@ -71,11 +75,13 @@ try {
         // Redis's own time per decision (every command of the run, INFO commandstats): the scripts' cost.
         const stats = await client.info('commandstats');
         const usec = [...stats.matchAll(/usec=(\d+),/g)].reduce((sum, m) => sum + Number(m[1]), 0);
+        if (name === contenders[0][0]) fcalls += Number(/cmdstat_fcall:calls=(\d+)/.exec(stats)?.[1] ?? 0);
         r.redisUs = usec / (r.perSecond * (RUN_MS / 1000));
         (runs[`${name}/${c}`] ??= []).push(r);
       }
     }
   }
+  const version = /redis_version:(\S+)/.exec(await client.info('server'))?.[1];
   for (const [name] of contenders) {
     for (const c of CONCURRENCY) {
       const cell = runs[`${name}/${c}`];
@@ -91,7 +97,8 @@ try {
   out();
   out(`Each cell: the median of ${ROUNDS} rounds of ${RUN_MS} ms of callers deciding back to back on one ioredis connection ` +
     'to a local redis-server (no persistence), the limiters interleaved in each round; same server, same run. tollgate checks ' +
-    'and charges the exact sliding log in one script call, and sends the calls made while one of its calls is under way together. ' +
+    `and charges the exact sliding log in one call of its Lua functions library (${fcalls > 0 ? 'FCALL' : 'not used: EVALSHA'}, ` +
+    `redis-server ${version}), and sends the calls made while one of its calls is under way together. ` +
     '"Redis µs per decision": the time redis-server spent in commands (INFO commandstats) over the decisions made.');
   out();
   const ours = results[`${contenders[0][0]}/16`];

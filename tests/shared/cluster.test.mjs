@@ -1,6 +1,7 @@
 // A three-node Redis Cluster started by the test (no replicas): every key of a
-// quota shares one hash tag, so each script runs on one node; the head-of-queue
-// announcements reach subscribers on any node.
+// quota shares one hash tag, so each call runs on one node; the functions
+// library is loaded on every master; the head-of-queue announcements reach
+// subscribers on any node.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { after, before, test } from 'node:test';
@@ -54,6 +55,12 @@ test('a shared limiter works on a three-node Redis Cluster (ioredis Cluster)', a
       assert.equal(fixed, 4, 'the hour counts all four');
       assert.ok(sliding >= 1 && sliding <= 3, `the second holds the waiter and what has not expired: ${sliding}`);
     }
+    // The library is on every master (all get it when the first call finds it
+    // missing), and goes back where it went missing.
+    for (const n of a.nodes('master')) assert.equal((await n.function('LIST')).length, 1, `library on ${n.options.port}`);
+    await Promise.all(a.nodes('master').map((n) => n.function('FLUSH')));
+    for (const l of limiters) assert.equal((await l.usage()).length, 2);
+    for (const n of a.nodes('master')) assert.equal((await n.function('LIST')).length, 1, `library back on ${n.options.port}`);
     // The keys of each quota sit on one slot, with an expiry.
     const keys = (await Promise.all(a.nodes('master').map((n) => n.keys('{tollgate:*')))).flat();
     assert.equal(keys.length, names.length);

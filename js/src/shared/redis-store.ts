@@ -1,7 +1,7 @@
 /**
  * `redisStore(client)`: a quota shared by every process (and machine) that
- * opens the same name on the same Redis. Each decision is one Lua script run
- * by SHA (js/src/shared/lua/*.lua): all windows checked and charged together,
+ * opens the same name on the same Redis. Each decision is one call of Lua
+ * (js/src/shared/lua/*.lua): all windows checked and charged together,
  * atomically, in one round trip. See the README's "Sharing a quota".
  */
 import { InsufficientCapacityError, QueueFullError } from '../errors.js';
@@ -106,6 +106,13 @@ function normalizeStoreOptions(o: RedisStoreOptions): Normalized {
  * A store that shares quotas through Redis. `client` is an ioredis `Redis` or
  * `Cluster`, or a connected node-redis client; tollgate depends on neither.
  *
+ * How decisions run, found out on the first call: on Redis 7 and later, as
+ * functions of the library `tollgate_<hash>` (`FUNCTION LOAD` once per server,
+ * on every master of a cluster, and again when a server lost it; `FCALL` per
+ * call); where Redis has no functions or refuses them (before 7, `FUNCTION`
+ * or `FCALL` disabled or renamed, an ACL without them), as scripts by SHA
+ * (`EVALSHA`), which cost Redis about twice the time per call.
+ *
  * ```js
  * const hex = Limiter.shared({ name: 'hex:' + token, windows: [{ limit: 20, per: '1m' }, { limit: 60, per: '1h' }],
  *   store: redisStore(new Redis()) });
@@ -194,6 +201,13 @@ const MAX_TRY_BATCHES = 2;
 /** Decisions in one batch at most (one script call's arguments). */
 const MAX_TRY_BATCH = 256;
 
+/** A command under way: it fails with StoreError unless answered by `at` (ms since the epoch). */
+interface Deadline {
+  at: number;
+  reject: (reason: unknown) => void;
+  settled: boolean;
+}
+
 interface PendingTry {
   cost: number;
   resolve: (result: SharedTryAcquireResult) => void;
@@ -219,9 +233,10 @@ class RedisSharedLimiter implements SharedLimiter {
   #stateKey: string;
   #channel: string;
   #spec: string;
-  #specArg: string;
-  #leaseArg: string;
-  #queueLeaseArg: string;
+  /** ARGV[1] of every call: the configuration, parsed once by the library (policy.lua's parse_config). */
+  #config: string;
+  /** The smallest limit: a cost up to it fits every window. */
+  #minLimit: number;
   #maxPerMs: number;
   #owner = randomId();
   #seq = 0;
@@ -264,10 +279,9 @@ class RedisSharedLimiter implements SharedLimiter {
     this.#stateKey = `${tag}:state`;
     this.#channel = `${tag}:head`;
     this.#spec = o.windows.map((w) => `${w.kind[0]}:${w.limit}:${w.perMs}:${w.offsetMs}`).join('|');
-    this.#specArg = `${this.#spec}#${s.recoveryMs}`;
+    this.#config = [this.#spec, s.recoveryMs, o.countInFlight ? 1 : 0, o.leaseMs, s.queueLeaseMs].join('#');
+    this.#minLimit = Math.min(...o.windows.map((w) => w.limit));
     this.#maxPerMs = Math.max(...o.windows.map((w) => w.perMs));
-    this.#leaseArg = String(o.leaseMs);
-    this.#queueLeaseArg = String(s.queueLeaseMs);
   }
 
   get events(): EventTarget {
@@ -301,58 +315,123 @@ class RedisSharedLimiter implements SharedLimiter {
 
   // ---------------------------------------------------------------- calls
 
-  async #call(name: ScriptName, extra: readonly (string | number)[], anyGeneration = false): Promise<Reply> {
-    for (let attempt = 0; ; attempt++) {
-      const t0 = this.#o.clock.now();
-      // Hear of losses and of the queue's head from the first call on.
-      if (this.#subscribed === undefined) this.#subscribe().catch(() => {});
-      const args = [
-        this.#specArg,
-        this.#s.time === 'client' ? String(t0) : '',
-        this.#o.countInFlight ? '1' : '0',
-        this.#leaseArg,
-        anyGeneration ? '' : this.#gen,
-        // The generation if this call creates the state: unique without asking the RNG on every call.
-        `${this.#owner}.${++this.#seq}`,
-        this.#queueLeaseArg,
-        this.#channel,
-      ];
-      for (const x of extra) args.push(String(x));
-      const reply = await this.#withTimeout(this.#runner.run(name, this.#stateKey, args));
-      const t1 = this.#o.clock.now();
-      if (this.#s.time === 'redis') this.#sample(Number(reply[1]), t0, t1);
-      const status = reply[0];
-      if (status === 'OK') {
-        if (reply[2] !== '') this.#gen = String(reply[2]);
-        return reply;
+  /** Runs operation `name` and checks its reply (see #request). */
+  #call(name: ScriptName, extra: readonly (string | number)[], anyGeneration = false): Promise<Reply> {
+    return new Promise<Reply>((resolve, reject) => this.#request(name, extra, anyGeneration, resolve, reject));
+  }
+
+  /**
+   * Runs operation `name` and checks its reply: OK goes to `done`, a lost
+   * quota is registered again and the call made again, anything else (or
+   * Redis failing, or silent for `timeoutMs`) goes to `fail` as StoreError.
+   * Callbacks, run from the client's own reply callback: a lone caller hears
+   * back in as few promise hops as the client allows.
+   */
+  #request(
+    name: ScriptName, extra: readonly (string | number)[], anyGeneration: boolean,
+    done: (reply: Reply) => void, fail: (error: unknown) => void, attempt = 0,
+  ): void {
+    const t0 = this.#o.clock.now();
+    // Hear of losses and of the queue's head from the first call on.
+    if (this.#subscribed === undefined) this.#subscribe().catch(() => {});
+    const args = [
+      this.#config,
+      this.#s.time === 'client' ? String(t0) : '',
+      anyGeneration ? '' : this.#gen,
+      // The generation if this call creates the state: unique without asking the RNG on every call.
+      `${this.#owner}.${++this.#seq}`,
+    ];
+    for (const x of extra) args.push(typeof x === 'string' ? x : String(x));
+    const deadline = this.#deadline(fail);
+    this.#runner.run(name, this.#stateKey, args, (reply) => {
+      if (!this.#settle(deadline)) return; // too late: the call failed already
+      try {
+        const t1 = this.#o.clock.now();
+        if (this.#s.time === 'redis') this.#sample(Number(reply[1]), t0, t1);
+        this.#repliedAt = t1;
+        // policy.lua's replies: a status (0 OK, 1 lost, 2 other windows), Redis's time, the generation (0: the one sent).
+        // (Number(): a client may be set to answer integers as strings.)
+        const status = Number(reply[0]);
+        if (status === 0) {
+          const gen = reply[2];
+          // A generation is `owner.seq`: never 0, nor '0'.
+          if (typeof gen === 'string' && gen.length > 1 && gen !== this.#gen) this.#gen = gen;
+          done(reply);
+        } else if (status === 1 && attempt < 3) {
+          // This call found the loss: the announcement of it (`lost <generation>`) is not another's.
+          if (typeof reply[2] === 'string') this.#registeringInto = reply[2];
+          this.#reregister().then(() => this.#request(name, extra, anyGeneration, done, fail, attempt + 1), fail);
+        } else if (status === 2) {
+          fail(new StoreError(`the quota \`${this.#o.name}\` is held in Redis with other windows: every process sharing it must configure the same windows`, this.#runner.location));
+        } else {
+          fail(new StoreError(`Redis answered ${String(status)}`, this.#runner.location));
+        }
+      } catch (error) {
+        fail(error);
       }
-      if (status === 'LOST' && attempt < 3) {
-        await this.#reregister();
-        continue;
-      }
-      if (status === 'SPEC') {
-        throw new StoreError(`the quota \`${this.#o.name}\` is held in Redis with other windows: every process sharing it must configure the same windows`, this.#runner.location);
-      }
-      throw new StoreError(`Redis answered ${String(status)}`, this.#runner.location);
-    }
+    }, (error) => {
+      if (this.#settle(deadline)) fail(this.#failed(error));
+    });
+  }
+
+  /** When the latest reply arrived (the injected clock). */
+  #repliedAt = 0;
+
+  #failed(error: unknown): StoreError {
+    return error instanceof StoreError ? error
+      : new StoreError(`Redis failed: ${error instanceof Error ? error.message : String(error)}`, this.#runner.location, error);
+  }
+
+  /**
+   * Commands under way, in the order sent, each with when it must have been
+   * answered: one timer watches the oldest (a timer set and cleared for every
+   * command cost more than the rest of a call's JS together).
+   */
+  #deadlines: Deadline[] = [];
+  #watchdog: ReturnType<typeof setTimeout> | undefined;
+
+  /** A command sent now must be answered within `timeoutMs` (real time, not the injected clock: this bounds a network wait), or `reject` is called. */
+  #deadline(reject: (reason: unknown) => void): Deadline {
+    const deadline: Deadline = { at: Date.now() + this.#s.timeoutMs, reject, settled: false };
+    this.#deadlines.push(deadline);
+    if (this.#watchdog === undefined) this.#watch(this.#s.timeoutMs);
+    return deadline;
   }
 
   #withTimeout<T>(p: Promise<T>): Promise<T> {
-    const location = this.#runner.location;
     return new Promise<T>((resolve, reject) => {
-      // Real time, not the injected clock: this bounds a network wait.
-      const timer = globalThis.setTimeout(() => {
-        reject(new StoreError(`Redis did not answer within ${this.#s.timeoutMs} ms`, location));
-      }, this.#s.timeoutMs);
-      (timer as { unref?: () => void }).unref?.();
+      const deadline = this.#deadline(reject);
       p.then(
-        (v) => { globalThis.clearTimeout(timer); resolve(v); },
-        (e) => {
-          globalThis.clearTimeout(timer);
-          reject(e instanceof StoreError ? e : new StoreError(`Redis failed: ${e instanceof Error ? e.message : String(e)}`, location, e));
-        },
+        (v) => { if (this.#settle(deadline)) resolve(v); },
+        (e) => { if (this.#settle(deadline)) reject(this.#failed(e)); },
       );
     });
+  }
+
+  /** The command was answered: false if too late (its deadline failed it already). */
+  #settle(deadline: Deadline): boolean {
+    if (deadline.settled) return false;
+    deadline.settled = true;
+    // Answers come in order (one connection): the settled ones at the front go.
+    const d = this.#deadlines;
+    while (d.length > 0 && d[0]!.settled) d.shift();
+    return true;
+  }
+
+  #watch(ms: number): void {
+    this.#watchdog = globalThis.setTimeout(() => {
+      this.#watchdog = undefined;
+      const now = Date.now();
+      const d = this.#deadlines;
+      while (d.length > 0 && (d[0]!.settled || d[0]!.at <= now)) {
+        const late = d.shift()!;
+        if (late.settled) continue;
+        late.settled = true;
+        late.reject(new StoreError(`Redis did not answer within ${this.#s.timeoutMs} ms`, this.#runner.location));
+      }
+      if (d.length > 0) this.#watch(d[0]!.at - now);
+    }, ms);
+    (this.#watchdog as { unref?: () => void }).unref?.();
   }
 
   /** Redis lost the quota (or it expired): count again what this process admitted within the longest window. */
@@ -408,6 +487,7 @@ class RedisSharedLimiter implements SharedLimiter {
   }
 
   #checkCost(cost: number): void {
+    if (cost <= this.#minLimit) return;
     for (const [i, w] of this.#o.windows.entries()) {
       if (cost > w.limit) {
         throw new InsufficientCapacityError(`cost ${cost} exceeds window ${i}'s limit of ${w.limit}: it could never be admitted`);
@@ -479,10 +559,14 @@ class RedisSharedLimiter implements SharedLimiter {
 
   // ---------------------------------------------------------------- the API
 
-  async tryAcquire(cost = 1): Promise<SharedTryAcquireResult> {
+  tryAcquire(cost = 1): Promise<SharedTryAcquireResult> {
     const slots = this.#slots;
     if (slots === undefined) return this.#tryWindows(cost);
-    normalizeCost(cost);
+    try {
+      normalizeCost(cost);
+    } catch (error) {
+      return Promise.reject(error);
+    }
     return tryAcquireInSlot(slots, () => this.#tryWindows(cost));
   }
 
@@ -502,14 +586,20 @@ class RedisSharedLimiter implements SharedLimiter {
     return wrapWith(this, fn, options);
   }
 
-  async #tryWindows(cost: number): Promise<SharedTryAcquireResult> {
-    normalizeCost(cost);
-    this.#checkCost(cost);
-    if (this.#closed) throw closedError();
-    if (this.#local !== undefined) return this.#tryLocal(cost);
+  #tryWindows(cost: number): Promise<SharedTryAcquireResult> {
+    try {
+      normalizeCost(cost);
+      this.#checkCost(cost);
+      if (this.#closed) throw closedError();
+      if (this.#local !== undefined) return Promise.resolve(this.#tryLocal(cost));
+    } catch (error) {
+      return Promise.reject(error);
+    }
     return new Promise<SharedTryAcquireResult>((resolve, reject) => {
       this.#tries.push({ cost, resolve, reject });
-      this.#flushTries();
+      // A lone call (nothing under way or gathering) goes at once.
+      if (this.#triesInFlight === 0 && !this.#tryFlush) this.#sendTries();
+      else this.#flushTries();
     });
   }
 
@@ -520,10 +610,11 @@ class RedisSharedLimiter implements SharedLimiter {
 
   /**
    * tryAcquire calls made while one of this limiter's batches is under way go
-   * to Redis together, in one script call that decides them in order, each
+   * to Redis together, in one function call that decides them in order, each
    * all or nothing (as if they had come one after another in one
-   * millisecond): the round trip, the script's start and the state's decoding
-   * are paid once per batch, not once per decision. A lone call goes at once.
+   * millisecond): the round trip, the call's start and the state's reading
+   * are paid once per batch, not once per decision. A lone call goes at once;
+   * calls made in the same tick after it form the next batch.
    */
   #flushTries(): void {
     if (this.#tryFlush || this.#triesInFlight >= MAX_TRY_BATCHES || this.#tries.length === 0) return;
@@ -553,23 +644,30 @@ class RedisSharedLimiter implements SharedLimiter {
     this.#triesInFlight++;
     const args: (string | number)[] = ['try'];
     for (const t of batch) args.push(t.cost);
-    this.#call('acquire', args).then((reply) => {
-      const now = this.#o.clock.now();
-      for (let k = 0, i = 3; k < batch.length; k++, i += 2) {
-        const t = batch[k]!;
-        if (reply[i] === 1) {
-          t.resolve({ ok: true, permit: this.#permit(`${this.#owner}:${++this.#seq}`, Number(reply[i + 1]), t.cost) });
-        } else {
-          const retryAt = this.#toLocal(Number(reply[i + 1]));
-          t.resolve({ ok: false, retryAt, waitMs: retryAt - now });
+    this.#request('acquire', args, false, (reply) => {
+      try {
+        const now = this.#repliedAt;
+        for (let k = 0, i = 3; k < batch.length; k++, i += 2) {
+          const t = batch[k]!;
+          if (Number(reply[i]) === 1) {
+            t.resolve({ ok: true, permit: this.#permit(`${this.#owner}:${++this.#seq}`, Number(reply[i + 1]), t.cost) });
+          } else {
+            const retryAt = this.#toLocal(Number(reply[i + 1]));
+            t.resolve({ ok: false, retryAt, waitMs: retryAt - now });
+          }
         }
+      } finally {
+        this.#triesDone();
       }
     }, (error) => {
       for (const t of batch) this.#orFallback(error, () => this.#tryLocal(t.cost)).then(t.resolve, t.reject);
-    }).finally(() => {
-      this.#triesInFlight--;
-      this.#flushTries();
+      this.#triesDone();
     });
+  }
+
+  #triesDone(): void {
+    this.#triesInFlight--;
+    this.#flushTries();
   }
 
   #acquireWindows(options: AcquireOptions = {}): Promise<SharedPermit> {
@@ -653,6 +751,8 @@ class RedisSharedLimiter implements SharedLimiter {
 
   #requeueing = false;
   #reregistering = false;
+  /** The generation this process's own call found new (and registers into), so its announcement is not news. */
+  #registeringInto = '';
   #fullRegistrations = 0;
 
   /**
@@ -698,7 +798,7 @@ class RedisSharedLimiter implements SharedLimiter {
     if (ticket === 'lost') {
       // Another process found the quota lost: count what we admitted there now.
       // (On the local fallback, the probe for Redis does it.)
-      if (owner !== this.#gen && !this.#reregistering && this.#gen !== '' && this.#local === undefined) {
+      if (owner !== this.#gen && owner !== this.#registeringInto && !this.#reregistering && this.#gen !== '' && this.#local === undefined) {
         this.#reregistering = true;
         this.#reregister().catch(() => {}).finally(() => { this.#reregistering = false; });
       }
@@ -823,7 +923,7 @@ class RedisSharedLimiter implements SharedLimiter {
       changed = this.#local.reconcile(window, { remaining, ...(resetAt === undefined ? {} : { resetAt }) });
     } else {
       try {
-        changed = (await this.#call('reconcile', [window + 1, remaining, reset]))[3] === 1;
+        changed = Number((await this.#call('reconcile', [window + 1, remaining, reset]))[3]) === 1;
       } catch (error) {
         changed = await this.#orFallback(error, () => this.#local!.reconcile(window, { remaining, ...(resetAt === undefined ? {} : { resetAt }) }));
       }

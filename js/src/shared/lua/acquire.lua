@@ -1,19 +1,19 @@
 -- acquire.lua: admits a request now, or queues it as a waiter and admits the
 -- waiters of one process that head the queue and fit.
---   KEYS, ARGV[1..8]: see policy.lua
---   ARGV[9]   mode: 'try' (admit now or say when; never queue), 'queue'
+--   KEYS, ARGV[1..4]: see policy.lua
+--   ARGV[5]   mode: 'try' (admit now or say when; never queue), 'queue'
 --             (admit now or queue the ticket), 'poll' (renew this process's
 --             tickets and admit those heading the queue)
---   try:   ARGV[10..] the costs of one or more decisions of one process,
+--   try:   ARGV[6..] the costs of one or more decisions of one process,
 --          decided in order, each all or nothing, as if they had come one
 --          after the other within the same millisecond (a process batches the
 --          tryAcquire calls made while its previous call was under way)
 --   queue, poll:
---   ARGV[10]  cost, units (1 .. every window's limit; checked by the client)
---   ARGV[11]  the permit's id (also the ticket's id when queued)
---   ARGV[12]  the calling process's owner id
---   ARGV[13]  priority, an integer; higher first
--- Reply: 'OK', now (ms), generation, then
+--   ARGV[6]  cost, units (1 .. every window's limit; checked by the client)
+--   ARGV[7]  the permit's id (also the ticket's id when queued)
+--   ARGV[8]  the calling process's owner id
+--   ARGV[9]  priority, an integer; higher first
+-- Reply: 0 (OK), now (ms), generation (see policy.lua), then
 --   try:          per decision, 1 and the permit's time (ms), or 0 and the
 --                 retry time (ms, -1 = never)
 --   queue, poll:  n, n pairs (ticket id, admitted at ms), then the head's
@@ -21,13 +21,26 @@
 --                 empty), then how many tickets of this owner are queued (a
 --                 process that finds fewer than it waits for queues them again:
 --                 Redis lost them)
-local mode = ARGV[9]
-local now = tick(NOW)
+local mode = ARGV[5]
 
 if mode == 'try' then
-  local out = { 'OK', NOW, ST.gen }
+  -- The same refusal as a moment ago (see remember_refusal): nothing to
+  -- compute, nothing moved.
+  local same = refused_again()
+  if same then
+    local out = { 0, NOW, gen_reply() }
+    for i = 6, #ARGV do
+      out[#out + 1] = 0
+      out[#out + 1] = same
+    end
+    cache(RAW)
+    return out
+  end
+  local now = tick(NOW)
+  local out = { 0, NOW, gen_reply() }
   local changed = CREATED or DIRTY or #ST.q > 0
-  for i = 10, #ARGV do
+  local retry
+  for i = 6, #ARGV do
     local cost = tonumber(ARGV[i])
     if #ST.q > 0 then
       -- Waiters go first: come back no earlier than the head and we both fit.
@@ -35,7 +48,8 @@ if mode == 'try' then
       out[#out + 1] = 0
       out[#out + 1] = reply_time(math.max(behind, now + 1))
     else
-      local at, retry = try_admit(cost)
+      local at
+      at, retry = try_admit(cost)
       if at then
         changed = true
         out[#out + 1] = 1
@@ -50,15 +64,22 @@ if mode == 'try' then
   -- common case of a busy quota): the next call moves the clock from the
   -- stored time to its own and derives the same state. Only the clock
   -- reading is lost, which matters only when callers' clocks disagree
-  -- (`time: 'client'`); Redis TIME does not go back.
-  if changed then save() end
+  -- (`time: 'client'`); Redis TIME does not go back. (A library keeps the
+  -- state as moved, with the bytes still stored: see cache().)
+  if changed then
+    save()
+  else
+    cache(RAW)
+    remember_refusal(retry)
+  end
   return out
 end
 
-local cost = tonumber(ARGV[10])
-local id = ARGV[11]
-local owner = ARGV[12]
-local priority = tonumber(ARGV[13])
+local now = tick(NOW)
+local cost = tonumber(ARGV[6])
+local id = ARGV[7]
+local owner = ARGV[8]
+local priority = tonumber(ARGV[9])
 
 local admitted = {}
 if mode == 'queue' then
@@ -93,7 +114,7 @@ else
   pump(owner, admitted)
 end
 
-local out = { 'OK', NOW, ST.gen, #admitted / 2 }
+local out = { 0, NOW, gen_reply(), #admitted / 2 }
 for i = 1, #admitted do out[#out + 1] = admitted[i] end
 head_reply(out)
 local mine = 0

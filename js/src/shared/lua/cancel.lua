@@ -1,13 +1,13 @@
 -- cancel.lua: waiters gave up (aborted, or their limiter closed): they leave the queue.
---   KEYS, ARGV[1..8]: see policy.lua
---   ARGV[9..] the tickets' ids
--- Reply: 'OK', now (ms), generation, how many were queued
+--   KEYS, ARGV[1..4]: see policy.lua
+--   ARGV[5..] the tickets' ids
+-- Reply: 0 (OK), now (ms), generation (see policy.lua), how many were queued
 local gone = {}
-for i = 9, #ARGV do gone[ARGV[i]] = true end
+for i = 5, #ARGV do gone[ARGV[i]] = true end
 tick(NOW)
 local removed, i = 0, 1
 while i <= #ST.q do
   if gone[ST.q[i].id] then table.remove(ST.q, i); removed = removed + 1 else i = i + 1 end
 end
 save()
-return { 'OK', NOW, ST.gen, removed }
+return { 0, NOW, gen_reply(), removed }

@@ -1,7 +1,7 @@
 -- pause.lua: admits nothing before a time (a Retry-After, a reset). Pauses only lengthen.
---   KEYS, ARGV[1..8]: see policy.lua
---   ARGV[9]   until, ms since the Unix epoch (the store's clock)
--- Reply: 'OK', now (ms), generation, the gate (ms)
-ST.gate = math.max(ST.gate, tonumber(ARGV[9]))
+--   KEYS, ARGV[1..4]: see policy.lua
+--   ARGV[5]   until, ms since the Unix epoch (the store's clock)
+-- Reply: 0 (OK), now (ms), generation (see policy.lua), the gate (ms)
+ST.gate = math.max(ST.gate, tonumber(ARGV[5]))
 save()
-return { 'OK', NOW, ST.gen, ST.gate }
+return { 0, NOW, gen_reply(), ST.gate }

@@ -1,30 +1,54 @@
 -- policy.lua: the core's semantics (src/sliding.rs, fixed.rs, bucket.rs,
--- policy.rs, limiter.rs) in Lua, prepended to every operation script by
--- js/src/shared/embed-lua.mjs. Not a script by itself.
+-- policy.rs, limiter.rs) in Lua. Not a script by itself: js/src/shared/embed-lua.mjs
+-- builds from it and the operations (acquire.lua, ...) both
+--   - a Redis Functions library (Redis >= 7: FUNCTION LOAD once, FCALL per
+--     call): this file runs once, at load, and each operation is a function
+--     of the library, so a call pays for the operation alone; and
+--   - one script per operation (EVALSHA, where functions are unavailable):
+--     this file followed by the operation, all of it run on every call.
+-- Either way an operation's body starts with `begin(KEYS, ARGV)` (at the end
+-- of this file), which reads the arguments and the quota's state.
 --
 -- Common KEYS and ARGV of every operation (the op's own ARGV follow):
 --   KEYS[1]  the quota's state: `{prefix:hash}:state`, a MessagePack map
---   ARGV[1]  the windows: `kind:limit:per_ms:offset_ms` joined by `|`
---            (kind s = sliding, f = fixed, b = bucket), then `#` and the
---            grace after a loss, ms (recovery)
+--   ARGV[1]  the limiter's configuration, the same on every call (parsed once
+--            per library: see parse_config), fields joined by `#`:
+--              the windows: `kind:limit:per_ms:offset_ms` joined by `|`
+--                (kind s = sliding, f = fixed, b = bucket);
+--              the grace after a loss, ms (recovery);
+--              count in flight: 1 or 0;
+--              lease, ms: an in-flight permit counts as sent at `at + lease`;
+--              queue lease, ms: a waiter whose process gave no sign of life
+--                for this long leaves the queue
+--            (the same for every quota with the same windows and options: the
+--            quota's pub/sub channel, announcing the queue's head and losses,
+--            is KEYS[1] with `:head` for `:state`)
 --   ARGV[2]  now, ms since the Unix epoch (the caller's clock), or '' to read
 --            Redis TIME (the default: one clock for every process)
---   ARGV[3]  count in flight: '1' or '0'
---   ARGV[4]  lease, ms: an in-flight permit counts as sent at `at + lease`
---   ARGV[5]  the generation the caller knows ('' for none yet)
---   ARGV[6]  a fresh generation id, used if this call creates the state
---   ARGV[7]  queue lease, ms: a waiter whose process gave no sign of life for
---            this long leaves the queue
---   ARGV[8]  the pub/sub channel announcing the queue's head (and losses)
---   ARGV[9+]  the operation's own
+--   ARGV[3]  the generation the caller knows ('' for none yet)
+--   ARGV[4]  a fresh generation id, used if this call creates the state
+--   ARGV[5+]  the operation's own
+-- Replies start with a status (0: OK; 1: the quota was lost, register again;
+-- 2: the quota is held with other windows), Redis's time (ms), and the
+-- generation in force (0 when it is the one the caller knows). Numbers, not
+-- strings, where they can be: each bulk string costs both ends a little.
 --
 -- Numbers are Lua doubles: every time and count is an integer below 2^53, so
 -- all arithmetic here is exact (bucket windows need limit * per_ms <= 2^52,
 -- checked by the client). "Never" (only a completion can make room) is
 -- math.huge here and -1 in replies.
+--
+-- Only locals: a library may not create globals, and while it loads it may
+-- not even read them (math, string, table, cmsgpack exist only during calls:
+-- code outside functions uses none). The per-call locals below are set by
+-- begin() on every call (a library keeps them between calls: nothing may
+-- carry over, so begin() sets every one).
 
-local INF = math.huge
-local KEY = KEYS[1]
+local INF = 1 / 0
+-- The call's key and arguments, its windows (WIN: { kind, limit, per,
+-- offset }, read only), and its time.
+local KEY, ARGV, SPEC, RECOVERY_MS, WIN, MAX_PER
+local COUNT_IN_FLIGHT, LEASE, QUEUE_LEASE, NOW
 
 local function floor_div(a, b)
   -- Exact quotient and remainder of integers a >= 0, b >= 1 below 2^53: a / b
@@ -41,29 +65,27 @@ local function ceil_div(a, b)
   return q
 end
 
--- Windows configuration.
-local SPEC, RECOVERY_MS = string.match(ARGV[1], '^(.*)#(%d+)$')
-RECOVERY_MS = tonumber(RECOVERY_MS)
-local WIN = {}
-local MAX_PER = 0
-for part in string.gmatch(SPEC, '[^|]+') do
-  local k, l, p, o = string.match(part, '^(%a):(%d+):(%d+):(%d+)$')
-  local w = { kind = k, limit = tonumber(l), per = tonumber(p), offset = tonumber(o) }
-  WIN[#WIN + 1] = w
-  if w.per > MAX_PER then MAX_PER = w.per end
-end
-
-local COUNT_IN_FLIGHT = ARGV[3] == '1'
-local LEASE = tonumber(ARGV[4])
-local QUEUE_LEASE = tonumber(ARGV[7])
-local CHANNEL = ARGV[8]
-
-local NOW
-if ARGV[2] == '' then
-  local t = redis.call('TIME')
-  NOW = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-else
-  NOW = tonumber(ARGV[2])
+-- Configurations (ARGV[1]), parsed once each: a library keeps them between
+-- calls (a script parses its one on every call). Bounded: a Redis serving
+-- many configurations parses again now and then.
+local PARSED, PARSED_N = {}, 0
+local function parse_config(arg)
+  local spec, recovery, in_flight, lease, queue_lease = string.match(arg, '^([^#]*)#(%d+)#([01])#(%d+)#(%d+)$')
+  local win, max_per = {}, 0
+  for part in string.gmatch(spec, '[^|]+') do
+    local k, l, p, o = string.match(part, '^(%a):(%d+):(%d+):(%d+)$')
+    local w = { kind = k, limit = tonumber(l), per = tonumber(p), offset = tonumber(o) }
+    win[#win + 1] = w
+    if w.per > max_per then max_per = w.per end
+  end
+  if PARSED_N >= 64 then PARSED, PARSED_N = {}, 0 end
+  local parsed = {
+    spec = spec, recovery = tonumber(recovery), win = win, max_per = max_per,
+    in_flight = in_flight == '1', lease = tonumber(lease), queue_lease = tonumber(queue_lease),
+  }
+  PARSED[arg] = parsed
+  PARSED_N = PARSED_N + 1
+  return parsed
 end
 
 ---------------------------------------------------------------- sliding
@@ -198,7 +220,7 @@ end
 
 -- Set when moving the clock changed more than a recomputation at a later time
 -- would (see acquire.lua's refusals, which then need not write the state back).
-local DIRTY = false
+local DIRTY
 
 local function fx_advance(f, now, per, in_flight)
   local start = fx_bucket_start(now, per, f.phase)
@@ -489,20 +511,55 @@ end
 -- r (round), s (arrival seq), c (cost), x (expires) }; st.seq: last arrival;
 -- st.sr: the round served last; st.keep: the state matters until then.
 
-local ST
-local CREATED = false
-local HEAD_BEFORE = ''
+local ST, CREATED
 
-local function load()
-  local raw = redis.call('GET', KEY)
+-- The quota's channel: `{prefix:hash}:head` for the key `{prefix:hash}:state`.
+local function channel() return string.sub(KEY, 1, -7) .. ':head' end
+
+-- The generation for a reply: 0 when it is the one the caller knows.
+local function gen_reply()
+  if ARGV[3] == ST.gen then return 0 end
+  return ST.gen
+end
+-- The state as read (its MessagePack), for cache().
+local RAW
+
+-- Decoded states by key, each with the MessagePack it was decoded from (or
+-- written as). A library keeps them between calls, so a call whose key still
+-- holds those very bytes skips the decoding (a script starts empty each call:
+-- it always decodes). A call takes its key's entry (a call that fails half way
+-- leaves none behind) and puts it back with the bytes it leaves in Redis: the
+-- ones it wrote (save), or, when it wrote nothing, the ones it read, the state
+-- then moved to its clock without any change a later call would not make
+-- itself (acquire.lua's refusals: see DIRTY). At most 256 keys.
+local CACHED_RAW, CACHED_ST, CACHED_N = {}, {}, 0
+
+-- Refusals by key (acquire.lua's 'try'), see remember_refusal.
+local REFUSED = {}
+
+local function cache(raw)
+  if CACHED_RAW[KEY] == nil then
+    if CACHED_N >= 256 then CACHED_RAW, CACHED_ST, REFUSED, CACHED_N = {}, {}, {}, 0 end
+    CACHED_N = CACHED_N + 1
+  end
+  CACHED_RAW[KEY], CACHED_ST[KEY] = raw, ST
+end
+
+local function load(have, pre_raw)
+  local raw
+  if have then raw = pre_raw else raw = redis.call('GET', KEY) end
+  RAW = raw
   if raw then
-    ST = cmsgpack.unpack(raw)
+    local cached = CACHED_ST[KEY]
+    CACHED_ST[KEY] = nil
+    -- Lua strings are interned: equal bytes are the same string, so this compares pointers.
+    if cached ~= nil and CACHED_RAW[KEY] == raw then ST = cached else ST = cmsgpack.unpack(raw) end
     if ST.spec ~= SPEC then
       return 'SPEC'
     end
-    if ARGV[5] ~= '' and ARGV[5] ~= ST.gen then return 'LOST' end
+    if ARGV[3] ~= '' and ARGV[3] ~= ST.gen then return 'LOST' end
   else
-    ST = { v = 1, gen = ARGV[6], spec = SPEC, clock = 0, gate = 0, w = {}, fl = {}, flt = 0, q = {}, seq = 0, sr = 0 }
+    ST = { v = 1, gen = ARGV[4], spec = SPEC, clock = 0, gate = 0, w = {}, fl = {}, flt = 0, q = {}, seq = 0, sr = 0 }
     for i = 1, #WIN do ST.w[i] = win_new(WIN[i]) end
     CREATED = true
     -- A caller that knew a generation finds none: Redis lost the quota (a
@@ -512,13 +569,12 @@ local function load()
     -- their next call. Until then the quota admits nothing for a grace period
     -- (ARGV[1]'s `recovery` ms, the store's `recoveryMs`), so the first process back
     -- cannot take what the others had already spent.
-    if ARGV[5] ~= '' then
+    if ARGV[3] ~= '' then
       ST.gate = NOW + RECOVERY_MS
-      redis.call('PUBLISH', CHANNEL, 'lost ' .. ST.gen)
+      redis.call('PUBLISH', channel(), 'lost ' .. ST.gen)
       return 'LOST'
     end
   end
-  if #ST.q > 0 then HEAD_BEFORE = ST.q[1].id end
   return 'OK'
 end
 
@@ -622,13 +678,49 @@ local function save()
     if WIN[k].kind == 'b' then keep = math.max(keep, ST.w[k].tm) end
   end
   local ttl = math.max(1, keep - ST.clock) + 60000
-  redis.call('SET', KEY, cmsgpack.pack(ST), 'PX', ttl)
+  local raw = cmsgpack.pack(ST)
+  redis.call('SET', KEY, raw, 'PX', ttl)
+  cache(raw)
   -- Announce the head of the queue when it changed or time may have freed
   -- room for it: only its owner acts on it (no thundering herd).
   if #ST.q > 0 then
     local h = ST.q[1]
-    redis.call('PUBLISH', CHANNEL, h.id .. ' ' .. h.o .. ' ' .. reply_time(earliest(h.c)))
+    redis.call('PUBLISH', channel(), h.id .. ' ' .. h.o .. ' ' .. reply_time(earliest(h.c)))
   end
+end
+
+-- A busy quota refuses call after call until some time E, and until then
+-- only a write can change that: a refusal is computed once, at clock C, and
+-- repeated for calls with the same cost that find the same bytes in Redis
+-- (and the same configuration) at a clock still before E, or before the
+-- state changes on its own in a way that must be written (DIRTY in tick: a
+-- lease ends, a fixed window's bucket ends). Between C and then, tick only
+-- forgets expired log entries and moves the clock, which changes no refusal:
+-- each window's earliest time stays what it was. Only with an empty queue (a
+-- waiter makes every call write). A library keeps these between calls.
+local function remember_refusal(retry)
+  if #ST.q > 0 or retry == nil then return end
+  local cost = ARGV[6]
+  for i = 7, #ARGV do
+    if ARGV[i] ~= cost then return end
+  end
+  local quiet = retry
+  for i = 1, #ST.fl do quiet = math.min(quiet, ST.fl[i].u) end
+  for k = 1, #WIN do
+    if WIN[k].kind == 'f' then quiet = math.min(quiet, ST.w[k].start + WIN[k].per) end
+  end
+  REFUSED[KEY] = { raw = RAW, config = ARGV[1], cost = cost, till = quiet, reply = reply_time(retry) }
+end
+
+-- The remembered refusal's reply time if it holds for this call, else nil.
+local function refused_again()
+  local r = REFUSED[KEY]
+  if r == nil or r.raw ~= RAW or r.config ~= ARGV[1] or #ST.q > 0 then return nil end
+  if math.max(NOW, ST.clock) >= r.till then return nil end
+  for i = 6, #ARGV do
+    if ARGV[i] ~= r.cost then return nil end
+  end
+  return r.reply
 end
 
 -- Admits queued waiters of `owner` while one of them heads the queue and fits.
@@ -658,9 +750,57 @@ local function head_reply(out)
   end
 end
 
-local STATUS = load()
-if STATUS ~= 'OK' and STATUS ~= 'LOST' then return { STATUS, NOW, '' } end
-if STATUS == 'LOST' then
-  if CREATED then save() end
-  return { 'LOST', NOW, ST.gen }
+-- Every operation starts here: reads its arguments and the quota's state.
+-- nil, or the reply that ends the call (the state was lost, or is held with
+-- other windows).
+local function begin(keys, argv, quick)
+  KEY, ARGV = keys[1], argv
+  local now, raw, have
+  if quick then
+    -- acquire.lua's 'try' that a remembered refusal answers (see
+    -- remember_refusal), with the least work: the time, the bytes, a few
+    -- comparisons; the state stays in the cache, untouched.
+    local r = REFUSED[KEY]
+    if r ~= nil and argv[5] == 'try' and argv[1] == r.config then
+      if argv[2] == '' then
+        local t = redis.call('TIME')
+        now = t[1] * 1000 + math.floor(t[2] / 1000)
+      else
+        now = tonumber(argv[2])
+      end
+      raw, have = redis.call('GET', KEY), true
+      local st = CACHED_ST[KEY]
+      if st ~= nil and raw == r.raw and CACHED_RAW[KEY] == raw and #st.q == 0 and math.max(now, st.clock) < r.till
+        and (argv[3] == '' or argv[3] == st.gen) then
+        local gen = st.gen
+        if argv[3] == gen then gen = 0 end
+        local out = { 0, now, gen }
+        for i = 6, #argv do
+          if argv[i] ~= r.cost then out = nil; break end
+          out[#out + 1] = 0
+          out[#out + 1] = r.reply
+        end
+        if out then return out end
+      end
+    end
+  end
+  local c = PARSED[argv[1]] or parse_config(argv[1])
+  SPEC, RECOVERY_MS, WIN, MAX_PER = c.spec, c.recovery, c.win, c.max_per
+  COUNT_IN_FLIGHT, LEASE, QUEUE_LEASE = c.in_flight, c.lease, c.queue_lease
+  if have then
+    NOW = now
+  elseif argv[2] == '' then
+    local t = redis.call('TIME')
+    NOW = t[1] * 1000 + math.floor(t[2] / 1000)
+  else
+    NOW = tonumber(argv[2])
+  end
+  DIRTY, ST, CREATED, RAW = false, nil, false, nil
+  local status = load(have, raw)
+  if status == 'SPEC' then return { 2, NOW, 0 } end
+  if status == 'LOST' then
+    if CREATED then save() end
+    return { 1, NOW, ST.gen }
+  end
+  return nil
 end

@@ -4,21 +4,21 @@
 -- window logs each request at its time, a fixed window counts those in the
 -- current bucket, a token bucket is charged in time order, and requests still
 -- in flight rejoin the in-flight set with their lease.
---   KEYS, ARGV[1..8]: see policy.lua (ARGV[5] is '': any generation is adopted)
---   ARGV[9]   this batch's id: a batch already counted (its reply was lost and
+--   KEYS, ARGV[1..4]: see policy.lua (ARGV[3] is '': any generation is adopted)
+--   ARGV[5]   this batch's id: a batch already counted (its reply was lost and
 --             it was sent again) is not counted twice
---   ARGV[10..] 5 per request, in time order: permit id, admitted at (ms),
+--   ARGV[6..] 5 per request, in time order: permit id, admitted at (ms),
 --             cost (units), completed at (ms, or -1 if still in flight), 1 if it
 --             is counted as in flight else 0
--- Reply: 'OK', now (ms), the generation now in force
+-- Reply: 0 (OK), now (ms), the generation now in force
 local now = tick(NOW)
 ST.reg = ST.reg or {}
 for i = 1, #ST.reg do
-  if ST.reg[i] == ARGV[9] then return { 'OK', NOW, ST.gen } end
+  if ST.reg[i] == ARGV[5] then return { 0, NOW, gen_reply() } end
 end
-table.insert(ST.reg, ARGV[9])
+table.insert(ST.reg, ARGV[5])
 if #ST.reg > 32 then table.remove(ST.reg, 1) end
-for i = 10, #ARGV, 5 do
+for i = 6, #ARGV, 5 do
   local id, at, c = ARGV[i], tonumber(ARGV[i + 1]), tonumber(ARGV[i + 2])
   local done, tracked = tonumber(ARGV[i + 3]), ARGV[i + 4] == '1'
   local lease_end = at + LEASE
@@ -45,4 +45,4 @@ for i = 10, #ARGV, 5 do
   end
 end
 save()
-return { 'OK', NOW, ST.gen }
+return { 0, NOW, gen_reply() }

@@ -5,19 +5,19 @@
 -- refusals that were not written back, so it moves to now first: later is
 -- never more generous, as a bucket gives back less of what is owed and a
 -- fixed window that moved on gives back nothing of an earlier bucket.)
---   KEYS, ARGV[1..8]: see policy.lua
---   ARGV[9]   unused (the permit's id, for logs)
---   ARGV[10]  the permit's time, ms (as admitted, on the store's clock)
---   ARGV[11]  the permit's cost, units
--- Reply: 'OK', now (ms), generation, 1 if it was given back else 0 (counted
+--   KEYS, ARGV[1..4]: see policy.lua
+--   ARGV[5]   unused (the permit's id, for logs)
+--   ARGV[6]  the permit's time, ms (as admitted, on the store's clock)
+--   ARGV[7]  the permit's cost, units
+-- Reply: 0 (OK), now (ms), generation (see policy.lua), 1 if it was given back else 0 (counted
 --   as in flight, its lease had ended: it counts as sent)
-local p_at = tonumber(ARGV[10])
-local p_cost = tonumber(ARGV[11])
+local p_at = tonumber(ARGV[6])
+local p_cost = tonumber(ARGV[7])
 tick(NOW)
 if p_at > ST.clock or (COUNT_IN_FLIGHT and not land(p_at, p_cost)) then
   if CREATED then save() end
-  return { 'OK', NOW, ST.gen, 0 }
+  return { 0, NOW, gen_reply(), 0 }
 end
 for k = 1, #WIN do win_release(WIN[k], ST.w[k], p_at, p_cost, ST.clock, COUNT_IN_FLIGHT) end
 save()
-return { 'OK', NOW, ST.gen, 1 }
+return { 0, NOW, gen_reply(), 1 }
