@@ -19,7 +19,9 @@
 //! clock. `Date` has whole seconds and is stamped before the response
 //! travels, so it bounds the offset between the clocks: `Date − now` is at
 //! most the true offset, and at least the true offset minus a second (plus
-//! the trip). When that range holds 0 the clocks are taken as in step and a
+//! the trip: from the request's sending to `now`, when the pair
+//! `tollgate-sent-at` gives its time in ms since the epoch; not a header, the
+//! caller adds it, up to [`MAX_TRIP_MS`] before `now`). When that range holds 0 the clocks are taken as in step and a
 //! server time is used as it is: a whole-second reset, rounded up by the
 //! server, is then already the latest the window can end, and moving it by
 //! the measured offset would add up to a second on top. Otherwise the time is
@@ -69,6 +71,10 @@ use crate::MAX_TIME_MS;
 /// How far (1 hour) a server's `Date` may be from the client's clock and still
 /// be used to move server times (see the module docs).
 pub const MAX_DATE_SKEW_MS: u64 = 3_600_000;
+
+/// The longest trip (`tollgate-sent-at` to `now`) that widens the range of
+/// offsets read as clocks in step: a slower answer says little of the clocks.
+pub const MAX_TRIP_MS: u64 = 10_000;
 
 /// One of the server's windows, as far as its headers describe it.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -162,7 +168,8 @@ pub fn parse_feedback<'a, I: IntoIterator<Item = (&'a str, &'a str)>>(headers: I
         .and_then(parse_http_date)
         .map(|server| server as i64 - now as i64)
         .filter(|offset| offset.unsigned_abs() <= MAX_DATE_SKEW_MS);
-    let offset = measured.map(moving_offset);
+    let trip = fields.sent_at.and_then(digits).map_or(0, |sent| now.saturating_sub(sent).min(MAX_TRIP_MS));
+    let offset = measured.map(|m| moving_offset(m, trip));
     let retry_at_ms = fields.retry_after.iter().filter_map(|v| parse_retry_after(v, now, offset)).max();
     let mut windows = Vec::new();
     windows.extend(fields.x_ratelimit(now, offset));
@@ -174,9 +181,10 @@ pub fn parse_feedback<'a, I: IntoIterator<Item = (&'a str, &'a str)>>(headers: I
 }
 
 /// The offset that moves server times, from `Date − now` (see the module
-/// docs): 0 when the clocks may be in step, else the measured one.
-fn moving_offset(measured: i64) -> i64 {
-    if measured <= 0 && measured + 1_000 >= 0 {
+/// docs): 0 when the clocks may be in step (a Date up to a second and the
+/// `trip` behind), else the measured one.
+fn moving_offset(measured: i64, trip: u64) -> i64 {
+    if measured <= 0 && measured + 1_000 + trip as i64 >= 0 {
         0
     } else {
         measured
@@ -196,9 +204,10 @@ enum Field {
     LegacyLimit,
     LegacyRemaining,
     LegacyReset,
+    SentAt,
 }
 
-const FIELDS: [(&str, Field); 15] = [
+const FIELDS: [(&str, Field); 16] = [
     ("date", Field::Date),
     ("retry-after", Field::RetryAfter),
     ("x-ratelimit-limit", Field::XLimit),
@@ -214,6 +223,7 @@ const FIELDS: [(&str, Field); 15] = [
     ("ratelimit-limit", Field::LegacyLimit),
     ("ratelimit-remaining", Field::LegacyRemaining),
     ("ratelimit-reset", Field::LegacyReset),
+    ("tollgate-sent-at", Field::SentAt),
 ];
 
 /// The raw values of the fields read, gathered before any is interpreted
@@ -231,6 +241,7 @@ struct Fields<'a> {
     legacy_limit: Option<&'a str>,
     legacy_remaining: Option<&'a str>,
     legacy_reset: Option<&'a str>,
+    sent_at: Option<&'a str>,
 }
 
 impl<'a> Fields<'a> {
@@ -251,6 +262,7 @@ impl<'a> Fields<'a> {
             Field::LegacyLimit => &mut self.legacy_limit,
             Field::LegacyRemaining => &mut self.legacy_remaining,
             Field::LegacyReset => &mut self.legacy_reset,
+            Field::SentAt => &mut self.sent_at,
         };
         *slot = Some(value);
     }

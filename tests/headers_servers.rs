@@ -79,6 +79,31 @@ fn an_epoch_reset_from_a_server_in_step_is_the_bound_it_states() {
 }
 
 #[test]
+fn a_date_behind_by_a_second_and_the_trip_is_still_in_step() {
+    // Stamped at 13:42:59.950 (its Date that second, floored), answered 300 ms
+    // later: Date − now is −1.25 s, within a second and the trip of in step.
+    // The epoch reset, rounded up by the server, is the bound it states; moved
+    // by the measured offset it would be 1.25 s later than that.
+    let now = NOW + 1_250;
+    let headers = [
+        ("Date", "Mon, 23 Nov 2026 13:42:59 GMT"),
+        ("X-RateLimit-Limit", "10"),
+        ("X-RateLimit-Remaining", "9"),
+        ("X-RateLimit-Reset", "1795441390"),
+    ];
+    let sent = (NOW - 50).to_string();
+    let with_trip = headers.iter().copied().chain([("tollgate-sent-at", sent.as_str())]);
+    assert_eq!(parse_feedback(with_trip, now).windows[0].reset_at_ms, Some(NOW + 11 * S));
+    // Without the trip: a second behind is the most read as in step.
+    assert_eq!(parse_feedback(headers, now).windows[0].reset_at_ms, Some(NOW + 11 * S + 1_250));
+    // Sent at 13:43:00.100: a Date of 13:42:59 is then more than a second and
+    // the trip (150 ms) behind, not in step: moved, as before.
+    let late = (NOW + 1_100).to_string();
+    let short_trip = headers.iter().copied().chain([("tollgate-sent-at", late.as_str())]);
+    assert_eq!(parse_feedback(short_trip, now).windows[0].reset_at_ms, Some(NOW + 11 * S + 1_250));
+}
+
+#[test]
 fn a_date_further_off_than_the_bound_is_not_trusted() {
     let reset = [("X-RateLimit-Reset", "1795441381"), ("Retry-After", "Mon, 23 Nov 2026 13:43:09 GMT")];
     for date in ["Thu, 01 Jan 1970 00:00:01 GMT", "Fri, 31 Dec 9999 23:59:59 GMT", "Mon, 23 Nov 2026 15:00:00 GMT"] {

@@ -1,10 +1,12 @@
 // The live view: the Node pipeline's limiters, streamed by the dashboard server
 // as Server-Sent Events (/events): `hello` with the state and the recent history,
 // then a `tick` every 250 ms with the state and the events since the last one.
-// One card per scope (API and hashed key): each window's use, the gate, the
-// queue, the counters, and the timeline. With --redis, also each worker's part (workers-view.js).
+// One card per scope (API and hashed key): each window's use, the configured and
+// learned windows side by side, the gate, the queue, the counters, and the
+// timeline. With --redis, also each worker's part (workers-view.js).
 import { renderWindows } from './bars.js';
 import { formatClock, formatDuration, h, s, throttled } from './format.js';
+import { renderPolicy } from './policy-view.js';
 import { drawTimeline } from './timeline.js';
 import { renderShares, renderWorkers } from './workers-view.js';
 
@@ -103,6 +105,7 @@ export function startLive({ root, span, status, onState, workers }) {
     const count = (name, label, help) => h('div', { title: help }, h('dt', { text: label }), h('dd', { 'data-count': name, text: '0' }));
     c = {
       windows: h('ul', { class: 'windows' }),
+      policy: h('table', { class: 'policy' }),
       gate: h('p', { class: 'gate' }),
       queue: h('p', { class: 'queue' }),
       counts: h('dl', { class: 'counts' },
@@ -116,9 +119,11 @@ export function startLive({ root, span, status, onState, workers }) {
     c.el = h('article', { class: 'scope', 'aria-label': `${api.title}, ${scope.route}, ${key}`, 'data-scope': scope.id },
       h('h4', {}, scope.route, ' ', h('span', { class: 'key', text: key, title: keyHelp })),
       h('p', { class: 'help', text: keyHelp }),
-      c.windows, c.gate, c.queue, c.counts,
+      c.windows, c.policy, c.gate, c.queue, c.counts,
       h('p', { class: 'help', text: 'Held back: waited in tollgate’s queue for room instead of being refused. '
-        + 'Refused by the server: 429 answers (aim: 0). Retried: sent again after a 429 or a 5xx.' }),
+        + 'Refused by the server: 429 answers (aim: 0). Retried: sent again after a 429 or a 5xx. '
+        + 'Learned: a window the server stated in its headers, or showed by what it accepted before a bare 429; '
+        + 'where it is lower than configured, it is in force.' }),
       h('figure', { class: 'timeline' }, c.svg, c.legend));
     group.scopes.append(c.el);
     seen.observe(c.el);
@@ -131,6 +136,7 @@ export function startLive({ root, span, status, onState, workers }) {
     // Numbers stay current everywhere (a full-page screenshot or a scroll shows the truth);
     // only the timeline, the costly part, waits until the card is on screen.
     renderWindows(c.windows, scope.windows, now);
+    renderPolicy(c.policy, scope.configured ?? [], scope.learned ?? []);
     const paused = scope.pausedUntil > now;
     c.gate.dataset.state = paused ? 'paused' : 'open';
     if (paused) {

@@ -38,8 +38,10 @@ const TICK_MS = 250; // real ms between two state messages on /events
  * sharing the quotas through that Redis; an unreachable Redis rejects with
  * `code: 'REDIS_UNREACHABLE'`. `onServerLog(apiId, entries)`: the seed-like
  * servers' log entries, before the dashboard counts and drops them (tests).
+ * `serverOptions`: `{ hex, hexagraph, sch }`, options of each seed-like server
+ * (tests: e.g. `{ sch: { perMinute: 30 } }`, a server stricter than its preset).
  */
-export async function startDashboard({ port = 8080, host = '127.0.0.1', speed = 60, pipeline: withPipeline = true, redis, workers = 3, onServerLog } = {}) {
+export async function startDashboard({ port = 8080, host = '127.0.0.1', speed = 60, pipeline: withPipeline = true, redis, workers = 3, onServerLog, serverOptions = {} } = {}) {
   if (!existsSync(join(repo, 'js/dist/browser.js')) || !existsSync(join(repo, 'pkg/web/tollgate_core.wasm'))) {
     throw new Error('the package is not built (js/dist, pkg/web): run `npm run build` first');
   }
@@ -93,9 +95,9 @@ export async function startDashboard({ port = 8080, host = '127.0.0.1', speed = 
     });
   };
   try {
-    servers.hex = await startHexServer({ clock, runDurationMs: 1_000 });
-    servers.hexagraph = await startHexagraphServer({ clock });
-    servers.sch = await startSecureCodingHubServer({ clock });
+    servers.hex = await startHexServer({ ...serverOptions.hex, clock, runDurationMs: 1_000 });
+    servers.hexagraph = await startHexagraphServer({ ...serverOptions.hexagraph, clock });
+    servers.sch = await startSecureCodingHubServer({ ...serverOptions.sch, clock });
     if (!withPipeline) pipeline = undefined;
     else if (redis === undefined) pipeline = createPipeline({ timers, speed, ...servers, onServerLog });
     else {

@@ -16,8 +16,13 @@ const NAMES = [
 
 const INDEX = new Map(NAMES.map((name, i) => [name, i]));
 
-/** What the response says about limits, or `null` when it says nothing beyond a Date. */
-export function readFeedback(headers: Headers, nowMs: number): Feedback | null {
+/**
+ * What the response says about limits, or `null` when it says nothing beyond a Date.
+ * `sentAtMs`: when its request was sent; a Date behind ours by up to a second
+ * and the trip is then read as clocks in step (see `src/headers.rs`), so that a
+ * slow answer does not move an epoch reset a second later than the server meant.
+ */
+export function readFeedback(headers: Headers, nowMs: number, sentAtMs?: number): Feedback | null {
   let found: (string | null)[] | undefined;
   let any = false;
   if (typeof Headers === 'function' && headers instanceof Headers) {
@@ -45,6 +50,8 @@ export function readFeedback(headers: Headers, nowMs: number): Feedback | null {
     const value = found![i];
     if (value != null) text += `${NAMES[i]}: ${value.replace(/[\r\n]/g, ' ')}\n`;
   }
+  // Not a header (only NAMES are copied from the response): the core's name for the send time.
+  if (sentAtMs !== undefined && Number.isFinite(sentAtMs) && sentAtMs >= 0) text += `tollgate-sent-at: ${Math.floor(sentAtMs)}\n`;
   return parseFeedback(text, nowMs);
 }
 

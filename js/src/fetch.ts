@@ -17,7 +17,7 @@ import { Limiter, Permit } from './limiter.js';
 import type { Feedback } from './core.js';
 import { normalizePriority, parseDuration } from './options.js';
 import { isRequestLike } from './request-like.js';
-import { ACCEPTED_KEPT, Blind, acceptedSince, recordAccepted } from './refusal.js';
+import { ACCEPTED_KEPT, Blind, SlowStart, acceptedSince, recordAccepted } from './refusal.js';
 import { keyHasher } from './routes.js';
 import { SharedScopeLimiter, type SharedScopePermit, isPromise, normalizeLeaseMs, normalizeStore } from './shared/scope.js';
 import type { SharedStore } from './shared/types.js';
@@ -55,9 +55,8 @@ interface ScopeState extends Scope {
   learned: ScopeWindow[];
   /** The waiters of `limiter`: called (their wait aborted with `REPLACED`) when it is replaced, so that they queue on the new one. */
   movers: Set<() => void>;
-  /** Before anything is known of a learning scope's server: the one request sent to find out. */
-  probe: Promise<void> | undefined;
-  probed: boolean;
+  /** A learning scope before its server has said anything: requests go in doubling rounds (see `SlowStart`). */
+  start: SlowStart | undefined;
   /** The route's `maxConcurrent`, for a replacement limiter. */
   maxConcurrent: number;
   /** When responses were accepted (the latest `ACCEPTED_KEPT`): what a refusal without a word is measured against. */
@@ -66,6 +65,8 @@ interface ScopeState extends Scope {
   generation: number;
   /** Refused without a word and no window to hold to: one request at a time (see `Blind`). */
   blind: Blind | undefined;
+  /** Per limit stated without a length: the lengths its windows so far allow (see `windowFromReset`). */
+  resetSpans?: Map<number, { lo: number; hi: number }>;
   /** In-process requests admitted and not yet answered, to count on a replacement limiter (see `replaceLimiter`). */
   flights: Set<Flight>;
 }
@@ -79,7 +80,7 @@ interface Flight {
 /** The abort reason given to the waiters of a replaced limiter. */
 const REPLACED = Symbol('tollgate.limiter-replaced');
 
-/** A learning scope's limiter before the server has said anything: admits everything (the 429 gate still works). */
+/** A learning scope's limiter before the server has said anything: admits everything (its `SlowStart` and the 429 gate still work). */
 const OPEN: ScopeWindow = { limit: 4_294_967_295, perMs: 1, kind: 'bucket' };
 
 export type LimitedInit = RequestInit & { tollgate?: CallOptions };
@@ -254,7 +255,8 @@ function scopeFor(w: Wrapper, route: NormalizedRoute, raw: string | null | undef
       ? new SharedScopeLimiter({ store: w.store, route: route.name, rawKey: raw == null ? '' : String(raw), windows: route.windows, clock: w.o.clock, maxWaiters: w.o.maxWaiters, maxConcurrent: route.maxConcurrent, leaseMs: w.leaseMs })
       : newLimiter(w, configured.length > 0 ? configured : [OPEN], route.maxConcurrent);
     scope = {
-      route: route.name, key, limiter, configured, learned: [], movers: new Set(), probe: undefined, probed: false, maxConcurrent: route.maxConcurrent,
+      route: route.name, key, limiter, configured, learned: [], movers: new Set(), maxConcurrent: route.maxConcurrent,
+      start: configured.length === 0 ? new SlowStart() : undefined,
       accepted: [], generation: 0, blind: undefined, flights: new Set(),
     };
     w.scopes.set(id, scope);
@@ -300,14 +302,10 @@ function learn(w: Wrapper, scope: ScopeState, feedback: Feedback, now: number, s
     let perMs = sw.windowMs;
     // No stated length (@fastify/rate-limit's headers, express-rate-limit's
     // legacy ones): the first request of a window sees the whole window ahead
-    // of it. The server started that window when the request reached it, at
-    // or after `sentAt`, and states its end in whole seconds rounded up (a
-    // delta or an epoch second), so `reset - sentAt` is at least the window
-    // and less than a second more than it plus the round trip. A window of
-    // whole seconds is then exactly the floor. (Rounding to the nearest second
-    // guessed a second too long about half the time with an epoch reset.)
+    // of it (see `windowFromReset`).
+    let replaces: number | undefined;
     if (perMs === undefined && sw.limit !== undefined && sw.remaining === sw.limit - 1 && sw.resetAtMs !== undefined) {
-      perMs = Math.max(1_000, Math.floor((sw.resetAtMs - sentAt) / 1_000) * 1_000);
+      [perMs, replaces] = windowFromReset(scope, sw.limit, sw.resetAtMs, sentAt, now);
       sw.windowMs = perMs;
     }
     // Whatever the server counted by now is free by a window from now: a
@@ -315,6 +313,12 @@ function learn(w: Wrapper, scope: ScopeState, feedback: Feedback, now: number, s
     // to a second later than that.
     if (sw.windowMs !== undefined && sw.resetAtMs !== undefined) sw.resetAtMs = Math.min(sw.resetAtMs, now + sw.windowMs);
     if (sw.limit === undefined || sw.limit < 1 || sw.limit > OPEN.limit || perMs === undefined || perMs > 2 ** 40) continue;
+    // A length narrowed by a later window: that window, corrected (not a second one beside it).
+    const stale = replaces === undefined || replaces === perMs ? -1 : scope.learned.findIndex((l) => l.perMs === replaces && l.limit === sw.limit);
+    if (stale >= 0) {
+      scope.learned.splice(stale, 1);
+      changed = true;
+    }
     const known = scope.learned.find((l) => l.perMs === perMs);
     if (known?.limit === sw.limit) continue;
     if (known !== undefined) known.limit = sw.limit;
@@ -322,11 +326,48 @@ function learn(w: Wrapper, scope: ScopeState, feedback: Feedback, now: number, s
     changed = true;
   }
   if (!changed) return;
-  if (replaceLimiter(w, scope, now, feedback) && scope.blind !== undefined) {
-    // The server states its windows now: the limiter paces the scope again.
-    scope.blind.open();
+  if (replaceLimiter(w, scope, now, feedback)) {
+    // The server states its windows now: the limiter paces the scope.
+    endStart(scope);
+    scope.blind?.open();
     scope.blind = undefined;
   }
+}
+
+/**
+ * The length of a window its server states only by a limit and a reset in
+ * whole seconds, rounded up (a delta, or an epoch second), as seen by the
+ * window's first request, sent at `sentAt` and answered at `now`. The server
+ * started the window between the two, and its reset is less than a second
+ * after that start plus the length: so a length of whole seconds is one in
+ * (reset - now - 1 s, reset - sentAt]. Most often that is one length; two when
+ * the round trip and the rounding straddle a second (an epoch reset rounded up
+ * by 0.9 s, a request 0.2 s on its way: 10 s or 11 s). Of those: a configured
+ * length (the rule the route was configured for); else the longest one
+ * consistent with every window of that limit seen so far (never shorter than
+ * the server's, so never early), narrowed by each new window. (Always the
+ * longest of one window's lengths cost up to a second a window, 10 %.)
+ * Returns the length, and the one it narrows (the same limit learned before).
+ */
+function windowFromReset(scope: ScopeState, limit: number, resetAt: number, sentAt: number, now: number): [number, number | undefined] {
+  const hi = Math.max(1_000, Math.floor((resetAt - sentAt) / 1_000) * 1_000);
+  const lo = Math.min(hi, Math.max(1_000, Math.floor((resetAt - now) / 1_000) * 1_000));
+  let configured = 0;
+  for (const c of scope.configured) if (c.perMs >= lo && c.perMs <= hi && c.perMs % 1_000 === 0) configured = Math.max(configured, c.perMs);
+  if (configured > 0) return [configured, undefined];
+  const spans = (scope.resetSpans ??= new Map());
+  const seen = spans.get(limit);
+  const span = seen !== undefined && seen.lo <= hi && lo <= seen.hi
+    ? { lo: Math.max(lo, seen.lo), hi: Math.min(hi, seen.hi) }
+    : { lo, hi }; // the first, or the server's rule changed
+  spans.set(limit, span);
+  return [span.hi, seen?.hi];
+}
+
+/** A learning scope's slow start is over (its server stated windows, or refused without a word). */
+function endStart(scope: ScopeState): void {
+  scope.start?.open();
+  scope.start = undefined;
 }
 
 /**
@@ -378,7 +419,7 @@ function replaceLimiter(w: Wrapper, scope: ScopeState, now: number, feedback: Fe
  *    period. Where that is below the window's limit, the scope learns it (as
  *    the window's kind) and its limiter is replaced: absorbed.
  * 3. No window to lower (none known, or all at what was accepted): the scope
- *    goes one request at a time (`Blind`), the first a backoff (`retry.backoff`) from now: absorbed.
+ *    goes one request at a time (`Blind`; a slow start ends), the first a backoff (`retry.backoff`) from now: absorbed.
  * 4. Already so: the spacing doubles; the call's retry rules decide.
  */
 function adaptToRefusal(w: Wrapper, scope: ScopeState, sentGeneration: number, now: number): boolean {
@@ -401,6 +442,7 @@ function adaptToRefusal(w: Wrapper, scope: ScopeState, sentGeneration: number, n
     return true;
   }
   if (scope.blind === undefined) {
+    endStart(scope);
     scope.blind = new Blind(now, w.o.retry.backoffMs, w.o.retry.maxBackoffMs);
     scope.generation++;
     return true;
@@ -552,31 +594,33 @@ async function call(w: Wrapper, route: NormalizedRoute, method: string, url: URL
   const waits = withDeadline(clock, userSignal ?? undefined, deadlineAt, () => new DeadlineError(
     `${method} ${url.href}: the deadline of ${deadlineMs} ms passed while waiting`, context(0)));
 
-  let probeDone: (() => void) | undefined;
   /** Attempts refused under a rule the scope has since dropped: not the call's to count (see `adaptToRefusal`). */
   let uncounted = 0;
   try {
     for (let attempt = 1; ; attempt++) {
       if (attempt > 1 && route.pool !== undefined) scope = pickScope(w, route, info, cost);
       // A learning scope that knows nothing of its server yet sends one
-      // request first, so that a backlog does not meet the server unlimited.
-      while (scope.probe !== undefined && scope.learned.length === 0 && scope.configured.length === 0) await scope.probe;
-      if (scope.learned.length === 0 && scope.configured.length === 0 && !scope.probed) {
-        scope.probed = true;
-        // Done, the probe is cleared: a server that says nothing about its
-        // limits leaves the scope learning, and awaiting a settled probe in
-        // the loop above would then spin forever.
-        const probe = new Promise<void>((resolve) => {
-          probeDone = () => {
-            if (scope.probe === probe) scope.probe = undefined;
-            resolve();
-          };
-        });
-        scope.probe = probe;
+      // request first, then doubling rounds, so that a backlog does not meet
+      // the server unlimited (see `SlowStart`). A slot taken is given back once.
+      let slot = scope.start;
+      if (slot !== undefined) {
+        const wait = slot.take(waits.signal);
+        if (wait !== undefined) await wait;
       }
+      const slotDone = (accepted: boolean) => {
+        slot?.done(accepted);
+        slot = undefined;
+      };
       // Refused without a word and no window to hold to: one request at a time (see `Blind`).
       let turn = scope.blind;
-      if (turn !== undefined) await turn.take(clock, waits.signal);
+      if (turn !== undefined) {
+        try {
+          await turn.take(clock, waits.signal);
+        } catch (error) {
+          slotDone(false);
+          throw error;
+        }
+      }
       // Ends the turn once the response has set the next one's time.
       const letGo = () => {
         turn?.release();
@@ -642,7 +686,7 @@ async function call(w: Wrapper, route: NormalizedRoute, method: string, url: URL
         if (userSignal?.aborted) throw userSignal.reason;
 
         const now = clock.now();
-        const feedback = response ? readFeedback(response.headers, now) : null;
+        const feedback = response ? readFeedback(response.headers, now, permit.at) : null;
         if (feedback) {
           const refuseUntil = boundFeedback(feedback, now, w.o.retry.maxRetryAfterMs);
           if (refuseUntil !== undefined) refuse(w, scope, now, refuseUntil, statusOf(response));
@@ -652,8 +696,6 @@ async function call(w: Wrapper, route: NormalizedRoute, method: string, url: URL
           const changed = shared !== undefined ? await shared.reconcileWith(feedback) : reconcileWith(scope.limiter as Limiter, feedback);
           if (changed.length > 0) emit(w, 'reconciled', scope, { windows: changed, feedback });
         }
-        probeDone?.();
-        probeDone = undefined;
         // Calendar windows count on the server's clock: follow its Date.
         if (response && route.windows.some((x) => x.kind === 'fixed')) {
           let server = serverClocks.get(scope.limiter);
@@ -668,7 +710,8 @@ async function call(w: Wrapper, route: NormalizedRoute, method: string, url: URL
         if (response && status < 500 && status !== 429 && status !== 408 && status !== 425 && !r.statusCodes.has(status)) {
           w.planner.onSuccess();
           if (scope.limiter instanceof Limiter) recordAccepted(scope.accepted, now);
-          if (turn !== undefined && turn === scope.blind) turn.accepted(permit.at);
+          if (turn !== undefined && turn === scope.blind) turn.accepted(now);
+          slotDone(true);
           return response;
         }
         const stated = comeBackAt(feedback);
@@ -737,10 +780,10 @@ async function call(w: Wrapper, route: NormalizedRoute, method: string, url: URL
         await sleepUntil(clock, decision, waits.signal);
       } finally {
         letGo();
+        slotDone(false);
       }
     }
   } finally {
-    probeDone?.();
     waits.dispose();
   }
 }

@@ -24,19 +24,111 @@ export function acceptedSince(accepted: readonly number[], from: number): number
   return n;
 }
 
+/** Distinct accepted spacings a `Blind` keeps (they differ by a tenth each: 64 span a factor of 800). */
+const ACCEPTED_SPACINGS_KEPT = 64;
+
+/** Waits in `queue` for `go` to be called; rejects with `signal.reason` on abort (leaving the queue). */
+function queueUp(queue: Array<() => void>, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const onAbort = () => {
+      queue.splice(queue.indexOf(go), 1);
+      reject(signal!.reason);
+    };
+    const go = () => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    };
+    queue.push(go);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+/**
+ * A learning scope before its server has said anything (zero configuration):
+ * its requests go in rounds, each round as large as all the acceptances
+ * before it (the probe, then 1, 2, 4, 8, ...: doubling every round trip), the
+ * next round once the previous one is answered. A server that states its
+ * windows ends it at once (the limiter paces the scope); a 429 that says
+ * nothing ends it too (then `Blind`), after at most as many refusals as the
+ * server had accepted before that round, so never more than one window's
+ * worth, where a backlog sent all at once would draw all of its excess.
+ * A server that never refuses costs log2(n) round trips for a backlog of n.
+ */
+export class SlowStart {
+  /** Requests the current round may still send. */
+  #left = 1;
+  #inFlight = 0;
+  #accepted = 0;
+  #queue: Array<() => void> = [];
+  #open = false;
+
+  /**
+   * Resolves once a slot of the current round is the caller's, then `done()`
+   * must follow (once); undefined when it is at once. After `open()`, everyone goes (no slot, `done()` ignored).
+   */
+  take(signal: AbortSignal | undefined): Promise<void> | undefined {
+    if (this.#open) return undefined;
+    if (this.#left > 0 && this.#queue.length === 0) {
+      this.#left--;
+      this.#inFlight++;
+      return undefined;
+    }
+    return queueUp(this.#queue, signal);
+  }
+
+  /** The slot's request was answered (`accepted`: not refused, not failed), or never sent. */
+  done(accepted: boolean): void {
+    if (this.#open) return;
+    this.#inFlight--;
+    if (accepted) this.#accepted++;
+    if (this.#left === 0 && this.#inFlight === 0) this.#left = Math.max(1, this.#accepted);
+    while (this.#left > 0 && this.#queue.length > 0) {
+      this.#left--;
+      this.#inFlight++;
+      this.#queue.shift()!();
+    }
+  }
+
+  /** Ends it: everyone waiting goes now (to the scope's limiter, or its `Blind`). */
+  open(): void {
+    this.#open = true;
+    for (const go of this.#queue.splice(0)) go();
+  }
+}
+
 /**
  * A scope that knows no window to hold to and was refused without a word:
- * its requests go one at a time, each `spacing` after the previous was sent,
- * the spacing doubled by a refusal and shortened by a tenth by an acceptance
- * (the server's pace is found from both sides, as TCP finds a link's). One
- * request in flight at a time cannot storm the server, so a refusal in this
- * state spends no retry budget: the gate is the backoff.
+ * its requests go one at a time, each `spacing` after the previous was
+ * answered (not sent: the server saw it in between, so a request slowed on its
+ * way, by a busy event loop or network, cannot bring the next one closer than
+ * the spacing there).
+ * The spacing is found from both sides: an acceptance cuts it by a tenth, but
+ * never to the floor or below; a refusal raises the floor and goes back to the
+ * shortest spacing accepted above it, or doubles the spacing when there is none
+ * (up to `retry.maxBackoff`). The floor is the larger of the refused spacing and
+ * the server's pace as its refusals bound it: it refused when the scope went
+ * blind and again now, with `n` accepted in between, so it makes room for less
+ * than n + 1 in that time, one per (now - then) / (n + 1) at the fastest. (A
+ * spacing once accepted is no proof on its own: a bucket with room left from
+ * a pause accepts a few faster ones.) So against a server with a steady pace
+ * (nginx's limit_req) it draws one refusal below that pace, then settles on
+ * the shortest spacing accepted above it, with no refusal after. One request
+ * in flight at a time cannot storm the server, so a refusal in this state
+ * spends no retry budget: the gate is the backoff.
  */
 export class Blind {
   /** ms between sends. */
   spacing: number;
   /** The earliest the next request may be sent. */
   nextAt: number;
+  /** No spacing at or below it is tried again (see above); 0 before a refusal. */
+  #floor = 0;
+  /** The spacings accepted (distinct, the latest `ACCEPTED_SPACINGS_KEPT`). */
+  #acceptedSpacings: number[] = [];
+  /** When the scope went blind (refused), and how many were accepted since. */
+  readonly #since: number;
+  #acceptedCount = 0;
   #busy = false;
   #queue: Array<() => void> = [];
   readonly #maxMs: number;
@@ -45,27 +137,13 @@ export class Blind {
     this.#maxMs = Math.max(1, maxMs);
     this.spacing = Math.ceil(Math.min(Math.max(1, spacingMs), this.#maxMs));
     this.nextAt = now + this.spacing;
+    this.#since = now;
   }
 
   /** Waits for this caller's turn (no other request in flight, `nextAt` reached); `release()` ends it. */
   async take(clock: Clock, signal: AbortSignal | undefined): Promise<void> {
-    if (this.#busy || this.#queue.length > 0) {
-      await new Promise<void>((resolve, reject) => {
-        if (signal?.aborted) return reject(signal.reason);
-        const onAbort = () => {
-          this.#queue.splice(this.#queue.indexOf(go), 1);
-          reject(signal!.reason);
-        };
-        const go = () => {
-          signal?.removeEventListener('abort', onAbort);
-          resolve();
-        };
-        this.#queue.push(go);
-        signal?.addEventListener('abort', onAbort, { once: true });
-      });
-    } else {
-      this.#busy = true;
-    }
+    if (this.#busy || this.#queue.length > 0) await queueUp(this.#queue, signal);
+    else this.#busy = true;
     // The turn is ours (handed over by `release`, or taken).
     try {
       await sleepUntil(clock, this.nextAt, signal);
@@ -89,15 +167,25 @@ export class Blind {
     this.nextAt = 0;
   }
 
-  /** A request sent at `sentAt` was accepted. */
-  accepted(sentAt: number): void {
-    this.spacing = Math.ceil(this.spacing * 0.9);
-    this.nextAt = sentAt + this.spacing;
+  /** A request sent at the current spacing (one at a time) was accepted, answered at `now`. */
+  accepted(now: number): void {
+    this.#acceptedCount++;
+    if (!this.#acceptedSpacings.includes(this.spacing)) {
+      this.#acceptedSpacings.push(this.spacing);
+      if (this.#acceptedSpacings.length > ACCEPTED_SPACINGS_KEPT) this.#acceptedSpacings.shift();
+    }
+    const shorter = Math.ceil(this.spacing * 0.9);
+    if (shorter > this.#floor) this.spacing = shorter;
+    this.nextAt = now + this.spacing;
   }
 
-  /** A request sent in this state was refused at `now`. */
+  /** A request sent in this state (at the current spacing) was refused at `now`. */
   refused(now: number): void {
-    this.spacing = Math.min(this.spacing * 2, this.#maxMs);
+    const refused = this.spacing;
+    this.#floor = Math.max(refused, Math.ceil((now - this.#since) / (this.#acceptedCount + 1)));
+    let above = Infinity;
+    for (const s of this.#acceptedSpacings) if (s > this.#floor && s < above) above = s;
+    this.spacing = above !== Infinity ? above : Math.min(Math.max(refused * 2, this.#floor + 1), this.#maxMs);
     this.nextAt = now + this.spacing;
   }
 }

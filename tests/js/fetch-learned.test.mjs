@@ -137,3 +137,81 @@ test('requests in flight when the scope learns a lower limit stay counted as in 
     strict.close();
   }
 });
+
+/**
+ * express-rate-limit's legacy headers on `clock`: `limit` per window of
+ * `windowMs` from its first request, X-RateLimit-Reset in epoch seconds
+ * rounded up; no Date. The first `slow` requests reach it `latencyMs`
+ * (virtual) after they are sent, the others at once. Resolves with its log
+ * ([virtual ms, status]), its fetch, and `busy`.
+ */
+async function legacyServer(clock, limit, windowMs, latencyMs, slow) {
+  const log = [];
+  let start = -Infinity;
+  let count = 0;
+  const server = http.createServer((req, res) => {
+    const now = clock.now();
+    if (now >= start + windowMs) [start, count] = [now, 0];
+    const status = count < limit ? 200 : 429;
+    if (status === 200) count++;
+    log.push([now, status]);
+    res.sendDate = false;
+    res.writeHead(status, {
+      'x-ratelimit-limit': String(limit), 'x-ratelimit-remaining': String(limit - count),
+      'x-ratelimit-reset': String(Math.ceil((start + windowMs) / 1000)),
+    }).end('{}');
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  let onWire = 0;
+  let sent = 0;
+  const delayed = async (input, init) => {
+    if (sent++ < slow) await new Promise((resolve) => clock.setTimeout(resolve, latencyMs));
+    onWire++;
+    try {
+      return await fetch(input, init);
+    } finally {
+      onWire--;
+    }
+  };
+  return { url: `http://127.0.0.1:${server.address().port}/x`, log, fetch: delayed, busy: () => onWire > 0, close: () => server.close() };
+}
+
+// Sent at .8 s, at the server at 1.1 s: its window of 10 s ends at 11.1 s,
+// stated as 12 (rounded up), so 10 s and 11 s both fit what the client saw.
+test('a window stated by a limit and a whole-second reset that allows two lengths: the configured one, not a second window beside it', async () => {
+  const clock = fakeClock(T0 + 800);
+  const server = await legacyServer(clock, 3, 10_000, 300, 3);
+  try {
+    const limited = rateLimitedFetch(server.fetch, { clock, random: () => 0, routes: [{ url: '/x', windows: [{ limit: 3, per: '10s' }] }] });
+    const statuses = await drive(clock, Promise.all(Array.from({ length: 6 }, () => limited(server.url).then((r) => r.status))), { busy: server.busy });
+    assert.deepEqual(statuses, [200, 200, 200, 200, 200, 200]);
+    const [scope] = limited.scopes();
+    assert.deepEqual(scope.learned, [{ limit: 3, perMs: 10_000, kind: 'sliding' }]);
+    assert.deepEqual(scope.limiter.usage().map((u) => [u.limit, u.perMs]), [[3, 10_000]]);
+  } finally {
+    server.close();
+  }
+});
+
+test('with no configuration: the longer length first (never early), narrowed to the other by the next window, which replaces it', async () => {
+  const clock = fakeClock(T0 + 800);
+  const server = await legacyServer(clock, 3, 10_000, 300, 1);
+  try {
+    const limited = rateLimitedFetch(server.fetch, { clock, random: () => 0 });
+    const learned = [];
+    limited.events.addEventListener('adapted', (e) => learned.push(e.detail.learned.map((l) => l.perMs)));
+    const statuses = await drive(clock, Promise.all(Array.from({ length: 6 }, () => limited(server.url).then((r) => r.status))), { busy: server.busy });
+    assert.deepEqual(statuses, [200, 200, 200, 200, 200, 200]);
+    // The first window's 3 at 1.1 s; its reset, stated 12 s, adopted (the server
+    // counts 3 there); the second window's first request sent and received at
+    // 12 s, its reset stated 22 s: at most 10 s.
+    assert.deepEqual(server.log.map(([t, s]) => [t - T0, s]), [[1_100, 200], [1_100, 200], [1_100, 200], [12_000, 200], [12_000, 200], [12_000, 200]]);
+    // 11 s from the first window (10 s or 11 s: the longer); 10 s from the second.
+    assert.deepEqual(learned, [[11_000], [10_000]]);
+    const [scope] = limited.scopes();
+    assert.deepEqual(scope.learned, [{ limit: 3, perMs: 10_000, kind: 'sliding' }]);
+    assert.deepEqual(scope.limiter.usage().map((u) => [u.limit, u.perMs]), [[3, 10_000]]);
+  } finally {
+    server.close();
+  }
+});

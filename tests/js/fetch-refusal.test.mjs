@@ -83,35 +83,122 @@ test('a configured window too generous for a silent server is lowered to what it
   }
 });
 
-test('a learning scope refused without a word goes one request at a time, spacing doubled by a 429 and cut by a tenth by a 200, spending no retry budget', async () => {
+test('a learning scope refused without a word goes one request at a time, spacing doubled by a 429 until one is accepted, then cut by a tenth by a 200 down to the pace its refusals bound, spending no retry budget', async () => {
   assert.equal(spins, false, 'not run: a learning scope spins (see the first test), this one would hang');
   const clock = fakeClock(T0);
   const server = await silentServer(clock, 3, 10_000);
   try {
-    // A budget of 2 tokens stops retries once 1 is spent: far fewer than the refusals here.
+    // A budget of 2 tokens stops retries once 1 is spent: fewer than the refusals here.
     const net = counted();
     const limited = rateLimitedFetch(net.fetch, { clock, random: () => 0, retry: { backoff: '1s', budget: { maxTokens: 2 } } });
     const outcomes = await drive(clock, settle(limited, server.url, 6), { busy: net.busy });
     assert.deepEqual(lost(outcomes), []);
-    assert.equal(server.log.filter(([, s]) => s === 200).length, 6);
-    // The probe, then the other 5 at once (2 accepted, the rest refused, or
-    // one of them sent a moment later, behind the first refusal): the scope
-    // goes blind. Then one at a time, the first 1 s after the first refusal,
-    // each next one the spacing later: 1 s, doubled by a 429, cut by a tenth by a 200.
-    const blind = server.log.filter(([at]) => at > T0);
-    let spacing = 1_000;
-    let at = T0;
-    const expected = blind.map(([, status]) => {
-      at += spacing;
-      spacing = status === 429 ? 2 * spacing : Math.ceil(0.9 * spacing);
-      return [at - T0, status];
-    });
-    assert.deepEqual(blind.map(([t, s]) => [t - T0, s]), expected);
-    // 1 s, 3 s, 7 s refused (the window frees at 10 s), 15 s, 22.2 s, 28.68 s accepted.
-    assert.deepEqual(blind.map(([t]) => t - T0).slice(-3), [15_000, 22_200, 28_680]);
-    assert.ok(server.log.filter(([, s]) => s === 429).length >= 5, 'far more refusals than a budget of 2 tokens retries');
+    // The probe, then rounds of 1 and 2 (slow start): 3 accepted, 1 refused,
+    // and the scope goes blind. Then one at a time, the first 1 s after that
+    // refusal: 1 s, 3 s, 7 s refused (the window frees at 10 s), each doubling
+    // the spacing; 15 s accepted (8 s); then cut by a tenth (7.2 s), but not to
+    // 7 s or below: nothing was accepted in the 7 s to the last refusal, so the
+    // server's pace is slower than that (22.2 s, 29.4 s).
+    assert.deepEqual(server.log.map(([t, s]) => [t - T0, s]), [
+      [0, 200], [0, 200], [0, 200], [0, 429],
+      [1_000, 429], [3_000, 429], [7_000, 429], [15_000, 200], [22_200, 200], [29_400, 200],
+    ]);
   } finally {
     await server.close();
+  }
+});
+
+/**
+ * nginx's limit_req on `clock`: `burst` + 1 at once, then one per `intervalMs`
+ * (its excess in ms, drained as time passes; a refusal leaves it as it is),
+ * refused with a bare 429. Its log: [virtual ms, status].
+ */
+async function silentBucket(clock, burst, intervalMs) {
+  const log = [];
+  let excess;
+  let last;
+  const server = http.createServer((req, res) => {
+    const now = clock.now();
+    const next = excess === undefined ? 0 : Math.max(0, excess - ((now - last) * 1000) / intervalMs) + 1000;
+    const status = next <= burst * 1000 ? 200 : 429;
+    if (status === 200) [excess, last] = [next, now];
+    log.push([now, status]);
+    res.writeHead(status, { 'content-type': 'text/plain' }).end(status === 200 ? 'ok' : 'Too Many Requests');
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { url: `http://127.0.0.1:${server.address().port}/work`, log, close: () => new Promise((r) => server.close(r)) };
+}
+
+test('a silent bucket (nginx limit_req: 5 at once, then one a second), no configuration: a slow start, one refusal below its pace, then no 429', async () => {
+  assert.equal(spins, false, 'not run: a learning scope spins (see the first test), this one would hang');
+  const clock = fakeClock(T0);
+  const server = await silentBucket(clock, 4, 1_000);
+  try {
+    const net = counted();
+    const limited = rateLimitedFetch(net.fetch, { clock, random: () => 0, retry: { backoff: '1s' } });
+    const outcomes = await drive(clock, settle(limited, server.url, 15), { busy: net.busy });
+    assert.deepEqual(lost(outcomes), []);
+    // Slow start: the probe, rounds of 1, 2 and 4 (1 accepted: its bucket of
+    // 5 is empty), 3 refused. Blind: 1 s accepted, 1.9 s (a tenth less) refused,
+    // back to the 1 s last accepted, and never below it again.
+    assert.deepEqual(server.log.map(([t, s]) => [t - T0, s]), [
+      [0, 200], [0, 200], [0, 200], [0, 200], [0, 200], [0, 429], [0, 429], [0, 429],
+      [1_000, 200], [1_900, 429],
+      ...Array.from({ length: 9 }, (_, i) => [2_900 + i * 1_000, 200]),
+    ]);
+  } finally {
+    await server.close();
+  }
+});
+
+test('a silent bucket with room left from a pause: a faster spacing accepted there is not trusted, the pace its refusals bound is; one refusal below it, none after', async () => {
+  assert.equal(spins, false, 'not run: a learning scope spins (see the first test), this one would hang');
+  const clock = fakeClock(T0);
+  const server = await silentBucket(clock, 4, 1_000);
+  try {
+    const net = counted();
+    // A backoff of 3 s: the first request one at a time finds 3 slots of the bucket refilled.
+    // (A spacing accepted while such room lasts says nothing of the pace.)
+    const limited = rateLimitedFetch(net.fetch, { clock, random: () => 0, retry: { backoff: '3s', maxBackoff: '30s' } });
+    const outcomes = await drive(clock, settle(limited, server.url, 45), { busy: net.busy });
+    assert.deepEqual(lost(outcomes), []);
+    const log = server.log.map(([t, s]) => [t - T0, s]);
+    // The slow start's 3 refused at 0 s. Then one at a time from 3 s, the
+    // spacing cut by a tenth while the room lasts (down to 0.41 s at 26 s),
+    // one refusal there, and none after: 19 accepted in the 26.4 s since the
+    // scope went blind, so the server's pace is slower than 26.4 s / 20; the
+    // shortest spacing accepted above that, 1.437 s, for the rest.
+    const refusedAt = log.filter(([t, s]) => s === 429 && t > 0).map(([t]) => t);
+    assert.deepEqual(refusedAt, [26_399], JSON.stringify(log));
+    const after = log.filter(([t]) => t > 26_399);
+    assert.ok(after.length >= 15, `${after.length} after the refusal`);
+    assert.ok(after.every(([t, s], i) => s === 200 && t - (i === 0 ? 26_399 : after[i - 1][0]) === 1_437), JSON.stringify(after));
+  } finally {
+    await server.close();
+  }
+});
+
+test('a server that never refuses, no configuration: requests go in rounds that double (the probe, 1, 2, 4, 8, ...), not one at a time', async () => {
+  const server = http.createServer((req, res) => res.end('ok'));
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  try {
+    // Each round's requests all start before any response can arrive (I/O comes
+    // after the microtasks that release them): a new round starts at 0 in flight.
+    const rounds = [];
+    let inFlight = 0;
+    const f = (input, init) => {
+      if (inFlight++ === 0) rounds.push(0);
+      rounds[rounds.length - 1]++;
+      return fetch(input, init).finally(() => { inFlight--; });
+    };
+    const clock = fakeClock(T0);
+    const limited = rateLimitedFetch(f, { clock });
+    const outcomes = await drive(clock, settle(limited, `http://127.0.0.1:${server.address().port}/x`, 30), { busy: () => inFlight > 0 });
+    assert.deepEqual(lost(outcomes), []);
+    assert.deepEqual(rounds, [1, 1, 2, 4, 8, 14]);
+    assert.equal(clock.now(), T0, 'no wait at all');
+  } finally {
+    server.close();
   }
 });
 

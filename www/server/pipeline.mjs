@@ -172,6 +172,7 @@ export function createPipeline({ timers, speed, hex, hexagraph, sch, store, leas
           const windows = store ? sharedViews.get(l) ?? [] : windowViews(Limiter, l.snapshot(), now);
           return {
             id: s.id, route: scope.route, key: scope.key, windows,
+            configured: scope.configured.map(plainWindow), learned: scope.learned.map(plainWindow),
             pausedUntil: l.pausedUntil, pause: s.pause, waiting: l.waiting, inFlight: l.inFlight,
             counts: { admitted: s.admitted, held: s.held, retried: s.retried, refused: s.refused, gaveUp: s.gaveUp },
           };
@@ -235,6 +236,9 @@ export function createPipeline({ timers, speed, hex, hexagraph, sch, store, leas
     },
   };
 }
+
+/** A scope's window as the page shows it (a configured one also carries its offset: not shown). */
+const plainWindow = ({ limit, perMs, kind }) => ({ limit, perMs, kind });
 
 /**
  * What a server itself logged (`seen`: accepted, refused (429), other, updated);

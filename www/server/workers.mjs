@@ -197,6 +197,7 @@ export async function startWorkers({ count, redis, clock, speed, servers, prefix
         const pauses = ps.map((p) => p.scope.pause).filter(Boolean);
         return {
           id: latest.id, route: latest.route, key: latest.key, windows: latest.windows,
+          configured: latest.configured, learned: latest.learned,
           pausedUntil: Math.max(...ps.map((p) => p.scope.pausedUntil)),
           pause: pauses.reduce((a, b) => (b.until > a.until ? b : a), pauses[0] ?? null),
           waiting: sum(ps, (p) => p.scope.waiting), inFlight: sum(ps, (p) => p.scope.inFlight), counts,
