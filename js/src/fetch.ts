@@ -65,6 +65,8 @@ interface ScopeState extends Scope {
   generation: number;
   /** Refused without a word and no window to hold to: one request at a time (see `Blind`). */
   blind: Blind | undefined;
+  /** A shared scope refused without a word: the last pause it set in the store, ms (0: none yet; see `sharedSilentPause`). */
+  silentPauseMs: number;
   /** Per limit stated without a length: the lengths its windows so far allow (see `windowFromReset`). */
   resetSpans?: Map<number, { lo: number; hi: number }>;
   /** In-process requests admitted and not yet answered, to count on a replacement limiter (see `replaceLimiter`). */
@@ -257,7 +259,7 @@ function scopeFor(w: Wrapper, route: NormalizedRoute, raw: string | null | undef
     scope = {
       route: route.name, key, limiter, configured, learned: [], movers: new Set(), maxConcurrent: route.maxConcurrent,
       start: configured.length === 0 ? new SlowStart() : undefined,
-      accepted: [], generation: 0, blind: undefined, flights: new Set(),
+      accepted: [], generation: 0, blind: undefined, silentPauseMs: 0, flights: new Set(),
     };
     w.scopes.set(id, scope);
   }
@@ -449,6 +451,25 @@ function adaptToRefusal(w: Wrapper, scope: ScopeState, sentGeneration: number, n
   }
   scope.blind.refused(now);
   return false;
+}
+
+/**
+ * A shared scope's answer to a 429 that says nothing, to a request sent under
+ * its current rule (one sent before its latest pause is absorbed by
+ * `adaptToRefusal`'s first rule): the time until which the store's gate
+ * closes, for every process. Its windows are the configured ones (what a
+ * process learns is not shared), so the store's gate is the backoff: the
+ * first pause `retry.backoff`, each next refusal under the rule it set
+ * doubles it (up to `retry.maxBackoff`), an acceptance cuts it by a tenth
+ * (not below `retry.backoff`). The call retries through the gate, its
+ * attempt uncounted and no budget spent: every process's calls wait there,
+ * so they cannot storm the server.
+ */
+function sharedSilentPause(w: Wrapper, scope: ScopeState, now: number): number {
+  const { backoffMs, maxBackoffMs } = w.o.retry;
+  scope.silentPauseMs = scope.silentPauseMs === 0 ? Math.max(1, backoffMs) : Math.min(scope.silentPauseMs * 2, Math.max(1, maxBackoffMs));
+  scope.generation++;
+  return now + scope.silentPauseMs;
 }
 
 /**
@@ -711,6 +732,7 @@ async function call(w: Wrapper, route: NormalizedRoute, method: string, url: URL
           w.planner.onSuccess();
           if (scope.limiter instanceof Limiter) recordAccepted(scope.accepted, now);
           if (turn !== undefined && turn === scope.blind) turn.accepted(now);
+          if (scope.silentPauseMs > 0) scope.silentPauseMs = Math.max(w.o.retry.backoffMs, Math.ceil(scope.silentPauseMs * 0.9));
           slotDone(true);
           return response;
         }
@@ -720,9 +742,16 @@ async function call(w: Wrapper, route: NormalizedRoute, method: string, url: URL
         // `adaptToRefusal`). Only where a retry is allowed at all (not with
         // `retry: false`, nor past `retry.maxTotal`, nor when `shouldRetry` says no).
         const silent = status === 429 && stated === undefined && !response!.headers.has('retry-after') && !((refusals.get(scope.limiter)?.until ?? 0) > now);
+        const sharedScope = scope.limiter instanceof SharedScopeLimiter ? scope.limiter : undefined;
         if (silent && r.limit > 1 && r.statusCodes.has(429) && canReplay
           && (r.maxTotalMs === Infinity || now - started <= r.maxTotalMs)
-          && adaptToRefusal(w, scope, sentGeneration, now)) {
+          && ((sharedScope !== undefined && sentGeneration >= scope.generation) || adaptToRefusal(w, scope, sentGeneration, now))) {
+          if (sharedScope !== undefined && sentGeneration >= scope.generation) {
+            // A shared scope: its gate in the store holds every process (see `sharedSilentPause`).
+            const until = sharedSilentPause(w, scope, now);
+            await sharedScope.pauseUntil(until);
+            emit(w, 'paused', scope, { until, status, reason: 'backoff' });
+          }
           emit(w, 'throttled', scope, { status, attempt, retryAt: undefined });
           if (r.shouldRetry !== undefined && !(await r.shouldRetry({ request: new Request(url, { method }), response, error: failure, attempt, retryAt: now }))) {
             emit(w, 'gave-up', scope, { attempt, status, reason: giveUpReason(NOT_RETRYABLE) });

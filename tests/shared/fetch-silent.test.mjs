@@ -1,0 +1,58 @@
+// A shared scope (`rateLimitedFetch(fetch, { routes, store })`) behind a
+// server that answers bare 429s (no Retry-After, no reset, no window: nginx's
+// limit_req answers so) beyond a rule tighter than the configured one. Three
+// wrappers, each with its own Redis connection (as three processes would
+// have), share the quota through a real redis-server. A silent 429 must not
+// spend the retry budget (no call lost) and must hold every wrapper through
+// the store's gate, so the refusals stay bounded.
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import Redis from 'ioredis';
+import { rateLimitedFetch, redisStore } from 'tollgate';
+import { systemClock } from '../servers/clock.mjs';
+import { serve } from '../servers/http.mjs';
+import { startRedis } from './redis-server.mjs';
+
+let redis;
+before(async () => { redis = await startRedis(); });
+after(async () => { await redis?.stop(); });
+
+/** A server that accepts `limit` per sliding `perMs` and refuses the rest with a bare 429. */
+function silentServer(limit, perMs) {
+  const accepted = [];
+  return serve({
+    clock: systemClock,
+    route: (_req, at) => {
+      while (accepted.length > 0 && accepted[0] <= at - perMs) accepted.shift();
+      if (accepted.length >= limit) return { status: 429, body: {} };
+      accepted.push(at);
+      return { status: 200, body: { ok: true } };
+    },
+    logEntry: ({ at }, r) => ({ at, status: r.status }),
+  });
+}
+
+test('silent 429s in a shared scope: three wrappers on one store lose no call, and the refusals stay bounded', async () => {
+  const server = await silentServer(10, 1_000);
+  const clients = [0, 1, 2].map(() => new Redis(redis.port, '127.0.0.1'));
+  try {
+    // Configured 20 a second; the server allows 10.
+    const wrappers = clients.map((client) => rateLimitedFetch(fetch, {
+      routes: [{ name: 'work', url: '/work', windows: [{ limit: 20, per: '1s' }] }],
+      store: redisStore(client, { prefix: 'silent' }),
+      retry: { backoff: '100ms', maxBackoff: '2s' },
+    }));
+    const calls = wrappers.flatMap((limited) => Array.from({ length: 10 }, () => limited(`${server.url}/work`)
+      .then((r) => r.status, (e) => e.name)));
+    const outcomes = await Promise.all(calls);
+    const lost = outcomes.filter((s) => s !== 200);
+    assert.deepEqual(lost, [], `every call answered 200; lost: ${lost}`);
+    const refused = server.log.filter((e) => e.status === 429).length;
+    assert.equal(server.log.filter((e) => e.status === 200).length, 30);
+    // The first second's excess (10) once, and then a few per pause at most.
+    assert.ok(refused <= 25, `refusals bounded: ${refused}`);
+  } finally {
+    await server.close();
+    for (const c of clients) c.disconnect();
+  }
+});
