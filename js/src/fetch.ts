@@ -65,7 +65,7 @@ interface ScopeState extends Scope {
   generation: number;
   /** Refused without a word and no window to hold to: one request at a time (see `Blind`). */
   blind: Blind | undefined;
-  /** A shared scope refused without a word: the last pause it set in the store, ms (0: none yet; see `sharedSilentPause`). */
+  /** A shared scope refused without a word: the last pause it set in the store, ms (0: none yet; see `sharedSilentRefusal`). */
   silentPauseMs: number;
   /** Per limit stated without a length: the lengths its windows so far allow (see `windowFromReset`). */
   resetSpans?: Map<number, { lo: number; hi: number }>;
@@ -456,20 +456,29 @@ function adaptToRefusal(w: Wrapper, scope: ScopeState, sentGeneration: number, n
 /**
  * A shared scope's answer to a 429 that says nothing, to a request sent under
  * its current rule (one sent before its latest pause is absorbed by
- * `adaptToRefusal`'s first rule): the time until which the store's gate
- * closes, for every process. Its windows are the configured ones (what a
- * process learns is not shared), so the store's gate is the backoff: the
- * first pause `retry.backoff`, each next refusal under the rule it set
- * doubles it (up to `retry.maxBackoff`), an acceptance cuts it by a tenth
- * (not below `retry.backoff`). The call retries through the gate, its
- * attempt uncounted and no budget spent: every process's calls wait there,
- * so they cannot storm the server.
+ * `adaptToRefusal`'s first rule). Its windows are the configured ones (what a
+ * process learns is not shared), so none can be lowered: the store's gate is
+ * the backoff, closed for every process (those not yet refused would
+ * otherwise send their backlogs into it). The first pause is `retry.backoff`;
+ * each refusal under the rule a pause set doubles it (up to
+ * `retry.maxBackoff`); an acceptance cuts it by a tenth (not below
+ * `retry.backoff`). Returns true when the refusal is absorbed (the call
+ * retries through the gate, its attempt uncounted, no budget spent): every
+ * process waits at the gate, so none can storm the server. Once the pause is
+ * at `retry.maxBackoff` the server refuses even after the longest wait: the
+ * call's retry rules decide, so a server that refuses everything still ends
+ * calls.
  */
-function sharedSilentPause(w: Wrapper, scope: ScopeState, now: number): number {
+async function sharedSilentRefusal(w: Wrapper, scope: ScopeState, shared: SharedScopeLimiter, now: number): Promise<boolean> {
   const { backoffMs, maxBackoffMs } = w.o.retry;
-  scope.silentPauseMs = scope.silentPauseMs === 0 ? Math.max(1, backoffMs) : Math.min(scope.silentPauseMs * 2, Math.max(1, maxBackoffMs));
+  const longest = Math.max(1, maxBackoffMs);
+  const absorbed = scope.silentPauseMs < longest;
+  scope.silentPauseMs = scope.silentPauseMs === 0 ? Math.min(Math.max(1, backoffMs), longest) : Math.min(scope.silentPauseMs * 2, longest);
   scope.generation++;
-  return now + scope.silentPauseMs;
+  const until = now + scope.silentPauseMs;
+  await shared.pauseUntil(until);
+  emit(w, 'paused', scope, { until, status: 429, reason: 'backoff' });
+  return absorbed;
 }
 
 /**
@@ -745,13 +754,9 @@ async function call(w: Wrapper, route: NormalizedRoute, method: string, url: URL
         const sharedScope = scope.limiter instanceof SharedScopeLimiter ? scope.limiter : undefined;
         if (silent && r.limit > 1 && r.statusCodes.has(429) && canReplay
           && (r.maxTotalMs === Infinity || now - started <= r.maxTotalMs)
-          && ((sharedScope !== undefined && sentGeneration >= scope.generation) || adaptToRefusal(w, scope, sentGeneration, now))) {
-          if (sharedScope !== undefined && sentGeneration >= scope.generation) {
-            // A shared scope: its gate in the store holds every process (see `sharedSilentPause`).
-            const until = sharedSilentPause(w, scope, now);
-            await sharedScope.pauseUntil(until);
-            emit(w, 'paused', scope, { until, status, reason: 'backoff' });
-          }
+          && (sharedScope !== undefined && sentGeneration >= scope.generation
+            ? await sharedSilentRefusal(w, scope, sharedScope, now)
+            : adaptToRefusal(w, scope, sentGeneration, now))) {
           emit(w, 'throttled', scope, { status, attempt, retryAt: undefined });
           if (r.shouldRetry !== undefined && !(await r.shouldRetry({ request: new Request(url, { method }), response, error: failure, attempt, retryAt: now }))) {
             emit(w, 'gave-up', scope, { attempt, status, reason: giveUpReason(NOT_RETRYABLE) });

@@ -36,9 +36,10 @@ test('silent 429s in a shared scope: three wrappers on one store lose no call, a
   const server = await silentServer(10, 1_000);
   const clients = [0, 1, 2].map(() => new Redis(redis.port, '127.0.0.1'));
   try {
-    // Configured 20 a second; the server allows 10.
+    // Configured 100 a second (a wrong configuration); the server allows 10:
+    // the configured window holds nothing back, only the store's gate does.
     const wrappers = clients.map((client) => rateLimitedFetch(fetch, {
-      routes: [{ name: 'work', url: '/work', windows: [{ limit: 20, per: '1s' }] }],
+      routes: [{ name: 'work', url: '/work', windows: [{ limit: 100, per: '1s' }] }],
       store: redisStore(client, { prefix: 'silent' }),
       retry: { backoff: '100ms', maxBackoff: '2s' },
     }));
@@ -48,9 +49,12 @@ test('silent 429s in a shared scope: three wrappers on one store lose no call, a
     const lost = outcomes.filter((s) => s !== 200);
     assert.deepEqual(lost, [], `every call answered 200; lost: ${lost}`);
     const refused = server.log.filter((e) => e.status === 429).length;
+    console.log(`refused ${refused}, all sent within ${server.log.at(-1).at - server.log[0].at} ms`);
     assert.equal(server.log.filter((e) => e.status === 200).length, 30);
-    // The first second's excess (10) once, and then a few per pause at most.
-    assert.ok(refused <= 25, `refusals bounded: ${refused}`);
+    // The first burst's excess (20), then what each pause's end lets through
+    // into a full server (seen: 29 to 33; retried without the gate's pause:
+    // hundreds, as fast as the configured window lets them go).
+    assert.ok(refused <= 45, `refusals bounded: ${refused}`);
   } finally {
     await server.close();
     for (const c of clients) c.disconnect();
