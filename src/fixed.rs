@@ -73,11 +73,18 @@ impl Fixed {
         self.count
     }
 
+    /// Whether `cost` more units fit in the current bucket (where
+    /// [`earliest`](Self::earliest) is `now_ms`; in-flight units are in `count`).
+    #[inline(always)]
+    pub(crate) fn fits(&self, cost: u64, limit: u64) -> bool {
+        self.count.saturating_add(cost) <= limit
+    }
+
     /// The earliest time `>= now_ms` at which `cost` more units fit, with
     /// `in_flight` units counted in every bucket until their requests complete.
     /// Assumes `advance(now_ms)` ran and `cost <= limit`.
     pub(crate) fn earliest(&self, now_ms: u64, cost: u64, limit: u64, per_ms: u64, in_flight: u64) -> u64 {
-        if self.count.saturating_add(cost) <= limit {
+        if self.fits(cost, limit) {
             return now_ms;
         }
         let next = self.start_ms + per_ms as i64;
