@@ -74,6 +74,20 @@ impl Sliding {
         self.used.saturating_add(in_flight).saturating_add(cost) <= limit
     }
 
+    /// Counts an admission at the clock: [`add`](Self::add), with its most
+    /// common case inlined (many admissions a millisecond, so the log's last
+    /// entry is most often at this very millisecond): one call less per decision.
+    #[inline(always)]
+    pub(crate) fn admit(&mut self, now_ms: u64, cost: u64) {
+        match self.log.back_mut() {
+            Some(back) if back.at_ms == now_ms => {
+                back.cost = back.cost.saturating_add(cost);
+                self.used = self.used.saturating_add(cost);
+            }
+            _ => self.add(now_ms, cost),
+        }
+    }
+
     /// Counts `cost` units at `at_ms`, keeping the log sorted.
     pub(crate) fn add(&mut self, at_ms: u64, cost: u64) {
         if cost == 0 {

@@ -153,7 +153,7 @@ impl Window {
         match &mut self.state {
             State::Sliding(_) | State::Bucket(_) if tracked => {}
             State::Sliding(w) => {
-                w.add(now_ms, cost);
+                w.admit(now_ms, cost);
                 debug_assert!(w.used() <= s.limit);
             }
             State::Fixed(w) => {
