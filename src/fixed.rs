@@ -319,6 +319,33 @@ mod tests {
     }
 
     #[test]
+    fn moving_the_boundaries_keeps_a_running_carry_and_never_revives_an_ended_one() {
+        let per = 10_000;
+        // The server counts 5 until 25 s: buckets starting before then hold 5,
+        // wherever the boundaries move meanwhile.
+        let mut w = Fixed::new(per, 0);
+        w.advance(0, per, 0);
+        w.reconcile(5, 25_000, per);
+        assert!(w.adopt_reset(3_000, 13_060, per));
+        w.advance(13_060, per, 0);
+        assert_eq!(w.used(), 5);
+        w.advance(23_060, per, 0);
+        assert_eq!(w.used(), 5);
+        w.advance(33_060, per, 0);
+        assert_eq!(w.used(), 0);
+        // A carry that ended at 15 s does not come back in a bucket that now
+        // starts at 14 s.
+        let mut w = Fixed::new(per, 0);
+        w.advance(0, per, 0);
+        w.reconcile(5, 15_000, per);
+        w.advance(20_000, per, 0);
+        assert_eq!(w.used(), 0);
+        assert!(w.adopt_reset(20_500, 24_000, per));
+        assert_eq!(w.start_ms, 14_000);
+        assert_eq!(w.used(), 0);
+    }
+
+    #[test]
     fn requests_in_flight_at_a_boundary_count_in_the_new_bucket() {
         let mut w = Fixed::new(MINUTE, 0);
         w.advance(59_000, MINUTE, 0);
