@@ -371,6 +371,9 @@ mod tests {
         let e = Error::InvalidLimit { window: 1, limit: 0 };
         assert!(e.message().starts_with("window 1: `limit` must be an integer from 1 to "));
         assert!(e.message().ends_with("; got 0"));
+        // What `{}` prints (and so `?` in a main returning a boxed error): name, then message.
+        let e = Error::InsufficientCapacity { cost: 21, window: 0, limit: 20 };
+        assert_eq!(alloc::format!("{e}"), "InsufficientCapacityError: a cost of 21 can never be admitted: window 0 allows at most 20");
     }
 
     #[test]

@@ -73,11 +73,18 @@ impl Fixed {
         self.count
     }
 
+    /// Whether `cost` more units fit in the current bucket (where
+    /// [`earliest`](Self::earliest) is `now_ms`; in-flight units are in `count`).
+    #[inline(always)]
+    pub(crate) fn fits(&self, cost: u64, limit: u64) -> bool {
+        self.count.saturating_add(cost) <= limit
+    }
+
     /// The earliest time `>= now_ms` at which `cost` more units fit, with
     /// `in_flight` units counted in every bucket until their requests complete.
     /// Assumes `advance(now_ms)` ran and `cost <= limit`.
     pub(crate) fn earliest(&self, now_ms: u64, cost: u64, limit: u64, per_ms: u64, in_flight: u64) -> u64 {
-        if self.count.saturating_add(cost) <= limit {
+        if self.fits(cost, limit) {
             return now_ms;
         }
         let next = self.start_ms + per_ms as i64;
@@ -309,6 +316,33 @@ mod tests {
         w.reconcile(6, 25_000, per);
         w.advance(20_000, per, 0);
         assert_eq!(w.used(), 6);
+    }
+
+    #[test]
+    fn moving_the_boundaries_keeps_a_running_carry_and_never_revives_an_ended_one() {
+        let per = 10_000;
+        // The server counts 5 until 25 s: buckets starting before then hold 5,
+        // wherever the boundaries move meanwhile.
+        let mut w = Fixed::new(per, 0);
+        w.advance(0, per, 0);
+        w.reconcile(5, 25_000, per);
+        assert!(w.adopt_reset(3_000, 13_060, per));
+        w.advance(13_060, per, 0);
+        assert_eq!(w.used(), 5);
+        w.advance(23_060, per, 0);
+        assert_eq!(w.used(), 5);
+        w.advance(33_060, per, 0);
+        assert_eq!(w.used(), 0);
+        // A carry that ended at 15 s does not come back in a bucket that now
+        // starts at 14 s.
+        let mut w = Fixed::new(per, 0);
+        w.advance(0, per, 0);
+        w.reconcile(5, 15_000, per);
+        w.advance(20_000, per, 0);
+        assert_eq!(w.used(), 0);
+        assert!(w.adopt_reset(20_500, 24_000, per));
+        assert_eq!(w.start_ms, 14_000);
+        assert_eq!(w.used(), 0);
     }
 
     #[test]

@@ -129,10 +129,16 @@ impl Policy {
 
     /// Admits `cost` at the current clock if every window allows it.
     pub(crate) fn try_admit(&mut self, cost: u64) -> Result<Permit, u64> {
-        let retry_at = self.earliest(cost);
         let now = self.clock_ms;
-        if retry_at > now {
-            return Err(retry_at);
+        let in_flight = self.in_flight_total;
+        // The common case in one cheap pass: the gate is open and every window
+        // has room now, which is exactly when `earliest` is `now`. Only a
+        // refusal needs the earliest time (a walk over the logs).
+        if self.gate_ms > now || !self.windows.iter().all(|w| w.fits(now, cost, in_flight)) {
+            let retry_at = self.earliest(cost);
+            if retry_at > now {
+                return Err(retry_at);
+            }
         }
         let tracked = self.count_in_flight;
         for w in &mut self.windows {

@@ -118,6 +118,25 @@ mod tests {
     use super::*;
 
     #[test]
+    fn cancelled_waiters_are_compacted_once_they_are_the_majority() {
+        // A cancel marks its waiter (O(log n)); the level is rewritten only when
+        // marks outnumber the waiters left, so cancels cost O(1) amortised and
+        // a level never holds more than twice its live waiters.
+        let mut q = Queue::new(1_000);
+        let ids: alloc::vec::Vec<_> = (0..100).map(|_| q.push(1, 0).unwrap()).collect();
+        assert!(q.remove(ids[50]));
+        assert_eq!((q.levels[0].waiters.len(), q.levels[0].tombstones), (100, 1), "one mark, no rewrite");
+        for &id in &ids[51..] {
+            q.remove(id);
+        }
+        assert_eq!((q.levels[0].waiters.len(), q.levels[0].tombstones), (100, 50), "half marked: still no rewrite");
+        q.remove(ids[49]);
+        assert_eq!((q.levels[0].waiters.len(), q.levels[0].tombstones), (49, 0), "marks the majority: rewritten");
+        assert_eq!(q.len(), 49);
+        assert_eq!(q.iter().map(|(id, _)| id).collect::<alloc::vec::Vec<_>>(), ids[..49]);
+    }
+
+    #[test]
     fn waiters_of_one_priority_share_one_level() {
         // A level per priority keeps `push` a binary search over the priorities
         // in use, however many waiters each has.

@@ -52,12 +52,11 @@ impl Sliding {
     /// ([`NEVER`](crate::policy::NEVER) if only a completion can make room).
     /// Assumes `advance(now_ms)` ran and `cost <= limit`.
     pub(crate) fn earliest(&self, now_ms: u64, cost: u64, limit: u64, per_ms: u64, in_flight: u64) -> u64 {
-        let total = self.used.saturating_add(in_flight).saturating_add(cost);
-        if total <= limit {
+        if self.fits(cost, limit, in_flight) {
             return now_ms;
         }
         // The oldest entries must expire until `need` units are gone.
-        let need = total - limit;
+        let need = self.used.saturating_add(in_flight).saturating_add(cost) - limit;
         let mut freed = 0u64;
         for e in &self.log {
             freed = freed.saturating_add(e.cost);
@@ -68,20 +67,34 @@ impl Sliding {
         crate::policy::NEVER
     }
 
+    /// Whether `cost` more units fit now under `limit`, `in_flight` counted
+    /// (where [`earliest`](Self::earliest) is `now_ms`).
+    #[inline(always)]
+    pub(crate) fn fits(&self, cost: u64, limit: u64, in_flight: u64) -> bool {
+        self.used.saturating_add(in_flight).saturating_add(cost) <= limit
+    }
+
+    /// Counts an admission at the clock: [`add`](Self::add), with its most
+    /// common case inlined (many admissions a millisecond, so the log's last
+    /// entry is most often at this very millisecond): one call less per decision.
+    #[inline(always)]
+    pub(crate) fn admit(&mut self, now_ms: u64, cost: u64) {
+        match self.log.back_mut() {
+            Some(back) if back.at_ms == now_ms => {
+                back.cost = back.cost.saturating_add(cost);
+                self.used = self.used.saturating_add(cost);
+            }
+            _ => self.add(now_ms, cost),
+        }
+    }
+
     /// Counts `cost` units at `at_ms`, keeping the log sorted.
     pub(crate) fn add(&mut self, at_ms: u64, cost: u64) {
         if cost == 0 {
             return;
         }
         self.used = self.used.saturating_add(cost);
-        // Admissions arrive in time order, so the common case is the back, and
-        // most often at its very millisecond.
-        if let Some(back) = self.log.back_mut() {
-            if back.at_ms == at_ms {
-                back.cost = back.cost.saturating_add(cost);
-                return;
-            }
-        }
+        // At the back's own millisecond, `idx` is the length and the back is merged below.
         let idx = match self.log.back() {
             Some(back) if back.at_ms > at_ms => self.log.partition_point(|e| e.at_ms <= at_ms),
             _ => self.log.len(),

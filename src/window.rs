@@ -119,6 +119,18 @@ impl Window {
         }
     }
 
+    /// Whether `cost` fits at `now_ms` (after `advance(now_ms)`): exactly when
+    /// [`earliest`](Self::earliest) is `now_ms`, without computing a later time.
+    #[inline(always)]
+    pub(crate) fn fits(&self, now_ms: u64, cost: u64, in_flight: u64) -> bool {
+        let s = &self.spec;
+        match &self.state {
+            State::Sliding(w) => w.fits(cost, s.limit, in_flight),
+            State::Fixed(w) => w.fits(cost, s.limit),
+            State::Bucket(_) => self.earliest(now_ms, cost, in_flight) <= now_ms,
+        }
+    }
+
     /// Earliest time `>= now_ms` at which `cost` fits (after `advance(now_ms)`),
     /// or [`NEVER`](crate::policy::NEVER) before an in-flight request completes.
     pub(crate) fn earliest(&self, now_ms: u64, cost: u64, in_flight: u64) -> u64 {
@@ -135,12 +147,13 @@ impl Window {
     /// Called only for an admission every window has room for (see
     /// `Policy::try_admit`), so a sliding log stays within the limit and needs
     /// no `cap` (on the hot path of every decision); a fixed window's carry may not.
+    #[inline(always)]
     pub(crate) fn add(&mut self, now_ms: u64, cost: u64, tracked: bool) {
         let s = &self.spec;
         match &mut self.state {
             State::Sliding(_) | State::Bucket(_) if tracked => {}
             State::Sliding(w) => {
-                w.add(now_ms, cost);
+                w.admit(now_ms, cost);
                 debug_assert!(w.used() <= s.limit);
             }
             State::Fixed(w) => {

@@ -346,3 +346,15 @@ proptest! {
         prop_assert_eq!(budget.tokens_milli(), before, "no token spent");
     }
 }
+
+#[test]
+fn a_budget_resumed_from_its_count_spends_like_the_one_it_was_taken_from() {
+    // The JS layer keeps the count between calls into wasm (`with_tokens_milli`).
+    // A retry is allowed while more than half of the 10 tokens is left.
+    let mut kept = RetryBudget::default();
+    assert!(kept.try_spend());
+    let mut resumed = RetryBudget::default().with_tokens_milli(kept.tokens_milli());
+    assert_eq!(resumed, kept);
+    assert_eq!([resumed.try_spend(), resumed.try_spend(), resumed.try_spend(), resumed.try_spend()], [true, true, true, false]);
+    assert_eq!(RetryBudget::default().with_tokens_milli(u64::MAX).tokens_milli(), 10_000, "at most the maximum");
+}

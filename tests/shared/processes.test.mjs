@@ -77,10 +77,10 @@ test('a worker killed with SIGKILL mid-request holds its units only until its le
 });
 
 test('two processes whose clocks differ by 2 s never over-admit together (Redis TIME is the one clock)', async () => {
-  const run = async (time) => {
+  const run = async (time, attempt = 0) => {
     const hex = await startHexServer({ clock: fastClock(), perMinute: 5, perHour: 1_000 });
     try {
-      const base = { redisPort: redis.port, url: hex.url, token: 'tok-skew', name: `skew:${time}`, task: 'fetch', time,
+      const base = { redisPort: redis.port, url: hex.url, token: 'tok-skew', name: `skew:${time}:${attempt}`, task: 'fetch', time,
         windows: [{ limit: 5, per: '1s' }], count: 5, waitForGo: true };
       const behind = startWorker({ ...base, clockOffsetMs: 0 });
       const ahead = startWorker({ ...base, clockOffsetMs: 2_000 });
@@ -100,7 +100,11 @@ test('two processes whose clocks differ by 2 s never over-admit together (Redis 
   assert.equal(await run('redis'), 0, 'Redis time: the process ahead waits its turn');
   // The control: deciding on the callers' clocks, the process 2 s ahead sees the
   // other's slots as expired and over-runs the server. This is what `time: 'redis'` prevents.
-  assert.ok(await run('client') > 0, 'client time with skewed clocks over-admits (the test can fail)');
+  // It over-runs only if it sends within the server's 1 s window after the other: on a
+  // machine loaded enough to start it later, the server has forgiven it, so up to 3 tries.
+  let refused = 0;
+  for (let attempt = 0; attempt < 3 && refused === 0; attempt++) refused = await run('client', attempt);
+  assert.ok(refused > 0, 'client time with skewed clocks over-admits (the test can fail)');
 });
 
 test('Redis killed and restarted mid-run: no call lost, nothing over-admitted (each process re-registers)', async () => {

@@ -753,6 +753,14 @@ end
 -- Every operation starts here: reads its arguments and the quota's state.
 -- nil, or the reply that ends the call (the state was lost, or is held with
 -- other windows).
+-- The caller's injected time (argv[2]), or Redis's own clock: one clock for
+-- every process (see README "Sharing a quota").
+local function clock_of(argv)
+  if argv[2] ~= '' then return tonumber(argv[2]) end
+  local t = redis.call('TIME')
+  return t[1] * 1000 + math.floor(t[2] / 1000)
+end
+
 local function begin(keys, argv, quick)
   KEY, ARGV = keys[1], argv
   local now, raw, have
@@ -762,12 +770,7 @@ local function begin(keys, argv, quick)
     -- comparisons; the state stays in the cache, untouched.
     local r = REFUSED[KEY]
     if r ~= nil and argv[5] == 'try' and argv[1] == r.config then
-      if argv[2] == '' then
-        local t = redis.call('TIME')
-        now = t[1] * 1000 + math.floor(t[2] / 1000)
-      else
-        now = tonumber(argv[2])
-      end
+      now = clock_of(argv)
       raw, have = redis.call('GET', KEY), true
       local st = CACHED_ST[KEY]
       if st ~= nil and raw == r.raw and CACHED_RAW[KEY] == raw and #st.q == 0 and math.max(now, st.clock) < r.till
@@ -787,14 +790,7 @@ local function begin(keys, argv, quick)
   local c = PARSED[argv[1]] or parse_config(argv[1])
   SPEC, RECOVERY_MS, WIN, MAX_PER = c.spec, c.recovery, c.win, c.max_per
   COUNT_IN_FLIGHT, LEASE, QUEUE_LEASE = c.in_flight, c.lease, c.queue_lease
-  if have then
-    NOW = now
-  elseif argv[2] == '' then
-    local t = redis.call('TIME')
-    NOW = t[1] * 1000 + math.floor(t[2] / 1000)
-  else
-    NOW = tonumber(argv[2])
-  end
+  NOW = have and now or clock_of(argv)
   DIRTY, ST, CREATED, RAW = false, nil, false, nil
   local status = load(have, raw)
   if status == 'SPEC' then return { 2, NOW, 0 } end
