@@ -153,6 +153,38 @@ fn admit_head(lim: &mut Limiter, model: &mut [(WaiterId, i32, u64, Status)]) -> 
 proptest! {
     #![proptest_config(config())]
 
+    /// `try_acquire` admits in one pass when every window has room (`Window::fits`)
+    /// and computes `earliest` otherwise: both must give the same decision, and a
+    /// refusal's `retry_at_ms` is `earliest` for that cost.
+    #[test]
+    fn try_acquire_admits_exactly_when_earliest_is_now(specs in specs(), (start, ops) in ops(60), tracked in any::<bool>()) {
+        let options = Options { count_in_flight: tracked, ..Options::default() };
+        let mut lim = ticked(&Limiter::with_options(&specs, options).unwrap(), start);
+        let (mut t, mut permits) = (start, Vec::new());
+        for op in &ops {
+            if let Op::Acquire { dt, raw } = *op {
+                let at = (t as i64 + dt).max(0) as u64;
+                let cost = 1 + raw % min_limit(&lim);
+                let mut probe = lim.clone();
+                probe.advance(at).unwrap();
+                let (now, earliest) = (probe.clock_ms(), probe.earliest(cost).unwrap());
+                match apply(&mut lim, &mut t, &mut permits, op) {
+                    Outcome::Decision(Ok(Decision::Admit(p))) => {
+                        prop_assert_eq!(earliest, now, "admitted at {} though earliest said {}", now, earliest);
+                        prop_assert_eq!(p.at_ms, now);
+                    }
+                    Outcome::Decision(Ok(Decision::Wait { retry_at_ms })) => {
+                        prop_assert!(earliest > now, "refused at {} though earliest said now", now);
+                        prop_assert_eq!(retry_at_ms, earliest);
+                    }
+                    other => prop_assert!(false, "{:?}", other),
+                }
+            } else {
+                apply(&mut lim, &mut t, &mut permits, op);
+            }
+        }
+    }
+
     #[test]
     fn waiters_are_admitted_by_priority_then_arrival_and_cancelled_ones_never(
         specs in specs(), (start, pre) in ops(10), qops in prop::collection::vec(qop(), 1..=60),
