@@ -23,6 +23,13 @@ export function startLive({ root, span, status, onState, workers }) {
   const seen = new IntersectionObserver((entries) => {
     for (const e of entries) e.target.dataset.visible = String(e.isIntersecting);
   });
+  // ...but a timeline whose width changed is redrawn even off screen, once: a
+  // chart drawn before the layout settled (at the fallback width, or in a wider
+  // column) would otherwise keep labels a third of their size until scrolled to
+  // (seen in a full-page view on a loaded machine: 3.7 px labels).
+  const resized = new ResizeObserver((entries) => {
+    for (const e of entries) e.target.dataset.resized = 'true';
+  });
   let last;
   const render = throttled(() => last && draw(last));
 
@@ -127,6 +134,7 @@ export function startLive({ root, span, status, onState, workers }) {
       h('figure', { class: 'timeline' }, c.svg, c.legend));
     group.scopes.append(c.el);
     seen.observe(c.el);
+    resized.observe(c.svg);
     c.drawnAt = -Infinity;
     cards.set(scope.id, c);
     return c;
@@ -154,7 +162,8 @@ export function startLive({ root, span, status, onState, workers }) {
     c.counts.querySelector('[data-count="refused"]').dataset.zero = String(scope.counts.refused === 0);
     renderShares(c, scope);
     const spanMs = Number(span.value);
-    if (c.el.dataset.visible === 'false') return;
+    if (c.el.dataset.visible === 'false' && c.svg.dataset.resized !== 'true') return;
+    delete c.svg.dataset.resized;
     const width = Math.round(c.svg.getBoundingClientRect().width); // drawn at its on-screen width: redraw when it changes
     if (performance.now() - c.drawnAt < CHART_EVERY_MS && c.spanMs === spanMs && c.width === width) return;
     c.drawnAt = performance.now();

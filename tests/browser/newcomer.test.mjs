@@ -92,6 +92,28 @@ test('chart labels are at least 11 px on screen', async () => {
   assert.deepEqual(small, [], `labels under 11 px: ${small.length} of ${sizes.length}`);
 });
 
+test('a chart off screen is redrawn at its new width when the layout changes', async () => {
+  // The CI failure of stop 16: two cards drawn before the layout settled kept
+  // 3.7 px labels, because a card off screen was never redrawn.
+  const stale = () => page.$$eval('#apis svg.chart', (svgs) => svgs
+    .filter((svg) => svg.viewBox.baseVal.width > 0 && Math.abs(svg.getBoundingClientRect().width - svg.viewBox.baseVal.width) > 1)
+    .map((svg) => `${svg.closest('.scope').dataset.scope}: drawn ${svg.viewBox.baseVal.width}, on screen ${Math.round(svg.getBoundingClientRect().width)}`));
+  try {
+    await page.evaluate(() => window.scrollTo(0, 0));
+    for (const width of [1100, 1600]) { // three columns of ~340 px, then of ~510 px
+      await page.setViewportSize({ width, height: 800 });
+      await page.waitForFunction(() => document.querySelectorAll('#apis .scope[data-visible="false"]').length > 0);
+      const offScreen = await page.$$eval('#apis .scope[data-visible="false"] svg.chart', (svgs) => svgs.length);
+      assert.ok(offScreen > 0, 'some charts are off screen');
+      await page.waitForFunction(() => [...document.querySelectorAll('#apis svg.chart')].every((svg) =>
+        Math.abs(svg.getBoundingClientRect().width - svg.viewBox.baseVal.width) <= 1), null, { timeout: 5_000, polling: 250 }).catch(() => {});
+      assert.deepEqual(await stale(), [], `at ${width} px, charts drawn at another width than on screen`);
+    }
+  } finally {
+    await page.setViewportSize({ width: 1280, height: 800 });
+  }
+});
+
 test('cards off screen keep their numbers current', async () => {
   await page.evaluate(() => window.scrollTo(0, 0));
   await page.waitForTimeout(3_000); // 3 quota minutes of the pipeline
