@@ -221,7 +221,11 @@ const KEY = `Symbol.for(${JSON.stringify(`tollgate ${hash}`)})`;
 const share = [
   `const key = ${KEY};`,
   '/** Leaves the exports for the other file of the entry (not enumerable, not writable). */',
-  'const share = (exports) => (Object.defineProperty(globalThis, key, { value: exports }), exports);',
+  'const share = (exports) => {',
+  '  // A frozen globalThis (SES lockdown) refuses: then `import` and `require` each get an instance of their own.',
+  '  try { Object.defineProperty(globalThis, key, { value: exports }); } catch {}',
+  '  return exports;',
+  '};',
 ];
 
 // Everything is read: now rewrite js/cjs.
