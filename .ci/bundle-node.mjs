@@ -242,8 +242,9 @@ for (const m of modules) {
   const toEntry = up.startsWith('.') ? up : `./${up}`;
   writeFileSync(join(cjs, `${m}.js`), [
     '"use strict";',
-    `// Bundled into ${toEntry} by .ci/bundle-node.mjs: this file hands out the bundle's instance of the module.`,
-    `module.exports = require(${JSON.stringify(toEntry)})[Symbol.for(${JSON.stringify(MODULES)})](${JSON.stringify(`${m}.js`)});`,
+    `// Bundled into ${toEntry} by .ci/bundle-node.mjs: this file hands out the bundle's instance of the module`,
+    "// (js/node.mjs's, without loading the CommonJS entry, when `import` came first).",
+    `module.exports = (globalThis[${KEY}] ?? require(${JSON.stringify(toEntry)}))[Symbol.for(${JSON.stringify(MODULES)})](${JSON.stringify(`${m}.js`)});`,
     '',
   ].join('\n'));
 }
