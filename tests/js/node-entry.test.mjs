@@ -164,3 +164,14 @@ test('the stand-ins of the lazily loaded modules cover each of their functions t
   }
   assert.ok(covered >= LAZY.length, 'each module in the list gives the package at least one function');
 });
+
+test('with a globalThis that takes no new property (SES-style lockdown), both entries still load, each with its own instance', () => {
+  const r = fresh(`
+    Object.preventExtensions(globalThis);
+    const required = require('tollgate');
+    import('tollgate').then((imported) => {
+      const decide = (t) => new t.Limiter({ windows: [{ limit: 1, per: '1s' }] }).tryAcquire().ok;
+      console.log(JSON.stringify({ required: decide(required), imported: decide(imported), same: imported.Limiter === required.Limiter }));
+    });`);
+  assert.deepEqual(r, { required: true, imported: true, same: false });
+});
