@@ -48,6 +48,7 @@ const PACKAGES = {
 // Node alone: a package of one empty ES module, imported by name as the others are.
 const floorDir = mkdtempSync(join(tmpdir(), 'tollgate-startup-'));
 mkdirSync(join(floorDir, 'node_modules', 'empty'), { recursive: true });
+writeFileSync(join(floorDir, 'package.json'), '{ "private": true }\n'); // as the repo has one: the same package scope lookup
 writeFileSync(join(floorDir, 'node_modules', 'empty', 'package.json'), '{ "name": "empty", "type": "module", "exports": "./index.js" }\n');
 writeFileSync(join(floorDir, 'node_modules', 'empty', 'index.js'), 'export default 1;\n');
 process.on('exit', () => rmSync(floorDir, { recursive: true, force: true }));
