@@ -2,11 +2,12 @@
 // Bundles the Node entry (issue 12, start-up). Run by .ci/build.sh after tsc and
 // .ci/inline-wasm.mjs.
 //
-// What start-up costs in Node 20 (measured with tests/bench/startup.mjs and
-// timestamps in throwaway copies): about 50 µs a KB of JavaScript to compile
-// (V8 pre-parses every function, called or not), a resolve, a read and a
-// compile per file, and for `import` of a CommonJS file Node's CommonJS
-// loader on top of its ES one (about 3 ms the first time). So:
+// What start-up costs in Node 20 (measured with tests/bench/startup.mjs, V8's
+// --log-function-events and timestamps in throwaway copies): about 35-50 µs a
+// KB of JavaScript to compile (V8 pre-parses every function, called or not),
+// a resolve, a read and a compile per file, and for `import` of a CommonJS
+// file Node's CommonJS loader on top of its ES one (about 3 ms the first
+// time; `createRequire` alone about 1 ms). So:
 //   js/cjs/node.js and js/node.mjs   hold one content: esbuild's bundle of
 //       js/src/node.ts with the modules it needs at once (scope-hoisted: no
 //       wrapper per module), the Limiter and the classes and objects the
@@ -14,20 +15,25 @@
 //       whatever only they import: rateLimitedFetch and the header parsing,
 //       the Redis and tab stores, the Hex client, the cost tools, snapshots...)
 //       is replaced by stand-ins of its functions that `require` tsc's file of
-//       it on the first call. js/node.mjs is `import`'s entry, an ES module
-//       of its own (no CommonJS loader at start-up); it carries the limiter's
-//       wasm as base64 (an ES module would need `createRequire` or the
-//       `node:fs` namespace to read a file, each slower than decoding) and
-//       makes its `require`, for the lazily loaded files, on first use.
-//       Whichever of the two files is loaded first runs the bundle and leaves
-//       its exports under a symbol of globalThis named after the package's
-//       folder; the other one, if loaded later, hands those out instead of
-//       running its own copy: one wasm instance and one set of classes for
-//       `import` and `require` (`instanceof` agrees).
+//       it on the first call. The bundle runs as one function (parenthesized,
+//       so V8 compiles it at once) returning the exports as one frozen object
+//       of values (no getter per export to compile and call).
+//       js/node.mjs is `import`'s entry, an ES module of its own (no CommonJS
+//       loader at start-up); it carries the limiter's wasm as base64 (an ES
+//       module would need `createRequire` or the `node:fs` namespace to read a
+//       file, each slower than decoding) and makes its `require`, for the
+//       lazily loaded files, on first use. Whichever of the two files is loaded
+//       first runs the bundle and leaves its exports under a symbol of
+//       globalThis named after the build's content (no path to compute: reading
+//       `import.meta` costs 0.2 ms); the other one, if loaded later, hands
+//       those out instead of running its own copy: one wasm instance and one
+//       set of classes for `import` and `require` (`instanceof` agrees).
 //   js/cjs/<module>.js   of every module inside the bundle becomes a one-line
-//       file handing out the bundle's instance of it, so that the lazily loaded
-//       files (tsc's own) and anyone requiring a file of js/cjs share one wasm
-//       instance and one set of classes with the entry.
+//       file handing out the entry's instance of it (found under that symbol,
+//       or by requiring js/cjs/node.js), so that the lazily loaded files (tsc's
+//       own) and anyone requiring a file of js/cjs share one wasm instance and
+//       one set of classes with the entry.
+// BUNDLE_NODE_ANALYZE=1 lists the bytes each module adds to the bundle.
 // Deterministic, and no path of this machine ends up in the output.
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -283,7 +289,10 @@ const load = { require: () => require(${JSON.stringify(entry)}), import: () => i
   if (names.join() !== bodies.esm.names.join()) throw new Error(`bundle-node: ${first} first gives the exports ${names}`);
 }
 
-if (process.env.BUNDLE_NODE_ANALYZE) { const ins = Object.entries(built.cjs.metafile.outputs)[0][1].inputs; console.log(Object.entries(ins).sort((a, b) => b[1].bytesInOutput - a[1].bytesInOutput).map(([k, v]) => `${v.bytesInOutput} ${k}`).join("\n")); }
+if (process.env.BUNDLE_NODE_ANALYZE) {
+  const inputs = Object.values(built.cjs.metafile.outputs)[0].inputs;
+  for (const [file, { bytesInOutput }] of Object.entries(inputs).sort((a, b) => b[1].bytesInOutput - a[1].bytesInOutput)) console.log(`${bytesInOutput} ${file}`);
+}
 const kb = (n) => `${(n / 1024).toFixed(1)} KB`;
 const code = (kind) => built[kind].outputFiles[0].contents.length;
 console.log(`bundle-node: js/cjs/node.js and js/node.mjs: ${kb(code('cjs'))} of JavaScript (${modules.length + 1} modules; ` +
