@@ -50,6 +50,7 @@ const cjs = join(root, 'js', 'cjs');
 const entry = join(cjs, 'node.js');
 const esmEntry = join(root, 'js', 'node.mjs');
 const MODULES = 'tollgate.modules'; // Symbol.for(MODULES): the bundle's modules, by path in js/cjs
+const STAND_IN = './stand-in'; // the one module of the lazy modules' stand-ins' maker
 const CORE_BYTES = 'wasm/node_core'; // js/src/node.ts's import of the limiter's bytes (js/src/wasm/node_core.d.ts)
 
 /**
@@ -150,20 +151,26 @@ function bundle(modules, kind) {
       name: 'tollgate-lazy',
       setup(build) {
         build.onResolve({ filter: /^\.\.?\// }, (args) => {
-          if (args.namespace === 'tollgate-lazy') return { path: args.path, external: true };
+          if (args.namespace === 'tollgate-lazy') return args.path === STAND_IN ? { path: STAND_IN, namespace: 'tollgate-lazy' } : { path: args.path, external: true };
           const id = posix(relative(src, join(args.resolveDir, args.path))).replace(/\.(js|ts)$/, '');
           if (id === CORE_BYTES) return { path: id, namespace: 'tollgate-core-bytes' };
           return lazy.has(id) ? { path: id, namespace: 'tollgate-lazy' } : undefined;
         });
         build.onLoad({ filter: /.*/, namespace: 'tollgate-core-bytes' }, () => ({ contents: coreBytes[kind], loader: 'js' }));
         build.onLoad({ filter: /.*/, namespace: 'tollgate-lazy' }, ({ path: id }) => ({
-          contents: [
-            'let loaded;',
-            `const load = () => loaded ??= require(${JSON.stringify(`./${id}.js`)});`,
-            // A method's shorthand keeps the function's name (`default` too) and cannot be called with `new`.
-            ...lazy.get(id).map((n) => `${n === 'default' ? 'export default' : `export const ${n} =`} ` +
-              `{ ${n}() { return load().${n}.apply(this, arguments); } }.${n};`),
-          ].join('\n'),
+          contents: id === STAND_IN
+            ? [
+              '/** A function named `name` that calls `load()[name]`: the module is loaded on its first call. */',
+              // A method keeps the function's name (a computed one too) and cannot be called with `new`;
+              // one function for every stand-in, where one each would cost V8 a pre-parse each.
+              'export const standIn = (load, name) => ({ [name]() { return load()[name].apply(this, arguments); } })[name];',
+            ].join('\n')
+            : [
+              `import { standIn } from ${JSON.stringify(STAND_IN)};`,
+              'let loaded;',
+              `const load = () => loaded ??= require(${JSON.stringify(`./${id}.js`)});`,
+              ...lazy.get(id).map((n) => `${n === 'default' ? 'export default' : `export const ${n} =`} standIn(load, ${JSON.stringify(n)});`),
+            ].join('\n'),
           loader: 'js',
           resolveDir: cjs,
         }));
