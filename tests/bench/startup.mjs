@@ -91,6 +91,7 @@ out(`Goal: \`import()\` no slower than bottleneck's: ${target('start-up: `import
 out(`Goal: first decision no later than p-throttle's + 1 ms: ${target('start-up: first decision ≤ p-throttle\'s + 1 ms',
   `${fmt(t.firstMs, 1)} ms vs ${fmt(med['p-throttle'].firstMs, 1)} ms`, t.firstMs <= med['p-throttle'].firstMs + 1)}.`);
 const floor = med[FLOOR].importMs;
-out(`Above Node's floor (${fmt(floor, 1)} ms for an empty module): tollgate's first decision +${fmt(t.firstMs - floor, 1)} ms, ` +
-  `p-throttle's +${fmt(med['p-throttle'].firstMs - floor, 1)} ms, bottleneck's +${fmt(med.bottleneck.firstMs - floor, 1)} ms.`);
+const above = (n) => `${med[n].firstMs < floor ? '−' : '+'}${fmt(Math.abs(med[n].firstMs - floor), 1)} ms`;
+out(`Above Node's floor (${fmt(floor, 1)} ms for an empty module): tollgate's first decision ${above('tollgate')}, ` +
+  `p-throttle's ${above('p-throttle')}, bottleneck's ${above('bottleneck')}.`);
 out('');
