@@ -28,7 +28,11 @@
 //       `import.meta` costs 0.2 ms); the other one, if loaded later, hands
 //       those out instead of running its own copy: one wasm instance and one
 //       set of classes for `import` and `require` (`instanceof` agrees).
-//   js/cjs/<module>.js   of every module inside the bundle becomes a one-line
+//   js/cjs/chunks/<group>.js   bundles a group of LAZY modules (GROUPS) with
+//       what only they import, loaded together on first use: rateLimitedFetch
+//       needs a dozen modules, and each file costs Node a resolve, a read and
+//       a compile of its own.
+//   js/cjs/<module>.js   of every module inside a bundle becomes a one-line
 //       file handing out the entry's instance of it (found under that symbol,
 //       or by requiring js/cjs/node.js), so that the lazily loaded files (tsc's
 //       own) and anyone requiring a file of js/cjs share one wasm instance and
@@ -37,7 +41,7 @@
 // Deterministic, and no path of this machine ends up in the output.
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, relative, sep } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -108,6 +112,32 @@ const HAND_OUT = '__tollgateHandOut'; // the bundle's export handing out its mod
 /** The bundled modules' `export let` names: handed out through getters (live bindings), every other export as a value. */
 const liveOf = (id) => new Set([...readFileSync(join(src, `${id}.ts`), 'utf8').matchAll(/^export let (\w+)/gm)].map((m) => m[1]));
 
+/** The module of stand-ins for the LAZY module `id`, for a bundle in the folder `from` (of js/cjs). */
+function standInModule(id, from) {
+  if (id === STAND_IN) {
+    return {
+      contents: [
+        '/** A function named `name` that calls `load()[name]`: the module is loaded on its first call. */',
+        // A method keeps the function's name (a computed one too) and cannot be called with `new`;
+        // one function for every stand-in, where one each would cost V8 a pre-parse each.
+        'export const standIn = (load, name) => ({ [name]() { return load()[name].apply(this, arguments); } })[name];',
+      ].join('\n'),
+      loader: 'js',
+    };
+  }
+  const file = posix(relative(from, join(cjs, `${id}.js`)));
+  return {
+    contents: [
+      `import { standIn } from ${JSON.stringify(STAND_IN)};`,
+      'let loaded;',
+      `const load = () => loaded ??= require(${JSON.stringify(file.startsWith('.') ? file : `./${file}`)});`,
+      ...lazy.get(id).map((n) => `${n === 'default' ? 'export default' : `export const ${n} =`} standIn(load, ${JSON.stringify(n)});`),
+    ].join('\n'),
+    loader: 'js',
+    resolveDir: from,
+  };
+}
+
 /**
  * The bundle for `kind` (cjs or esm: only the limiter's bytes differ), as an
  * ES module (its exports become one object in `write`); `modules`: the ids of
@@ -157,23 +187,7 @@ function bundle(modules, kind) {
           return lazy.has(id) ? { path: id, namespace: 'tollgate-lazy' } : undefined;
         });
         build.onLoad({ filter: /.*/, namespace: 'tollgate-core-bytes' }, () => ({ contents: coreBytes[kind], loader: 'js' }));
-        build.onLoad({ filter: /.*/, namespace: 'tollgate-lazy' }, ({ path: id }) => ({
-          contents: id === STAND_IN
-            ? [
-              '/** A function named `name` that calls `load()[name]`: the module is loaded on its first call. */',
-              // A method keeps the function's name (a computed one too) and cannot be called with `new`;
-              // one function for every stand-in, where one each would cost V8 a pre-parse each.
-              'export const standIn = (load, name) => ({ [name]() { return load()[name].apply(this, arguments); } })[name];',
-            ].join('\n')
-            : [
-              `import { standIn } from ${JSON.stringify(STAND_IN)};`,
-              'let loaded;',
-              `const load = () => loaded ??= require(${JSON.stringify(`./${id}.js`)});`,
-              ...lazy.get(id).map((n) => `${n === 'default' ? 'export default' : `export const ${n} =`} standIn(load, ${JSON.stringify(n)});`),
-            ].join('\n'),
-          loader: 'js',
-          resolveDir: cjs,
-        }));
+        build.onLoad({ filter: /.*/, namespace: 'tollgate-lazy' }, ({ path: id }) => standInModule(id, cjs));
       },
     }],
   });
@@ -241,6 +255,82 @@ const share = [
   '};',
 ];
 
+/**
+ * Loaded together: a group of LAZY modules and whatever only they import go
+ * into one file of js/cjs, loaded on the first call of one of their functions
+ * (through the stand-ins above: each module's own file then hands out the
+ * chunk's instance of it). One file instead of a dozen: Node resolves, reads
+ * and compiles each file on its own.
+ */
+const GROUPS = {
+  'chunks/fetch': ['fetch', 'feedback', 'routes', 'shared/scope', 'shared/options'], // rateLimitedFetch and what it needs
+};
+
+/** The chunk `file` (a path in js/cjs, no .js) of the group `roots`; `inner`: its modules, handed out under Symbol.for(MODULES). */
+function chunk(file, roots, inner) {
+  const names = new Map(inner.map((m) => [m, exportsOf(m)]));
+  const dir = dirname(join(cjs, file));
+  return esbuild.build({
+    absWorkingDir: root,
+    stdin: {
+      contents: [
+        ...roots.map((r) => `import './${r}.ts';`),
+        ...inner.map((m, i) => `import { ${names.get(m).map((n) => `${n} as m${i}_${n}`).join(', ')} } from './${m}.ts';`),
+        'const makers = {',
+        ...inner.map((m, i) => {
+          const live = liveOf(m);
+          return `  ${JSON.stringify(`${m}.js`)}: () => ({ ` +
+            `${names.get(m).map((n) => (live.has(n) ? `get ${n}() { return m${i}_${n}; }` : `${n}: m${i}_${n}`)).join(', ')} }),`;
+        }),
+        '};',
+        'const made = new Map();',
+        `Object.defineProperty(module.exports, Symbol.for(${JSON.stringify(MODULES)}), { value: (file) => made.get(file) ?? ` +
+          "made.set(file, Object.freeze(Object.defineProperty(makers[file](), '__esModule', { value: true }))).get(file) });",
+      ].join('\n'),
+      resolveDir: src,
+      sourcefile: `${file}-entry.js`,
+      loader: 'ts',
+    },
+    tsconfig: join(root, 'js', 'tsconfig.cjs.json'),
+    bundle: true,
+    platform: 'node',
+    format: 'cjs',
+    target: 'es2022',
+    write: false,
+    metafile: true,
+    ignoreAnnotations: true,
+    logLevel: 'warning',
+    logOverride: { 'commonjs-variable-in-esm': 'silent' }, // `module.exports` above, on purpose
+    banner: { js: `// Modules of js/src loaded together on first use, bundled by .ci/bundle-node.mjs (see GROUPS there).` },
+    plugins: [{
+      name: 'tollgate-chunk',
+      setup(build) {
+        build.onResolve({ filter: /^\.\.?\// }, (args) => {
+          if (args.namespace === 'tollgate-lazy') return args.path === STAND_IN ? { path: STAND_IN, namespace: 'tollgate-lazy' } : { path: args.path, external: true };
+          const id = posix(relative(src, join(args.resolveDir, args.path))).replace(/\.(js|ts)$/, '');
+          if (roots.includes(id)) return undefined;
+          // The entry's modules stay outside (their hand-out files); the other lazy ones get stand-ins, as in the entry.
+          if (lazy.has(id)) return { path: id, namespace: 'tollgate-lazy' };
+          if (!modules.includes(id)) return undefined;
+          const to = posix(relative(dir, join(cjs, `${id}.js`)));
+          return { path: to.startsWith('.') ? to : `./${to}`, external: true };
+        });
+        build.onLoad({ filter: /.*/, namespace: 'tollgate-lazy' }, ({ path: id }) => standInModule(id, dir));
+      },
+    }],
+  });
+}
+const chunks = [];
+for (const [file, roots] of Object.entries(GROUPS)) {
+  if (!roots.every((r) => lazy.has(r))) throw new Error(`bundle-node: GROUPS['${file}'] names a module that is not in LAZY`);
+  const inner = inside(await chunk(file, roots, []));
+  const result = await chunk(file, roots, inner);
+  if (inside(result).join() !== inner.join()) throw new Error(`bundle-node: handing out the modules changed what ${file} holds`);
+  const twice = inner.filter((m) => modules.includes(m) || chunks.some((c) => c.inner.includes(m)));
+  if (twice.length) throw new Error(`bundle-node: ${twice.join(', ')} would be in ${file} and in another bundle`);
+  chunks.push({ file, inner, text: result.outputFiles[0].text });
+}
+
 // Everything is read: now rewrite js/cjs.
 writeFileSync(entry, [
   BANNER,
@@ -260,6 +350,19 @@ for (const m of modules) {
     `module.exports = (globalThis[${KEY}] ?? require(${JSON.stringify(toEntry)}))[Symbol.for(${JSON.stringify(MODULES)})](${JSON.stringify(`${m}.js`)});`,
     '',
   ].join('\n'));
+}
+for (const { file, inner, text } of chunks) {
+  mkdirSync(dirname(join(cjs, `${file}.js`)), { recursive: true });
+  writeFileSync(join(cjs, `${file}.js`), text);
+  for (const m of inner) {
+    const up = posix(relative(dirname(join(cjs, m)), join(cjs, `${file}.js`)));
+    writeFileSync(join(cjs, `${m}.js`), [
+      '"use strict";',
+      `// Bundled into ${up.startsWith('.') ? up : `./${up}`} by .ci/bundle-node.mjs: this file hands out the bundle's instance of the module.`,
+      `module.exports = require(${JSON.stringify(up.startsWith('.') ? up : `./${up}`)})[Symbol.for(${JSON.stringify(MODULES)})](${JSON.stringify(`${m}.js`)});`,
+      '',
+    ].join('\n'));
+  }
 }
 writeFileSync(esmEntry, [
   BANNER.replace('The Node entry', 'The Node entry for `import`'),
@@ -303,4 +406,5 @@ if (process.env.BUNDLE_NODE_ANALYZE) {
 const kb = (n) => `${(n / 1024).toFixed(1)} KB`;
 const code = (kind) => built[kind].outputFiles[0].contents.length;
 console.log(`bundle-node: js/cjs/node.js and js/node.mjs: ${kb(code('cjs'))} of JavaScript (${modules.length + 1} modules; ` +
-  `js/node.mjs with the limiter's wasm in base64 besides); loaded on first use: ${LAZY.join(', ')} and what only they import`);
+  `js/node.mjs with the limiter's wasm in base64 besides); loaded on first use: ${LAZY.join(', ')} and what only they import` +
+  chunks.map(({ file, inner }) => `; js/cjs/${file}.js: ${kb(Buffer.byteLength(chunks.find((c) => c.file === file).text))} (${inner.length} modules)`).join(''));
