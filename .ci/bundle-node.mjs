@@ -139,29 +139,41 @@ function standInModule(id, from) {
 }
 
 /**
+ * Source lines defining `handOut(file)`: the exports of the module `file` (a
+ * path in js/cjs) of `modules` (ids of js/src modules inside the bundle), one
+ * frozen object made when first asked for (imports by name cost nothing at
+ * start-up; a namespace object per module would).
+ */
+function handOutSource(modules) {
+  const names = new Map(modules.map((m) => [m, exportsOf(m)]));
+  return [
+    ...modules.map((m, i) => `import { ${names.get(m).map((n) => `${n} as m${i}_${n}`).join(', ')} } from './${m}.ts';`),
+    'const makers = {',
+    ...modules.map((m, i) => {
+      const live = liveOf(m);
+      return `  ${JSON.stringify(`${m}.js`)}: () => ({ ` +
+        `${names.get(m).map((n) => (live.has(n) ? `get ${n}() { return m${i}_${n}; }` : `${n}: m${i}_${n}`)).join(', ')} }),`;
+    }),
+    '};',
+    'const made = new Map();',
+    "const handOut = (file) => made.get(file) ?? made.set(file, Object.freeze(Object.defineProperty(makers[file](), '__esModule', { value: true }))).get(file);",
+  ];
+}
+
+/**
  * The bundle for `kind` (cjs or esm: only the limiter's bytes differ), as an
  * ES module (its exports become one object in `write`); `modules`: the ids of
  * the js/src modules inside it, whose exports `HAND_OUT(file)` hands out, each
  * made into an object when first asked for.
  */
 function bundle(modules, kind) {
-  const names = new Map(modules.map((m) => [m, exportsOf(m)]));
   return esbuild.build({
     absWorkingDir: root,
     stdin: {
       contents: [
         "export * from './node.ts';",
-        ...modules.map((m, i) => `import { ${names.get(m).map((n) => `${n} as m${i}_${n}`).join(', ')} } from './${m}.ts';`),
-        'const makers = {',
-        ...modules.map((m, i) => {
-          const live = liveOf(m);
-          return `  ${JSON.stringify(`${m}.js`)}: () => ({ ` +
-            `${names.get(m).map((n) => (live.has(n) ? `get ${n}() { return m${i}_${n}; }` : `${n}: m${i}_${n}`)).join(', ')} }),`;
-        }),
-        '};',
-        'const made = new Map();',
-        `export const ${HAND_OUT} = (file) => made.get(file) ?? ` +
-          "made.set(file, Object.freeze(Object.defineProperty(makers[file](), '__esModule', { value: true }))).get(file);",
+        ...handOutSource(modules),
+        `export { handOut as ${HAND_OUT} };`,
       ].join('\n'),
       resolveDir: src,
       sourcefile: 'node-entry.js',
@@ -268,24 +280,14 @@ const GROUPS = {
 
 /** The chunk `file` (a path in js/cjs, no .js) of the group `roots`; `inner`: its modules, handed out under Symbol.for(MODULES). */
 function chunk(file, roots, inner) {
-  const names = new Map(inner.map((m) => [m, exportsOf(m)]));
   const dir = dirname(join(cjs, file));
   return esbuild.build({
     absWorkingDir: root,
     stdin: {
       contents: [
         ...roots.map((r) => `import './${r}.ts';`),
-        ...inner.map((m, i) => `import { ${names.get(m).map((n) => `${n} as m${i}_${n}`).join(', ')} } from './${m}.ts';`),
-        'const makers = {',
-        ...inner.map((m, i) => {
-          const live = liveOf(m);
-          return `  ${JSON.stringify(`${m}.js`)}: () => ({ ` +
-            `${names.get(m).map((n) => (live.has(n) ? `get ${n}() { return m${i}_${n}; }` : `${n}: m${i}_${n}`)).join(', ')} }),`;
-        }),
-        '};',
-        'const made = new Map();',
-        `Object.defineProperty(module.exports, Symbol.for(${JSON.stringify(MODULES)}), { value: (file) => made.get(file) ?? ` +
-          "made.set(file, Object.freeze(Object.defineProperty(makers[file](), '__esModule', { value: true }))).get(file) });",
+        ...handOutSource(inner),
+        `Object.defineProperty(module.exports, Symbol.for(${JSON.stringify(MODULES)}), { value: handOut });`,
       ].join('\n'),
       resolveDir: src,
       sourcefile: `${file}-entry.js`,
