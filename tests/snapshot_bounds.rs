@@ -32,3 +32,17 @@ fn an_asctime_date_of_another_length_or_day_name_is_not_a_date() {
     assert_eq!(parse_http_date("Xyz Nov  6 08:49:37 1994"), None);
     assert_eq!(parse_http_date("Sun Nov  6 08:49:37 19945"), None);
 }
+
+/// A clock moving on with no orphaned units (none restored) changes no
+/// window: a token bucket keeps its theoretical arrival time where the last
+/// admission put it, in the past, instead of having it dragged to the clock
+/// (same decisions, but another snapshot).
+#[test]
+fn a_tick_without_orphans_leaves_a_bucket_in_the_past_as_it_is() {
+    let mut lim = Limiter::new(&[WindowSpec::bucket(10, 10_000)]).unwrap();
+    assert!(matches!(lim.try_acquire(1_000, 1), Ok(tollgate::Decision::Admit(_))));
+    lim.advance(100_000).unwrap();
+    let snap = serde_json::to_value(lim.snapshot()).unwrap();
+    assert_eq!(snap["clockMs"], 100_000);
+    assert_eq!(snap["windows"][0]["state"]["bucket"]["tatMs"], 2_000, "{snap}");
+}
