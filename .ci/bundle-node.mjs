@@ -387,8 +387,7 @@ writeFileSync(esmEntry, [
 
 // Both files load, in a fresh process, and share one instance whichever comes first.
 for (const first of ['require', 'import']) {
-  const check = `const { createRequire } = require('node:module');
-const load = { require: () => require(${JSON.stringify(entry)}), import: () => import(${JSON.stringify(pathToFileURL(esmEntry).href)}) };
+  const check = `const load = { require: () => require(${JSON.stringify(entry)}), import: () => import(${JSON.stringify(pathToFileURL(esmEntry).href)}) };
 (async () => {
   const a = await load[${JSON.stringify(first)}](), b = await load[${JSON.stringify(first === 'require' ? 'import' : 'require')}]();
   const [required, imported] = ${first === 'require' ? '[a, b]' : '[b, a]'};
@@ -409,4 +408,4 @@ const kb = (n) => `${(n / 1024).toFixed(1)} KB`;
 const code = (kind) => built[kind].outputFiles[0].contents.length;
 console.log(`bundle-node: js/cjs/node.js and js/node.mjs: ${kb(code('cjs'))} of JavaScript (${modules.length + 1} modules; ` +
   `js/node.mjs with the limiter's wasm in base64 besides); loaded on first use: ${LAZY.join(', ')} and what only they import` +
-  chunks.map(({ file, inner }) => `; js/cjs/${file}.js: ${kb(Buffer.byteLength(chunks.find((c) => c.file === file).text))} (${inner.length} modules)`).join(''));
+  chunks.map(({ file, inner, text }) => `; js/cjs/${file}.js: ${kb(Buffer.byteLength(text))} (${inner.length} modules)`).join(''));
