@@ -50,6 +50,15 @@ fn policy_examples_of_section_3() {
 }
 
 #[test]
+fn parameters_of_other_names_are_skipped_whatever_characters_their_keys_hold() {
+    // A key may hold digits and `_-.*` after its first letter (RFC 9651 3.1.2).
+    for key in ["x-ext", "v2", "a_b", "a.b", "a*"] {
+        let value = format!(r#""p";q=10;w=60;{key}=1"#);
+        assert_eq!(windows(&[("RateLimit-Policy", &value)]), vec![policy("p", 10, Some(60))], "{value}");
+    }
+}
+
+#[test]
 fn service_limit_examples_of_sections_4_6_and_7() {
     let table = [
         (r#""default";r=50;t=30"#, limit("default", Some(50), Some(30))),

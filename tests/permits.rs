@@ -311,6 +311,45 @@ fn a_server_clock_behind_ours_puts_its_boundaries_later_on_ours_not_earlier() {
 }
 
 #[test]
+fn a_fixed_window_with_an_offset_keeps_it_when_aligned_to_a_server_on_our_clock() {
+    // window.rs `Window::realign`: a window whose minutes start at :15 keeps
+    // them there when the server's clock is ours (offset 0).
+    let mut l = with(&[WindowSpec::fixed(2, MINUTE, 15_000)], false);
+    l.align_to_server(0, 0);
+    admit(&mut l, 1_000, 2);
+    assert_eq!(l.earliest(1).unwrap(), 15_000);
+}
+
+#[test]
+fn a_carry_ends_at_its_reset_so_a_release_in_the_bucket_starting_there_gives_its_units_back() {
+    // window.rs `Window::release`: the server's count carries into the buckets
+    // that start before its reset, not into the one that starts at it.
+    let mut l = with(&[WindowSpec::fixed(10, MINUTE, 0)], false);
+    assert!(l.reconcile(0, 6, Some(2 * MINUTE), 1_000).unwrap()); // 4 used until 120 s
+    l.advance(MINUTE).unwrap();
+    assert_eq!(l.used(0), Some(4), "carried into the minute before the reset");
+    l.advance(2 * MINUTE).unwrap();
+    let p = admit(&mut l, 2 * MINUTE, 3);
+    l.release(p).unwrap();
+    assert_eq!(l.used(0), Some(0));
+}
+
+#[test]
+fn completing_in_the_bucket_it_was_admitted_in_counts_a_request_once() {
+    // fixed.rs `Fixed::restamp`: a request in flight within one bucket is
+    // counted there once; one that ended in a bucket before the current one
+    // adds nothing to the current one.
+    let mut l = with(&[WindowSpec::fixed(5, MINUTE, 0)], false);
+    let p = admit(&mut l, 1_000, 2);
+    l.complete(p, 2_000).unwrap();
+    assert_eq!(l.used(0), Some(2));
+    let late = admit(&mut l, 59_000, 1);
+    l.advance(2 * MINUTE + 1_000).unwrap();
+    l.complete_at(late, 61_000, 2 * MINUTE + 1_000).unwrap();
+    assert_eq!(l.used(0), Some(0), "it ended in the minute before: nothing in this one");
+}
+
+#[test]
 fn releasing_a_permit_from_early_in_a_bucket_keeps_what_spilled_from_its_end() {
     // window.rs `Window::release`: only a released permit that was admitted
     // within the guard of its bucket's end takes its units out of the spill.

@@ -66,3 +66,10 @@ fn in_flight_units_are_bounded_by_sliding_and_fixed_limits_not_by_a_bucket() {
     assert_eq!(snapshot(&mixed, 6), Err(tollgate::Error::CorruptSnapshot { why: tollgate::snapshot::Corrupt::whole(Reason::InFlight) }));
     assert_eq!(snapshot(&[WindowSpec::bucket(5, 60_000)], 6), Ok(6));
 }
+
+/// A JS number at exactly the largest supported time is a time, not an error.
+#[test]
+fn the_largest_supported_time_is_read_as_itself() {
+    assert_eq!(tollgate::ms_from_f64(MAX_TIME_MS as f64, "now"), Ok(MAX_TIME_MS));
+    assert!(tollgate::ms_from_f64(MAX_TIME_MS as f64 + 1.0, "now").is_err());
+}
