@@ -21,7 +21,7 @@ import { ACCEPTED_KEPT, Blind, SlowStart, acceptedSince, recordAccepted } from '
 import { keyHasher } from './routes.js';
 import { SharedScopeLimiter, type SharedScopePermit, isPromise, normalizeLeaseMs, normalizeStore } from './shared/scope.js';
 import type { SharedStore } from './shared/types.js';
-import { sleepUntil, withDeadline } from './wait.js';
+import { UNBOUNDED, sleepUntil, withDeadline } from './wait.js';
 
 /** Any fetch: the global one, undici's, a browser's, or a wrapper with the same shape. */
 export type FetchLike = (input: any, init?: any) => Promise<Response>;
@@ -70,13 +70,45 @@ interface ScopeState extends Scope {
   /** Per limit stated without a length: the lengths its windows so far allow (see `windowFromReset`). */
   resetSpans?: Map<number, { lo: number; hi: number }>;
   /** In-process requests admitted and not yet answered, to count on a replacement limiter (see `replaceLimiter`). */
-  flights: Set<Flight>;
+  flights: Flights;
 }
 
 /** A request in flight: its permit, and its stand-in on the scope's limiter when that was replaced meanwhile. */
 interface Flight {
   cost: number;
   shadow: Permit | undefined;
+  /** Its neighbours in its scope's `Flights` (`prev` is the flight itself once it left). */
+  prev: Flight | undefined;
+  next: Flight | undefined;
+}
+
+/**
+ * A scope's requests in flight, oldest first: a list linked through the
+ * flights themselves. (A Set that gains and loses an entry on every request
+ * rebuilds its small table every few requests: the costliest line of a matched call.)
+ */
+class Flights {
+  first: Flight | undefined;
+  last: Flight | undefined;
+
+  add(cost: number): Flight {
+    const flight: Flight = { cost, shadow: undefined, prev: this.last, next: undefined };
+    if (this.last === undefined) this.first = flight;
+    else this.last.next = flight;
+    this.last = flight;
+    return flight;
+  }
+
+  /** Takes `flight` out of the list; again: nothing. */
+  delete(flight: Flight): void {
+    if (flight.prev === flight) return;
+    if (flight.prev === undefined) this.first = flight.next;
+    else flight.prev.next = flight.next;
+    if (flight.next === undefined) this.last = flight.prev;
+    else flight.next.prev = flight.prev;
+    flight.prev = flight;
+    flight.next = undefined;
+  }
 }
 
 /** The abort reason given to the waiters of a replaced limiter. */
@@ -244,7 +276,7 @@ function pickScope(w: Wrapper, route: NormalizedRoute, info: RouteRequest, cost:
 
 function scopeFor(w: Wrapper, route: NormalizedRoute, raw: string | null | undefined): ScopeState {
   const key = raw == null || raw === '' ? '' : w.hashKey(String(raw));
-  const id = `${route.name}\u0000${key}`;
+  const id = key === '' ? route.scopeId : route.scopeId + key;
   // Idle scopes also go once SWEEP_EVERY_MS has passed, whatever key comes (not only a new one).
   const now = w.scopes.size >= SWEEP_FROM_TIME ? w.o.clock.now() : 0;
   if (now >= w.sweepTime) sweep(w);
@@ -259,7 +291,7 @@ function scopeFor(w: Wrapper, route: NormalizedRoute, raw: string | null | undef
     scope = {
       route: route.name, key, limiter, configured, learned: [], movers: new Set(), maxConcurrent: route.maxConcurrent,
       start: configured.length === 0 ? new SlowStart() : undefined,
-      accepted: [], generation: 0, blind: undefined, silentPauseMs: 0, flights: new Set(),
+      accepted: [], generation: 0, blind: undefined, silentPauseMs: 0, flights: new Flights(),
     };
     w.scopes.set(id, scope);
   }
@@ -397,7 +429,7 @@ function replaceLimiter(w: Wrapper, scope: ScopeState, now: number, feedback: Fe
     const used = Math.max(0, (counted.find((c) => c.perMs === x.perMs)?.used ?? 0) - flying);
     if (used > 0) scope.limiter.reconcile(i, { remaining: Math.max(0, x.limit - used) });
   });
-  for (const flight of scope.flights) {
+  for (let flight = scope.flights.first; flight !== undefined; flight = flight.next) {
     const stand = scope.limiter.tryAcquire(flight.cost);
     flight.shadow = stand.ok ? stand.permit : undefined;
   }
@@ -540,12 +572,12 @@ class CallRequest implements RouteRequest {
   }
 }
 
-/** `what()`: the request, as errors name it (built only for the error). */
-function throwIfRefused(scope: Scope, now: number, context: () => CallContext, what: () => string): void {
+/** `context(attempts)`: the call's, for the error (passed as it is: no closure is made per attempt). */
+function throwIfRefused(scope: Scope, now: number, method: string, url: URL, context: (attempts: number) => CallContext, attempts: number): void {
   const refusal = refusals.get(scope.limiter);
   if (refusal === undefined || now >= refusal.until) return;
-  throw new RateLimitError(`${what()}: the server asked to wait until ${iso(refusal.retryAt)}, longer than \`retry.maxRetryAfter\` allows`,
-    { ...context(), retryAt: refusal.retryAt });
+  throw new RateLimitError(`${method} ${url.href}: the server asked to wait until ${iso(refusal.retryAt)}, longer than \`retry.maxRetryAfter\` allows`,
+    { ...context(attempts), retryAt: refusal.retryAt });
 }
 
 /** Starts (or lengthens) a scope's refusal: see `refusals`. */
@@ -621,7 +653,8 @@ async function call(w: Wrapper, route: NormalizedRoute, method: string, url: URL
   const started = clock.now();
   const deadlineAt = deadlineMs === undefined ? undefined : started + deadlineMs;
   const context = (attempts: number, response?: Response, cause?: unknown) => ({ request: new Request(url, { method }), response, attempts, cause });
-  const waits = withDeadline(clock, userSignal ?? undefined, deadlineAt, () => new DeadlineError(
+  // (Most calls have neither: no closure is made for them.)
+  const waits = userSignal === undefined && deadlineAt === undefined ? UNBOUNDED : withDeadline(clock, userSignal, deadlineAt, () => new DeadlineError(
     `${method} ${url.href}: the deadline of ${deadlineMs} ms passed while waiting`, context(0)));
 
   /** Attempts refused under a rule the scope has since dropped: not the call's to count (see `adaptToRefusal`). */
@@ -632,33 +665,25 @@ async function call(w: Wrapper, route: NormalizedRoute, method: string, url: URL
       // A learning scope that knows nothing of its server yet sends one
       // request first, then doubling rounds, so that a backlog does not meet
       // the server unlimited (see `SlowStart`). A slot taken is given back once.
+      // (`slot` and `turn` are given back inline: closures doing it would be made for every attempt.)
       let slot = scope.start;
       if (slot !== undefined) {
         const wait = slot.take(waits.signal);
         if (wait !== undefined) await wait;
       }
-      const slotDone = (accepted: boolean) => {
-        slot?.done(accepted);
-        slot = undefined;
-      };
       // Refused without a word and no window to hold to: one request at a time (see `Blind`).
       let turn = scope.blind;
       if (turn !== undefined) {
         try {
           await turn.take(clock, waits.signal);
         } catch (error) {
-          slotDone(false);
+          slot?.done(false);
           throw error;
         }
       }
-      // Ends the turn once the response has set the next one's time.
-      const letGo = () => {
-        turn?.release();
-        turn = undefined;
-      };
       try {
         const queuedAt = clock.now();
-        throwIfRefused(scope, queuedAt, () => context(attempt - 1), () => `${method} ${url.href}`);
+        throwIfRefused(scope, queuedAt, method, url, context, attempt - 1);
         const tried = scope.limiter.tryAcquire(cost);
         // Only a shared scope's decision is a promise: the in-process one stays synchronous.
         const quick = isPromise(tried) ? await tried : tried;
@@ -669,12 +694,11 @@ async function call(w: Wrapper, route: NormalizedRoute, method: string, url: URL
         }
         if (!quick.ok) emit(w, 'queued', scope, { retryAt: quick.retryAt, waiting: scope.limiter.waiting + 1 });
         const permit = quick.ok ? quick.permit : await acquireFrom(scope, cost, priority, waits.signal);
-        const flight: Flight | undefined = permit instanceof Permit ? { cost, shadow: undefined } : undefined;
         const flownIn = scope;
-        if (flight !== undefined) flownIn.flights.add(flight);
+        const flight = permit instanceof Permit ? flownIn.flights.add(cost) : undefined;
         // Cancelled after admission, before sending: nothing reached the server, the units go back.
         if (userSignal?.aborted) {
-          flownIn.flights.delete(flight!);
+          if (flight !== undefined) flownIn.flights.delete(flight);
           flight?.shadow?.release();
           const released = permit.release();
           if (isPromise(released)) await released; // a shared scope's units are back before the call rejects
@@ -683,9 +707,9 @@ async function call(w: Wrapper, route: NormalizedRoute, method: string, url: URL
         if (!quick.ok) {
           // A refusal that began while this call waited fails it too, unsent.
           try {
-            throwIfRefused(scope, clock.now(), () => context(attempt - 1), () => `${method} ${url.href}`);
+            throwIfRefused(scope, clock.now(), method, url, context, attempt - 1);
           } catch (error) {
-            flownIn.flights.delete(flight!);
+            if (flight !== undefined) flownIn.flights.delete(flight);
             flight?.shadow?.release();
             permit.complete();
             throw error;
@@ -727,7 +751,7 @@ async function call(w: Wrapper, route: NormalizedRoute, method: string, url: URL
           if (changed.length > 0) emit(w, 'reconciled', scope, { windows: changed, feedback });
         }
         // Calendar windows count on the server's clock: follow its Date.
-        if (response && route.windows.some((x) => x.kind === 'fixed')) {
+        if (response && route.hasFixedWindow) {
           let server = serverClocks.get(scope.limiter);
           if (server === undefined) serverClocks.set(scope.limiter, (server = new ServerClock()));
           const align = server.observe(response.headers, permit.at, now, feedback);
@@ -742,7 +766,8 @@ async function call(w: Wrapper, route: NormalizedRoute, method: string, url: URL
           if (scope.limiter instanceof Limiter) recordAccepted(scope.accepted, now);
           if (turn !== undefined && turn === scope.blind) turn.accepted(now);
           if (scope.silentPauseMs > 0) scope.silentPauseMs = Math.max(w.o.retry.backoffMs, Math.ceil(scope.silentPauseMs * 0.9));
-          slotDone(true);
+          slot?.done(true);
+          slot = undefined;
           return response;
         }
         const stated = comeBackAt(feedback);
@@ -810,11 +835,13 @@ async function call(w: Wrapper, route: NormalizedRoute, method: string, url: URL
         }
         emit(w, 'retry', scope, { attempt, status, retryAt: decision, waitMs: decision - now });
         await response?.body?.cancel().catch(() => {});
-        letGo();
+        // The turn ends once the response has set the next one's time.
+        turn?.release();
+        turn = undefined;
         await sleepUntil(clock, decision, waits.signal);
       } finally {
-        letGo();
-        slotDone(false);
+        turn?.release();
+        slot?.done(false);
       }
     }
   } finally {
