@@ -189,26 +189,26 @@ export function rateLimitedFetch(given: FetchLike, options: RateLimitedFetchOpti
   const scopes = new Map<string, ScopeState>();
 
   const wrapper: Wrapper = { fetch, o, planner, events, scopes, sweepAt: SWEEP_FROM, sweepTime: 0, hashKey: keyHasher(options.keySecret), store, leaseMs };
-  const routeOf = (input: string | URL | Request, init: LimitedInit | undefined) => {
-    const method = (init?.method ?? (isRequestLike(input) ? input.method : 'GET')).toUpperCase();
-    const url = urlOf(input);
-    const route = url && (o.routes.find((rt) => (rt.matcher.methods === undefined || rt.matcher.methods.has(method)) && rt.matcher.test(url)) ?? o.fallback);
-    return route ? { route, method, url: url! } : undefined;
-  };
+  const routeOf = (method: string, url: URL | undefined): NormalizedRoute | undefined =>
+    url && (o.routes.find((rt) => (rt.matcher.methods === undefined || rt.matcher.methods.has(method)) && rt.matcher.test(url)) ?? o.fallback);
   const limited = ((input: string | URL | Request, init?: LimitedInit): Promise<Response> => {
-    const found = routeOf(input, init);
-    if (!found) return fetch(input, init);
-    return call(wrapper, found.route, found.method, found.url, input, init);
+    const method = methodOf(input, init);
+    const url = urlOf(input);
+    const route = routeOf(method, url);
+    if (route === undefined) return fetch(input, init);
+    return call(wrapper, route, method, url!, input, init);
   }) as RateLimitedFetch;
   Object.defineProperty(limited, 'events', { value: events });
   Object.defineProperty(limited, 'scopes', { value: () => [...scopes.values()] });
   Object.defineProperty(limited, 'scopeFor', {
     value: (input: string | URL | Request, init?: LimitedInit) => {
-      const found = routeOf(input, init);
-      if (!found) return undefined;
+      const method = methodOf(input, init);
+      const url = urlOf(input);
+      const route = routeOf(method, url);
+      if (route === undefined) return undefined;
       const headers = new Headers(init?.headers ?? (isRequestLike(input) ? input.headers : undefined));
-      const info: RouteRequest = { method: found.method, url: found.url, headers };
-      return pickScope(wrapper, found.route, info, found.route.cost(info));
+      const info: RouteRequest = { method, url: url!, headers };
+      return pickScope(wrapper, route, info, route.cost(info));
     },
   });
   return limited;
@@ -243,13 +243,36 @@ interface Wrapper {
   leaseMs: number | undefined;
 }
 
+function methodOf(input: string | URL | Request, init: LimitedInit | undefined): string {
+  return (init?.method ?? (isRequestLike(input) ? input.method : 'GET')).toUpperCase();
+}
+
+/**
+ * URLs parsed, by the text they were parsed from. A client calls the same few
+ * endpoints again and again, and parsing is the costliest step of routing a
+ * request: a URL is parsed once and the same object serves the calls that
+ * follow (route functions and errors read it; nothing here changes it).
+ */
+const parsedUrls = new Map<string, { url: URL; href: string; base: string | undefined }>();
+/** Distinct URLs kept; past that the map starts again (a client of many distinct URLs parses as before). */
+const PARSED_URLS_KEPT = 256;
+
 function urlOf(input: string | URL | Request): URL | undefined {
-  const href = isRequestLike(input) ? input.url : String(input); // a URL of any realm stringifies to its href
+  const text = isRequestLike(input) ? input.url : String(input); // a URL of any realm stringifies to its href
+  const base = (globalThis as { location?: { href: string } }).location?.href;
+  const kept = parsedUrls.get(text);
+  // Reused only as it was made: against the same base (a page's location moves
+  // with its history) and unchanged (a route function may have set a part of it).
+  if (kept !== undefined && kept.base === base && kept.url.href === kept.href) return kept.url;
+  let url: URL;
   try {
-    return new URL(href, (globalThis as { location?: { href: string } }).location?.href);
+    url = new URL(text, base);
   } catch {
     return undefined; // fetch itself reports the bad URL
   }
+  if (parsedUrls.size >= PARSED_URLS_KEPT) parsedUrls.clear();
+  parsedUrls.set(text, { url, href: url.href, base });
+  return url;
 }
 
 /**
@@ -682,7 +705,8 @@ async function call(w: Wrapper, route: NormalizedRoute, method: string, url: URL
         }
       }
       try {
-        const queuedAt = clock.now();
+        // The first attempt queues when the call starts, unless a slot or a turn was awaited (one clock read less).
+        const queuedAt = attempt === 1 && slot === undefined && turn === undefined ? started : clock.now();
         throwIfRefused(scope, queuedAt, method, url, context, attempt - 1);
         const tried = scope.limiter.tryAcquire(cost);
         // Only a shared scope's decision is a promise: the in-process one stays synchronous.
