@@ -247,32 +247,13 @@ function methodOf(input: string | URL | Request, init: LimitedInit | undefined):
   return (init?.method ?? (isRequestLike(input) ? input.method : 'GET')).toUpperCase();
 }
 
-/**
- * URLs parsed, by the text they were parsed from. A client calls the same few
- * endpoints again and again, and parsing is the costliest step of routing a
- * request: a URL is parsed once and the same object serves the calls that
- * follow (route functions and errors read it; nothing here changes it).
- */
-const parsedUrls = new Map<string, { url: URL; href: string; base: string | undefined }>();
-/** Distinct URLs kept; past that the map starts again (a client of many distinct URLs parses as before). */
-const PARSED_URLS_KEPT = 256;
-
 function urlOf(input: string | URL | Request): URL | undefined {
-  const text = isRequestLike(input) ? input.url : String(input); // a URL of any realm stringifies to its href
-  const base = (globalThis as { location?: { href: string } }).location?.href;
-  const kept = parsedUrls.get(text);
-  // Reused only as it was made: against the same base (a page's location moves
-  // with its history) and unchanged (a route function may have set a part of it).
-  if (kept !== undefined && kept.base === base && kept.url.href === kept.href) return kept.url;
-  let url: URL;
+  const href = isRequestLike(input) ? input.url : String(input); // a URL of any realm stringifies to its href
   try {
-    url = new URL(text, base);
+    return new URL(href, (globalThis as { location?: { href: string } }).location?.href);
   } catch {
     return undefined; // fetch itself reports the bad URL
   }
-  if (parsedUrls.size >= PARSED_URLS_KEPT) parsedUrls.clear();
-  parsedUrls.set(text, { url, href: url.href, base });
-  return url;
 }
 
 /**
@@ -747,7 +728,12 @@ async function call(w: Wrapper, route: NormalizedRoute, method: string, url: URL
         let failure: unknown;
         try {
           const headers = info.made;
-          const attemptInit: RequestInit = init === undefined ? { headers, signal: userSignal } : { ...init, headers, signal: userSignal };
+          // A plain `fetch(url)` whose headers no one touched goes on as it came, with no init: an
+          // init, even of undefined members, sends undici down its longer path (one for a
+          // non-empty init) on every request.
+          const attemptInit: RequestInit | undefined = init === undefined
+            ? headers === undefined && original === undefined ? undefined : { headers, signal: userSignal }
+            : { ...init, headers, signal: userSignal };
           // (`delete` only where there is something to delete: it makes the object a slow dictionary.)
           if (init?.tollgate !== undefined) delete (attemptInit as LimitedInit).tollgate;
           response = await w.fetch(original ? original.clone() : input, attemptInit);
