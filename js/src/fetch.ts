@@ -71,6 +71,8 @@ interface ScopeState extends Scope {
   resetSpans?: Map<number, { lo: number; hi: number }>;
   /** In-process requests admitted and not yet answered, to count on a replacement limiter (see `replaceLimiter`). */
   flights: Flights;
+  /** The refusal in force, for the limiter it was set on (see `refusalOf`). */
+  refusal: { limiter: object; until: number; retryAt: number } | undefined;
 }
 
 /** A request in flight: its permit, and its stand-in on the scope's limiter when that was replaced meanwhile. */
@@ -155,12 +157,17 @@ class Events extends EventTarget {
 const serverClocks = new WeakMap<object, ServerClock>();
 
 /**
- * Per scope: the server asked for a wait longer than `retry.maxRetryAfter`
+ * A scope's refusal: the server asked for a wait longer than `retry.maxRetryAfter`
  * (`retryAt`). Until `until` (that time, but at most `maxRetryAfter` from
  * when it was said, so that an absurd time expires) every call in the scope
  * fails at once with `RateLimitError`, instead of waiting in a paused scope.
+ * It holds for the limiter it was set on (a replacement starts without one).
+ * (A field of the scope, not a WeakMap by limiter: every call reads it.)
  */
-const refusals = new WeakMap<object, { until: number; retryAt: number }>();
+function refusalOf(scope: ScopeState): { until: number; retryAt: number } | undefined {
+  const refusal = scope.refusal;
+  return refusal !== undefined && refusal.limiter === scope.limiter ? refusal : undefined;
+}
 
 /** An ISO date, or the number of ms when it is past what Date can show (never a RangeError). */
 function iso(ms: number): string {
@@ -172,7 +179,8 @@ const NOT_RETRYABLE = -1;
 const RETRY_AFTER_TOO_LONG = -4;
 const NOT_IDEMPOTENT = -5;
 
-const NON_IDEMPOTENT = new Set(['POST', 'PATCH']);
+/** POST and PATCH (compared, not looked up in a set: every call asks). */
+const nonIdempotent = (method: string): boolean => method === 'POST' || method === 'PATCH';
 
 /** The statuses the core retries (`src/retry.rs`). */
 const CORE_RETRYABLE = new Set([408, 425, 429, 500, 502, 503, 504]);
@@ -296,7 +304,7 @@ function scopeFor(w: Wrapper, route: NormalizedRoute, raw: string | null | undef
     scope = {
       route: route.name, key, limiter, configured, learned: [], movers: new Set(), maxConcurrent: route.maxConcurrent,
       start: configured.length === 0 ? new SlowStart() : undefined,
-      accepted: [], generation: 0, blind: undefined, silentPauseMs: 0, flights: new Flights(),
+      accepted: [], generation: 0, blind: undefined, silentPauseMs: 0, flights: new Flights(), refusal: undefined,
     };
     w.scopes.set(id, scope);
   }
@@ -578,19 +586,19 @@ class CallRequest implements RouteRequest {
 }
 
 /** `context(attempts)`: the call's, for the error (passed as it is: no closure is made per attempt). */
-function throwIfRefused(scope: Scope, now: number, method: string, url: URL, context: (attempts: number) => CallContext, attempts: number): void {
-  const refusal = refusals.get(scope.limiter);
+function throwIfRefused(scope: ScopeState, now: number, method: string, url: URL, context: (attempts: number) => CallContext, attempts: number): void {
+  const refusal = refusalOf(scope);
   if (refusal === undefined || now >= refusal.until) return;
   throw new RateLimitError(`${method} ${url.href}: the server asked to wait until ${iso(refusal.retryAt)}, longer than \`retry.maxRetryAfter\` allows`,
     { ...context(attempts), retryAt: refusal.retryAt });
 }
 
-/** Starts (or lengthens) a scope's refusal: see `refusals`. */
-function refuse(w: Wrapper, scope: Scope, now: number, retryAt: number, statusCode: number): void {
+/** Starts (or lengthens) a scope's refusal: see `refusalOf`. */
+function refuse(w: Wrapper, scope: ScopeState, now: number, retryAt: number, statusCode: number): void {
   const until = Math.min(retryAt, now + w.o.retry.maxRetryAfterMs);
-  const last = refusals.get(scope.limiter);
+  const last = refusalOf(scope);
   if (last !== undefined && last.until >= until) return;
-  refusals.set(scope.limiter, { until, retryAt });
+  scope.refusal = { limiter: scope.limiter, until, retryAt };
   emit(w, 'refused', scope, { until, retryAt, status: statusCode });
 }
 
@@ -646,7 +654,7 @@ async function call(w: Wrapper, route: NormalizedRoute, method: string, url: URL
   const cost = route.cost(info);
   let scope = pickScope(w, route, info, cost);
   const priority = init?.tollgate?.priority === undefined ? route.priority : normalizePriority(init.tollgate.priority);
-  const wantsKey = route.idempotencyKey ?? NON_IDEMPOTENT.has(method);
+  const wantsKey = route.idempotencyKey ?? nonIdempotent(method);
   if (wantsKey && !info.headers.has('idempotency-key')) info.headers.set('Idempotency-Key', crypto.randomUUID());
   const hasKey = (given !== undefined || info.made !== undefined) && info.headers.has('idempotency-key');
   const canReplay = replayable(input, init);
@@ -786,7 +794,7 @@ async function call(w: Wrapper, route: NormalizedRoute, method: string, url: URL
         // no refusal of the scope in force): the scope adapts (see
         // `adaptToRefusal`). Only where a retry is allowed at all (not with
         // `retry: false`, nor past `retry.maxTotal`, nor when `shouldRetry` says no).
-        const silent = status === 429 && stated === undefined && !response!.headers.has('retry-after') && !((refusals.get(scope.limiter)?.until ?? 0) > now);
+        const silent = status === 429 && stated === undefined && !response!.headers.has('retry-after') && !((refusalOf(scope)?.until ?? 0) > now);
         const sharedScope = scope.limiter instanceof SharedScopeLimiter ? scope.limiter : undefined;
         if (silent && r.limit > 1 && r.statusCodes.has(429) && canReplay
           && (r.maxTotalMs === Infinity || now - started <= r.maxTotalMs)
@@ -808,14 +816,14 @@ async function call(w: Wrapper, route: NormalizedRoute, method: string, url: URL
         // A status outside `retry.statusCodes` is not retried; one added to them is retried as a 500 is.
         const asStatus = response === undefined ? 0 : !r.statusCodes.has(status) ? status : CORE_RETRYABLE.has(status) ? status : 500;
         let decision = response !== undefined && !r.statusCodes.has(status) ? NOT_RETRYABLE
-          : w.planner.decide(attempt - uncounted, asStatus, r.methods === undefined ? !NON_IDEMPOTENT.has(method) : r.methods.has(method), hasKey, serverAt ?? -1, now, started, w.o.random());
+          : w.planner.decide(attempt - uncounted, asStatus, r.methods === undefined ? !nonIdempotent(method) : r.methods.has(method), hasKey, serverAt ?? -1, now, started, w.o.random());
         if (decision >= 0 && !canReplay) decision = NOT_IDEMPOTENT;
         if (decision >= 0 && r.shouldRetry !== undefined &&
           !(await r.shouldRetry({ request: new Request(url, { method }), response, error: failure, attempt, retryAt: decision }))) {
           decision = NOT_RETRYABLE;
         }
         if (refused && serverAt !== undefined && serverAt - now > w.o.retry.maxRetryAfterMs) {
-          // Too long to wait: the calls that would wait for it fail instead (see `refusals`).
+          // Too long to wait: the calls that would wait for it fail instead (see `refusalOf`).
           refuse(w, scope, now, serverAt, status);
         } else if (refused) {
           // Close the gate for the whole scope: queued requests wait too instead of stampeding.
