@@ -7,7 +7,7 @@
 import type { CoreRetryPlanner } from './core.js';
 import { giveUpReason, RetryPlanner } from './wasm/feedback.js';
 import { type CallContext, DeadlineError, RateLimitError, RetryError } from './errors.js';
-import { type FetchEventBase, type FetchEventMap, type FetchEvents, subscribedChannel } from './events.js';
+import { type FetchEventBase, type FetchEventMap, type FetchEvents, channelOf, subscribedChannel } from './events.js';
 import { ServerClock, boundFeedback, comeBackAt, readFeedback, reconcileWith } from './feedback.js';
 import {
   type CallOptions, type NormalizedFetchOptions, type NormalizedRoute, type RateLimitedFetchOptions, type RouteRequest,
@@ -197,7 +197,11 @@ export function rateLimitedFetch(given: FetchLike, options: RateLimitedFetchOpti
   const events = new Events();
   const scopes = new Map<string, ScopeState>();
 
-  const wrapper: Wrapper = { fetch, o, planner, events, scopes, sweepAt: SWEEP_FROM, sweepTime: 0, hashKey: keyHasher(options.keySecret), store, leaseMs };
+  const wrapper: Wrapper = {
+    fetch, o, planner, events, scopes, sweepAt: SWEEP_FROM, sweepTime: 0, hashKey: keyHasher(options.keySecret), store, leaseMs,
+    admitted: channelOf('fetch', 'admitted'),
+    retriedBelow500: [...r.statusCodes].some((code) => code < 500 && code !== 408 && code !== 425 && code !== 429),
+  };
   const routeOf = (method: string, url: URL | undefined): NormalizedRoute | undefined =>
     url && (o.routes.find((rt) => (rt.matcher.methods === undefined || rt.matcher.methods.has(method)) && rt.matcher.test(url)) ?? o.fallback);
   const limited = ((input: string | URL | Request, init?: LimitedInit): Promise<Response> => {
@@ -250,6 +254,10 @@ interface Wrapper {
   store: SharedStore | undefined;
   /** With `store`: how long a request in flight holds its units at most. */
   leaseMs: number | undefined;
+  /** The `admitted` channel, kept: every admission asks whether it has subscribers. */
+  admitted: ReturnType<typeof channelOf>;
+  /** Whether `retry.statusCodes` has a status below 500 besides 408, 425 and 429 (if not, a success need not look it up). */
+  retriedBelow500: boolean;
 }
 
 function methodOf(input: string | URL | Request, init: LimitedInit | undefined): string {
@@ -622,11 +630,6 @@ async function acquireFrom(scope: ScopeState, cost: number, priority: number, si
   }
 }
 
-/** Whether anyone listens for `type` (so that a call no one watches builds no event). */
-function watched(w: Wrapper, type: keyof FetchEventMap): boolean {
-  return w.events.observed || subscribedChannel('fetch', type) !== undefined;
-}
-
 function emit<K extends keyof FetchEventMap>(w: Wrapper, type: K, scope: Scope, detail: Omit<FetchEventMap[K], keyof FetchEventBase>): void {
   const channel = subscribedChannel('fetch', type);
   if (!w.events.observed && channel === undefined) return;
@@ -729,7 +732,8 @@ async function call(w: Wrapper, route: NormalizedRoute, method: string, url: URL
             throw error;
           }
         }
-        if (watched(w, 'admitted')) emit(w, 'admitted', scope, { attempt, waitedMs: clock.now() - queuedAt, queued: !quick.ok });
+        // Only when someone listens: a call no one watches builds no event.
+        if (w.events.observed || w.admitted?.hasSubscribers === true) emit(w, 'admitted', scope, { attempt, waitedMs: clock.now() - queuedAt, queued: !quick.ok });
         // The rule this request is sent under (see `adaptToRefusal`).
         const sentGeneration = scope.generation;
 
@@ -780,7 +784,7 @@ async function call(w: Wrapper, route: NormalizedRoute, method: string, url: URL
         }
         const status = response ? response.status : 0;
         const refused = status === 429 || (status === 503 && comeBackAt(feedback) !== undefined);
-        if (response && status < 500 && status !== 429 && status !== 408 && status !== 425 && !r.statusCodes.has(status)) {
+        if (response && status < 500 && status !== 429 && status !== 408 && status !== 425 && !(w.retriedBelow500 && r.statusCodes.has(status))) {
           w.planner.onSuccess();
           if (scope.limiter instanceof Limiter) recordAccepted(scope.accepted, now);
           if (turn !== undefined && turn === scope.blind) turn.accepted(now);

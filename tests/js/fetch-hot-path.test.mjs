@@ -143,3 +143,25 @@ test('a matched request reaches fetch with no headers of ours unless it has some
     server.close();
   }
 });
+
+test('admitted reaches a diagnostics_channel subscriber that comes after the wrapper was made, and stops when it leaves', async () => {
+  const diagnostics = await import('node:diagnostics_channel');
+  const server = http.createServer((req, res) => res.writeHead(200, { 'content-type': 'text/plain' }).end('ok'));
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const url = `http://127.0.0.1:${server.address().port}/late/1`;
+  const got = [];
+  const onMessage = (message) => got.push(message.attempt);
+  try {
+    const limited = rateLimitedFetch(fetch, { routes: [{ url: '/late/*', windows: [{ limit: 100, per: '1s' }] }] });
+    await (await limited(url)).text(); // no one listens yet
+    diagnostics.subscribe('tollgate:fetch:admitted', onMessage);
+    await (await limited(url)).text();
+    await (await limited(url)).text();
+    diagnostics.unsubscribe('tollgate:fetch:admitted', onMessage);
+    await (await limited(url)).text();
+    assert.deepEqual(got, [1, 1]);
+  } finally {
+    diagnostics.unsubscribe('tollgate:fetch:admitted', onMessage);
+    server.close();
+  }
+});
