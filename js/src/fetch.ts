@@ -202,8 +202,12 @@ export function rateLimitedFetch(given: FetchLike, options: RateLimitedFetchOpti
     admitted: channelOf('fetch', 'admitted'),
     retriedBelow500: [...r.statusCodes].some((code) => code < 500 && code !== 408 && code !== 425 && code !== 429),
   };
-  const routeOf = (method: string, url: URL | undefined): NormalizedRoute | undefined =>
-    url && (o.routes.find((rt) => (rt.matcher.methods === undefined || rt.matcher.methods.has(method)) && rt.matcher.test(url)) ?? o.fallback);
+  // (A loop, not `find`: no closure is made for every request.)
+  const routeOf = (method: string, url: URL | undefined): NormalizedRoute | undefined => {
+    if (url === undefined) return undefined;
+    for (const rt of o.routes) if ((rt.matcher.methods === undefined || rt.matcher.methods.has(method)) && rt.matcher.test(url)) return rt;
+    return o.fallback;
+  };
   const limited = ((input: string | URL | Request, init?: LimitedInit): Promise<Response> => {
     const method = methodOf(input, init);
     const url = urlOf(input);
