@@ -371,11 +371,7 @@ impl Limiter {
             return Err(Error::PlanTooLong { requests: n as u64 });
         }
         self.policy.check_cost(cost)?;
-        // The windows and clocks only: the held permits play no part in a plan
-        // (and not cloning them keeps a second deque clone out of the wasm).
-        let p = &self.policy;
-        let mut sim = Policy::with_windows(p.windows.clone(), p.count_in_flight);
-        (sim.gate_ms, sim.clock_ms, sim.in_flight_total, sim.orphans) = (p.gate_ms, p.clock_ms, p.in_flight_total, p.orphans);
+        let mut sim = self.policy.clone_without_held();
         let now = sim.tick(now_ms)?;
         // Requests in flight are taken as completed at the clock.
         let in_flight = core::mem::take(&mut sim.in_flight_total);

@@ -137,6 +137,22 @@ mod tests {
     }
 
     #[test]
+    fn marks_dropped_from_the_front_are_no_longer_counted() {
+        // A cancel at the front drops its mark, and the marks right behind it,
+        // at once: they leave the count too, or the level would be rewritten
+        // long before marks are the majority.
+        let mut q = Queue::new(1_000);
+        let ids: alloc::vec::Vec<_> = (0..100).map(|_| q.push(1, 0).unwrap()).collect();
+        assert!(q.remove(ids[1]));
+        assert!(q.remove(ids[0]));
+        assert_eq!((q.levels[0].waiters.len(), q.levels[0].tombstones), (98, 0), "both marks left with the front");
+        for &id in &ids[50..97] {
+            q.remove(id);
+        }
+        assert_eq!((q.levels[0].waiters.len(), q.levels[0].tombstones), (98, 47), "47 of 98 marked: no rewrite yet");
+    }
+
+    #[test]
     fn waiters_of_one_priority_share_one_level() {
         // A level per priority keeps `push` a binary search over the priorities
         // in use, however many waiters each has.

@@ -295,6 +295,22 @@ fn aligning_to_a_server_clock_moves_a_fixed_window_s_boundaries() {
 }
 
 #[test]
+fn a_server_clock_behind_ours_puts_its_boundaries_later_on_ours_not_earlier() {
+    // window.rs `Window::realign`, with an offset that is not half the period
+    // (where ahead and behind give the same boundaries): the server's clock is
+    // 20 s behind ours, so its minutes end at :20 on our clock, not at :40.
+    let mut l = with(&[WindowSpec::fixed(2, MINUTE, 0)], false);
+    assert!(l.align_to_server(-20_000, 0));
+    admit(&mut l, 1_000, 2);
+    assert_eq!(l.earliest(1).unwrap(), 20_000);
+    // 20 s ahead: they end at :40.
+    let mut l = with(&[WindowSpec::fixed(2, MINUTE, 0)], false);
+    assert!(l.align_to_server(20_000, 0));
+    admit(&mut l, 1_000, 2);
+    assert_eq!(l.earliest(1).unwrap(), 40_000);
+}
+
+#[test]
 fn releasing_a_permit_from_early_in_a_bucket_keeps_what_spilled_from_its_end() {
     // window.rs `Window::release`: only a released permit that was admitted
     // within the guard of its bucket's end takes its units out of the spill.

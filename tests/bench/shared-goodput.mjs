@@ -23,8 +23,12 @@ import { fmt, log } from './lib.mjs';
 
 const SPEED = 60;
 const RUN_MS = Number(process.env.TOLLGATE_BENCH_GOODPUT_MS ?? 62_000);
-const PROCESSES = 4;
-const CALLERS = 4; // concurrent calls in each process
+// Other parameters for a manual run: TOLLGATE_BENCH_GOODPUT_PROCESSES and _CALLERS.
+const PROCESSES = Number(process.env.TOLLGATE_BENCH_GOODPUT_PROCESSES ?? 4);
+const CALLERS = Number(process.env.TOLLGATE_BENCH_GOODPUT_CALLERS ?? 4); // concurrent calls in each process
+for (const [name, n] of [['PROCESSES', PROCESSES], ['CALLERS', CALLERS]]) {
+  if (!Number.isInteger(n) || n < 1 || n > 64) throw new RangeError(`TOLLGATE_BENCH_GOODPUT_${name} must be a whole number from 1 to 64; got ${n}`);
+}
 const WORKER = fileURLToPath(new URL('./shared-goodput-worker.mjs', import.meta.url));
 export const CONTENDERS = [
   ['tollgate', 'tollgate `rateLimitedFetch` + preset with `store: redisStore(ioredis)`'],

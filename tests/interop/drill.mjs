@@ -4,8 +4,13 @@
 import { rateLimitedFetch } from 'tollgate';
 import { expressServer, fastifyServer, flexibleServer, nginxServer } from './servers.mjs';
 
-export const LIMIT = 10;
-export const WINDOW_MS = 10_000;
+// Other parameters for a manual run: TOLLGATE_DRILL_LIMIT and TOLLGATE_DRILL_WINDOW_MS (nginx
+// needs a whole number of requests per second). The test (interop.test.mjs) uses the defaults.
+export const LIMIT = Number(process.env.TOLLGATE_DRILL_LIMIT ?? 10);
+export const WINDOW_MS = Number(process.env.TOLLGATE_DRILL_WINDOW_MS ?? 10_000);
+if (!Number.isInteger(LIMIT) || LIMIT < 2 || !Number.isInteger(WINDOW_MS) || WINDOW_MS < 1_000) {
+  throw new RangeError(`TOLLGATE_DRILL_LIMIT must be a whole number >= 2 and TOLLGATE_DRILL_WINDOW_MS whole ms >= 1000; got ${LIMIT} and ${WINDOW_MS}`);
+}
 
 /** [server, header mode, start, the kind of window its rule is]. */
 export const SERVERS = [

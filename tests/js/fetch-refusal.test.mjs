@@ -140,11 +140,13 @@ test('a silent bucket (nginx limit_req: 5 at once, then one a second), no config
     assert.deepEqual(lost(outcomes), []);
     // Slow start: the probe, rounds of 1, 2 and 4 (1 accepted: its bucket of
     // 5 is empty), 3 refused. Blind: 1 s accepted, 1.9 s (a tenth less) refused,
-    // back to the 1 s last accepted, and never below it again.
+    // back to the 1 s last accepted, counted from that acceptance (the refusal
+    // took nothing from the bucket: its slot at 2 s is still there, and waiting
+    // 1 s from the refusal, 2.9 s, lost it), and never below it again.
     assert.deepEqual(server.log.map(([t, s]) => [t - T0, s]), [
       [0, 200], [0, 200], [0, 200], [0, 200], [0, 200], [0, 429], [0, 429], [0, 429],
       [1_000, 200], [1_900, 429],
-      ...Array.from({ length: 9 }, (_, i) => [2_900 + i * 1_000, 200]),
+      ...Array.from({ length: 9 }, (_, i) => [2_000 + i * 1_000, 200]),
     ]);
   } finally {
     await server.close();
@@ -167,12 +169,14 @@ test('a silent bucket with room left from a pause: a faster spacing accepted the
     // spacing cut by a tenth while the room lasts (down to 0.41 s at 26 s),
     // one refusal there, and none after: 19 accepted in the 26.4 s since the
     // scope went blind, so the server's pace is slower than 26.4 s / 20; the
-    // shortest spacing accepted above that, 1.437 s, for the rest.
+    // shortest spacing accepted above that, 1.437 s, for the rest (the first
+    // counted from the last acceptance, not from the refusal).
     const refusedAt = log.filter(([t, s]) => s === 429 && t > 0).map(([t]) => t);
     assert.deepEqual(refusedAt, [26_399], JSON.stringify(log));
+    const lastAccepted = log.filter(([t, s]) => s === 200 && t < 26_399).at(-1)[0];
     const after = log.filter(([t]) => t > 26_399);
     assert.ok(after.length >= 15, `${after.length} after the refusal`);
-    assert.ok(after.every(([t, s], i) => s === 200 && t - (i === 0 ? 26_399 : after[i - 1][0]) === 1_437), JSON.stringify(after));
+    assert.ok(after.every(([t, s], i) => s === 200 && t - (i === 0 ? lastAccepted : after[i - 1][0]) === 1_437), JSON.stringify(after));
   } finally {
     await server.close();
   }

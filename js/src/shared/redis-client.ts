@@ -204,43 +204,25 @@ function ioRedis(client: IoRedisLike): ScriptRunner {
       }
     },
   );
-  let sub: Promise<IoRedisLike> | undefined;
-  let subscriber: IoRedisLike | undefined;
+  const subscriber = new Subscriber<IoRedisLike>((keep) => connected(keep(client.duplicate())), (s) => s.disconnect());
   const handlers = new Map<string, (message: string) => void>();
   // The user's client closed (quit, disconnect): so does the subscriber
   // connection duplicated from it, or it would keep the process alive.
-  client.on('end', () => {
-    const s = subscriber;
-    sub = undefined;
-    subscriber = undefined;
-    s?.disconnect();
-  });
+  client.on('end', () => void subscriber.close());
   return {
     location,
     get execution() { return exec.state.execution; },
     run: exec.run,
     async subscribe(channel, onMessage) {
       handlers.set(channel, onMessage);
-      sub ??= connected(client.duplicate());
-      let s: IoRedisLike;
-      try {
-        s = await sub;
-      } catch (error) {
-        sub = undefined; // the next subscription tries a new connection
-        throw error;
-      }
-      await s.subscribe(channel);
+      await (await subscriber.get()).subscribe(channel);
     },
     async unsubscribe(channel) {
       handlers.delete(channel);
-      await subscriber?.unsubscribe(channel);
+      await subscriber.current?.unsubscribe(channel);
     },
     async close() {
-      // Not awaiting `sub`: a connection that never got ready (Redis away) is closed too.
-      const s = subscriber;
-      sub = undefined;
-      subscriber = undefined;
-      s?.disconnect();
+      subscriber.close();
     },
   };
 
@@ -249,7 +231,6 @@ function ioRedis(client: IoRedisLike): ScriptRunner {
   // makes the server refuse that INFO ("Connection in subscriber mode"), which
   // fails the connection. So every subscription waits for 'ready' first.
   function connected(s: IoRedisLike): Promise<IoRedisLike> {
-    subscriber = s;
     // An unobserved 'error' would be logged as unhandled; the store sees failures through its commands.
     s.on('error', () => {});
     s.on('message', (ch: string, message: string) => handlers.get(ch)?.(message));
@@ -278,46 +259,79 @@ function nodeRedis(client: NodeRedisLike): ScriptRunner {
       }
     },
   );
-  let sub: Promise<NodeRedisLike> | undefined;
-  let subscriber: NodeRedisLike | undefined;
-  const closeSubscriber = () => {
-    // Not awaiting `sub`: a connection still trying to connect (Redis away) is closed too.
-    const s = subscriber;
-    sub = undefined;
-    subscriber = undefined;
-    return (s?.disconnect?.() ?? s?.quit?.())?.catch?.(() => {});
-  };
+  const subscriber = new Subscriber<NodeRedisLike>(async (keep) => {
+    const s = keep(client.duplicate());
+    // node-redis throws an unobserved 'error' event: it would crash the process.
+    s.on('error', () => {});
+    await s.connect();
+    return s;
+  }, (s) => (s.disconnect?.() ?? s.quit?.())?.catch?.(() => {}));
   // The user's client closed (quit, disconnect): so does the subscriber
   // connection duplicated from it, or it would keep the process alive.
-  client.on('end', () => void closeSubscriber());
+  client.on('end', () => void subscriber.close());
   return {
     location,
     get execution() { return exec.state.execution; },
     run: exec.run,
     async subscribe(channel, onMessage) {
-      sub ??= (async () => {
-        const s = client.duplicate();
-        subscriber = s;
-        // node-redis throws an unobserved 'error' event: it would crash the process.
-        s.on('error', () => {});
-        await s.connect();
-        return s;
-      })();
-      let s: NodeRedisLike;
-      try {
-        s = await sub;
-      } catch (error) {
-        sub = undefined; // the next subscription tries a new connection
-        throw error;
-      }
-      await s.subscribe(channel, (message) => onMessage(message));
+      await (await subscriber.get()).subscribe(channel, (message) => onMessage(message));
     },
     async unsubscribe(channel) {
-      if (sub) await (await sub).unsubscribe(channel);
+      const opening = subscriber.opening;
+      if (opening) await (await opening).unsubscribe(channel);
     },
     async close() {
-      await closeSubscriber();
+      await subscriber.close();
     },
   };
+}
+
+/**
+ * The store's one subscriber connection, duplicated from the user's client on
+ * first use (a connection in subscriber mode can run nothing else). A failed
+ * connect is closed and forgotten, so the next subscription tries a new one; the
+ * connection is known from the moment it is made, so `close()` also ends one
+ * still connecting (Redis away), which would otherwise keep the process alive.
+ */
+class Subscriber<C> {
+  #opening: Promise<C> | undefined;
+  #current: C | undefined;
+
+  /** `open` makes the connection and passes it to `keep` before it waits for it to be ready. */
+  constructor(private readonly open: (keep: (c: C) => C) => Promise<C>, private readonly shut: (c: C) => unknown) {}
+
+  /** The connection once ready (opened on first use). */
+  async get(): Promise<C> {
+    this.#opening ??= this.open((c) => (this.#current = c));
+    try {
+      return await this.#opening;
+    } catch (error) {
+      // A connection that never got ready is closed, not left retrying (and keeping the process alive).
+      try {
+        this.close();
+      } catch {
+        // it was closed already
+      }
+      throw error;
+    }
+  }
+
+  /** The connection, ready or not (undefined before the first use, and after `close`). */
+  get current(): C | undefined {
+    return this.#current;
+  }
+
+  /** The connection being opened or open, if any. */
+  get opening(): Promise<C> | undefined {
+    return this.#opening;
+  }
+
+  /** Closes the connection, ready or not (not awaiting it); the next use opens a new one. */
+  close(): unknown {
+    const c = this.#current;
+    this.#opening = undefined;
+    this.#current = undefined;
+    return c === undefined ? undefined : this.shut(c);
+  }
 }
 
