@@ -23,10 +23,10 @@ const NAMES = [
  */
 export function readFeedback(headers: Headers, nowMs: number, sentAtMs?: number): Feedback | null {
   // Asked by name, the Date only when something else was found. Not one pass
-  // over the headers: alone that would cost about as much, but in a fetch
-  // it runs undici's iteration and sorting code, which fetch itself never
-  // does, cold on every response; `get` is fetch's own path, warm
-  // (tests/bench/fetch-overhead.mjs: a quarter of a matched call's overhead).
+  // over the headers: alone that costs about as much, but in a fetch it runs
+  // undici's iteration and sorting code, which fetch itself never runs, cold
+  // on every response, while `get` is close to fetch's own path (in
+  // tests/bench/fetch-overhead.mjs `forEach` cost about twice what the gets do).
   let found: (string | null)[] | undefined;
   for (let i = 1; i < NAMES.length; i++) {
     const value = headers.get(NAMES[i]!);

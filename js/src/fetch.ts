@@ -87,7 +87,7 @@ interface Flight {
 /**
  * A scope's requests in flight, oldest first: a list linked through the
  * flights themselves. (A Set that gains and loses an entry on every request
- * rebuilds its small table every few requests: the costliest line of a matched call.)
+ * rebuilds its small table every few requests: in a profile, the costliest line of a matched call.)
  * @internal Exported for tests/js/fetch-hot-path.test.mjs.
  */
 export class Flights {
