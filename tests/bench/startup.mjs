@@ -3,8 +3,13 @@
 // decision (tollgate: `new Limiter(...)` and `tryAcquire()`; bottleneck: a
 // `schedule()` that ran; p-throttle: a throttled call that ran). Each sample is
 // a new Node process (nothing cached in memory, the files in the OS cache
-// after the warm-up), the packages interleaved round by round.
+// after the warm-up), the packages interleaved round by round. Node's own
+// floor is measured alongside: the same `import()` of a package whose module
+// is empty (made in a temporary folder).
 import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { fmt, header, log, median, out, table, target } from './lib.mjs';
 
@@ -40,8 +45,22 @@ const PACKAGES = {
     console.log(t1 - t0, t2 - t0);`,
 };
 
+// Node alone: a package of one empty ES module, imported by name as the others are.
+const floorDir = mkdtempSync(join(tmpdir(), 'tollgate-startup-'));
+mkdirSync(join(floorDir, 'node_modules', 'empty'), { recursive: true });
+writeFileSync(join(floorDir, 'package.json'), '{ "private": true }\n'); // as the repo has one: the same package scope lookup
+writeFileSync(join(floorDir, 'node_modules', 'empty', 'package.json'), '{ "name": "empty", "type": "module", "exports": "./index.js" }\n');
+writeFileSync(join(floorDir, 'node_modules', 'empty', 'index.js'), 'export default 1;\n');
+process.on('exit', () => rmSync(floorDir, { recursive: true, force: true }));
+const FLOOR = 'Node alone (an empty module)';
+PACKAGES[FLOOR] = `
+    const t0 = performance.now();
+    await import('empty');
+    const t1 = performance.now();
+    console.log(t1 - t0, t1 - t0);`;
+
 function sample(name) {
-  const r = spawnSync(process.execPath, ['--input-type=module', '-e', PACKAGES[name]], { cwd: repo, encoding: 'utf8' });
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', PACKAGES[name]], { cwd: name === FLOOR ? floorDir : repo, encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`${name}: ${r.stderr}`);
   const [importMs, firstMs] = r.stdout.trim().split(/\s+/).map(Number);
   if (!Number.isFinite(importMs) || !Number.isFinite(firstMs)) throw new Error(`${name}: printed ${r.stdout}`);
@@ -63,11 +82,16 @@ const med = Object.fromEntries(names.map((n) => [n, {
 
 out(`Median of ${ROUNDS} fresh Node processes per package, interleaved; times from the start of \`import()\`.\n`);
 out(table(['package', '`import()` ms', 'first decision ms (import included)', 'tollgate import ÷ this'],
-  names.map((n) => [n, fmt(med[n].importMs, 1), fmt(med[n].firstMs, 1), n === 'tollgate' ? '1.00×' : `${(med.tollgate.importMs / med[n].importMs).toFixed(2)}×`])));
+  names.map((n) => [n, fmt(med[n].importMs, 1), n === FLOOR ? '—' : fmt(med[n].firstMs, 1),
+    n === 'tollgate' ? '1.00×' : `${(med.tollgate.importMs / med[n].importMs).toFixed(2)}×`])));
 out('');
 const t = med.tollgate;
 out(`Goal: \`import()\` no slower than bottleneck's: ${target('start-up: `import()` no slower than bottleneck\'s',
   `${fmt(t.importMs, 1)} ms vs ${fmt(med.bottleneck.importMs, 1)} ms`, t.importMs <= med.bottleneck.importMs)}.`);
 out(`Goal: first decision no later than p-throttle's + 1 ms: ${target('start-up: first decision ≤ p-throttle\'s + 1 ms',
   `${fmt(t.firstMs, 1)} ms vs ${fmt(med['p-throttle'].firstMs, 1)} ms`, t.firstMs <= med['p-throttle'].firstMs + 1)}.`);
+const floor = med[FLOOR].importMs;
+const above = (n) => `${med[n].firstMs < floor ? '−' : '+'}${fmt(Math.abs(med[n].firstMs - floor), 1)} ms`;
+out(`Above Node's floor (${fmt(floor, 1)} ms for an empty module): tollgate's first decision ${above('tollgate')}, ` +
+  `p-throttle's ${above('p-throttle')}, bottleneck's ${above('bottleneck')}.`);
 out('');
