@@ -100,9 +100,18 @@ export function useDiagnostics(module: DiagnosticsChannels): void {
 
 /** The channel of `source`'s event `type`, only while it has subscribers. */
 export function subscribedChannel(source: 'limiter' | 'fetch', type: string): Channel | undefined {
+  const channel = channelOf(source, type);
+  return channel?.hasSubscribers ? channel : undefined;
+}
+
+/**
+ * The channel of `source`'s event `type`, subscribed or not (undefined without
+ * diagnostics): for a caller that keeps it and asks `hasSubscribers` itself on every call.
+ */
+export function channelOf(source: 'limiter' | 'fetch', type: string): Channel | undefined {
   if (channels === undefined) return undefined;
   const byType = bySource[source];
   let channel = byType.get(type);
   if (channel === undefined) byType.set(type, (channel = channels.channel(`tollgate:${source}:${type}`)));
-  return channel.hasSubscribers ? channel : undefined;
+  return channel;
 }

@@ -159,6 +159,10 @@ export interface NormalizedRoute {
   idempotencyKey: boolean | undefined;
   pool: { keys: string[]; header: string; format: (key: string) => string } | undefined;
   maxConcurrent: number;
+  /** Whether a window is `fixed` (its calendar follows the server's Date): decided once, not per response. */
+  hasFixedWindow: boolean;
+  /** The id of the route's key-less scope (`name` + NUL); a keyed scope's id is this plus the hashed key. Made once, so a call hashes no new string. */
+  scopeId: string;
 }
 
 export interface NormalizedRetry {
@@ -202,8 +206,9 @@ function normalizeRoute(r: RouteOptions, i: number): NormalizedRoute {
   const cost = r.cost;
   if (cost !== undefined && typeof cost !== 'function') normalizeCost(cost);
   const methods = r.method === undefined ? '*' : [r.method].flat().join(',');
+  const name = r.name ?? `${methods} ${typeof r.url === 'string' ? r.url : r.url instanceof RegExp ? String(r.url) : 'custom'}`;
   return {
-    name: r.name ?? `${methods} ${typeof r.url === 'string' ? r.url : r.url instanceof RegExp ? String(r.url) : 'custom'}`,
+    name,
     matcher: compileMatcher(r.method, r.url, at),
     windows,
     key: r.key,
@@ -212,6 +217,8 @@ function normalizeRoute(r: RouteOptions, i: number): NormalizedRoute {
     idempotencyKey: r.idempotencyKey,
     pool: r.keyPool === undefined ? undefined : normalizePool(r.keyPool, `${at}.keyPool`),
     maxConcurrent: normalizeMaxConcurrent(r.maxConcurrent, `${at}.maxConcurrent`),
+    hasFixedWindow: windows.some((x) => x.kind === 'fixed'),
+    scopeId: `${name}\u0000`,
   };
 }
 
@@ -264,6 +271,8 @@ const LEARN_EVERY_ORIGIN: NormalizedRoute = {
   idempotencyKey: undefined,
   pool: undefined,
   maxConcurrent: Infinity,
+  hasFixedWindow: false,
+  scopeId: 'learned\u0000',
 };
 
 const RETRIED_STATUSES = [408, 425, 429, 500, 502, 503, 504];

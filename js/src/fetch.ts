@@ -7,7 +7,7 @@
 import type { CoreRetryPlanner } from './core.js';
 import { giveUpReason, RetryPlanner } from './wasm/feedback.js';
 import { type CallContext, DeadlineError, RateLimitError, RetryError } from './errors.js';
-import { type FetchEventBase, type FetchEventMap, type FetchEvents, subscribedChannel } from './events.js';
+import { type FetchEventBase, type FetchEventMap, type FetchEvents, channelOf, subscribedChannel } from './events.js';
 import { ServerClock, boundFeedback, comeBackAt, readFeedback, reconcileWith } from './feedback.js';
 import {
   type CallOptions, type NormalizedFetchOptions, type NormalizedRoute, type RateLimitedFetchOptions, type RouteRequest,
@@ -21,7 +21,7 @@ import { ACCEPTED_KEPT, Blind, SlowStart, acceptedSince, recordAccepted } from '
 import { keyHasher } from './routes.js';
 import { SharedScopeLimiter, type SharedScopePermit, isPromise, normalizeLeaseMs, normalizeStore } from './shared/scope.js';
 import type { SharedStore } from './shared/types.js';
-import { sleepUntil, withDeadline } from './wait.js';
+import { UNBOUNDED, sleepUntil, withDeadline } from './wait.js';
 
 /** Any fetch: the global one, undici's, a browser's, or a wrapper with the same shape. */
 export type FetchLike = (input: any, init?: any) => Promise<Response>;
@@ -70,13 +70,48 @@ interface ScopeState extends Scope {
   /** Per limit stated without a length: the lengths its windows so far allow (see `windowFromReset`). */
   resetSpans?: Map<number, { lo: number; hi: number }>;
   /** In-process requests admitted and not yet answered, to count on a replacement limiter (see `replaceLimiter`). */
-  flights: Set<Flight>;
+  flights: Flights;
+  /** The refusal in force, for the limiter it was set on (see `refusalOf`). */
+  refusal: { limiter: object; until: number; retryAt: number } | undefined;
 }
 
 /** A request in flight: its permit, and its stand-in on the scope's limiter when that was replaced meanwhile. */
 interface Flight {
   cost: number;
   shadow: Permit | undefined;
+  /** Its neighbours in its scope's `Flights` (`prev` is the flight itself once it left). */
+  prev: Flight | undefined;
+  next: Flight | undefined;
+}
+
+/**
+ * A scope's requests in flight, oldest first: a list linked through the
+ * flights themselves. (A Set that gains and loses an entry on every request
+ * rebuilds its small table every few requests: in a profile, the costliest line of a matched call.)
+ * @internal Exported for tests/js/fetch-hot-path.test.mjs.
+ */
+export class Flights {
+  first: Flight | undefined;
+  last: Flight | undefined;
+
+  add(cost: number): Flight {
+    const flight: Flight = { cost, shadow: undefined, prev: this.last, next: undefined };
+    if (this.last === undefined) this.first = flight;
+    else this.last.next = flight;
+    this.last = flight;
+    return flight;
+  }
+
+  /** Takes `flight` out of the list; again: nothing. */
+  delete(flight: Flight): void {
+    if (flight.prev === flight) return;
+    if (flight.prev === undefined) this.first = flight.next;
+    else flight.prev.next = flight.next;
+    if (flight.next === undefined) this.last = flight.prev;
+    else flight.next.prev = flight.prev;
+    flight.prev = flight;
+    flight.next = undefined;
+  }
 }
 
 /** The abort reason given to the waiters of a replaced limiter. */
@@ -122,12 +157,17 @@ class Events extends EventTarget {
 const serverClocks = new WeakMap<object, ServerClock>();
 
 /**
- * Per scope: the server asked for a wait longer than `retry.maxRetryAfter`
+ * A scope's refusal: the server asked for a wait longer than `retry.maxRetryAfter`
  * (`retryAt`). Until `until` (that time, but at most `maxRetryAfter` from
  * when it was said, so that an absurd time expires) every call in the scope
  * fails at once with `RateLimitError`, instead of waiting in a paused scope.
+ * It holds for the limiter it was set on (a replacement starts without one).
+ * (A field of the scope, not a WeakMap by limiter: every call reads it.)
  */
-const refusals = new WeakMap<object, { until: number; retryAt: number }>();
+function refusalOf(scope: ScopeState): { until: number; retryAt: number } | undefined {
+  const refusal = scope.refusal;
+  return refusal !== undefined && refusal.limiter === scope.limiter ? refusal : undefined;
+}
 
 /** An ISO date, or the number of ms when it is past what Date can show (never a RangeError). */
 function iso(ms: number): string {
@@ -139,7 +179,8 @@ const NOT_RETRYABLE = -1;
 const RETRY_AFTER_TOO_LONG = -4;
 const NOT_IDEMPOTENT = -5;
 
-const NON_IDEMPOTENT = new Set(['POST', 'PATCH']);
+/** POST and PATCH (compared, not looked up in a set: every call asks). */
+const nonIdempotent = (method: string): boolean => method === 'POST' || method === 'PATCH';
 
 /** The statuses the core retries (`src/retry.rs`). */
 const CORE_RETRYABLE = new Set([408, 425, 429, 500, 502, 503, 504]);
@@ -156,27 +197,35 @@ export function rateLimitedFetch(given: FetchLike, options: RateLimitedFetchOpti
   const events = new Events();
   const scopes = new Map<string, ScopeState>();
 
-  const wrapper: Wrapper = { fetch, o, planner, events, scopes, sweepAt: SWEEP_FROM, sweepTime: 0, hashKey: keyHasher(options.keySecret), store, leaseMs };
-  const routeOf = (input: string | URL | Request, init: LimitedInit | undefined) => {
-    const method = (init?.method ?? (isRequestLike(input) ? input.method : 'GET')).toUpperCase();
-    const url = urlOf(input);
-    const route = url && (o.routes.find((rt) => (rt.matcher.methods === undefined || rt.matcher.methods.has(method)) && rt.matcher.test(url)) ?? o.fallback);
-    return route ? { route, method, url: url! } : undefined;
+  const wrapper: Wrapper = {
+    fetch, o, planner, events, scopes, sweepAt: SWEEP_FROM, sweepTime: 0, hashKey: keyHasher(options.keySecret), store, leaseMs,
+    admitted: channelOf('fetch', 'admitted'),
+    retriedBelow500: [...r.statusCodes].some((code) => code < 500 && code !== 408 && code !== 425 && code !== 429),
+  };
+  // (A loop, not `find`: no closure is made for every request.)
+  const routeOf = (method: string, url: URL | undefined): NormalizedRoute | undefined => {
+    if (url === undefined) return undefined;
+    for (const rt of o.routes) if ((rt.matcher.methods === undefined || rt.matcher.methods.has(method)) && rt.matcher.test(url)) return rt;
+    return o.fallback;
   };
   const limited = ((input: string | URL | Request, init?: LimitedInit): Promise<Response> => {
-    const found = routeOf(input, init);
-    if (!found) return fetch(input, init);
-    return call(wrapper, found.route, found.method, found.url, input, init);
+    const method = methodOf(input, init);
+    const url = urlOf(input);
+    const route = routeOf(method, url);
+    if (route === undefined) return fetch(input, init);
+    return call(wrapper, route, method, url!, input, init);
   }) as RateLimitedFetch;
   Object.defineProperty(limited, 'events', { value: events });
   Object.defineProperty(limited, 'scopes', { value: () => [...scopes.values()] });
   Object.defineProperty(limited, 'scopeFor', {
     value: (input: string | URL | Request, init?: LimitedInit) => {
-      const found = routeOf(input, init);
-      if (!found) return undefined;
+      const method = methodOf(input, init);
+      const url = urlOf(input);
+      const route = routeOf(method, url);
+      if (route === undefined) return undefined;
       const headers = new Headers(init?.headers ?? (isRequestLike(input) ? input.headers : undefined));
-      const info: RouteRequest = { method: found.method, url: found.url, headers };
-      return pickScope(wrapper, found.route, info, found.route.cost(info));
+      const info: RouteRequest = { method, url: url!, headers };
+      return pickScope(wrapper, route, info, route.cost(info));
     },
   });
   return limited;
@@ -209,6 +258,14 @@ interface Wrapper {
   store: SharedStore | undefined;
   /** With `store`: how long a request in flight holds its units at most. */
   leaseMs: number | undefined;
+  /** The `admitted` channel, kept: every admission asks whether it has subscribers. */
+  admitted: ReturnType<typeof channelOf>;
+  /** Whether `retry.statusCodes` has a status below 500 besides 408, 425 and 429 (if not, a success need not look it up). */
+  retriedBelow500: boolean;
+}
+
+function methodOf(input: string | URL | Request, init: LimitedInit | undefined): string {
+  return (init?.method ?? (isRequestLike(input) ? input.method : 'GET')).toUpperCase();
 }
 
 function urlOf(input: string | URL | Request): URL | undefined {
@@ -244,7 +301,7 @@ function pickScope(w: Wrapper, route: NormalizedRoute, info: RouteRequest, cost:
 
 function scopeFor(w: Wrapper, route: NormalizedRoute, raw: string | null | undefined): ScopeState {
   const key = raw == null || raw === '' ? '' : w.hashKey(String(raw));
-  const id = `${route.name}\u0000${key}`;
+  const id = key === '' ? route.scopeId : route.scopeId + key;
   // Idle scopes also go once SWEEP_EVERY_MS has passed, whatever key comes (not only a new one).
   const now = w.scopes.size >= SWEEP_FROM_TIME ? w.o.clock.now() : 0;
   if (now >= w.sweepTime) sweep(w);
@@ -259,7 +316,7 @@ function scopeFor(w: Wrapper, route: NormalizedRoute, raw: string | null | undef
     scope = {
       route: route.name, key, limiter, configured, learned: [], movers: new Set(), maxConcurrent: route.maxConcurrent,
       start: configured.length === 0 ? new SlowStart() : undefined,
-      accepted: [], generation: 0, blind: undefined, silentPauseMs: 0, flights: new Set(),
+      accepted: [], generation: 0, blind: undefined, silentPauseMs: 0, flights: new Flights(), refusal: undefined,
     };
     w.scopes.set(id, scope);
   }
@@ -397,7 +454,7 @@ function replaceLimiter(w: Wrapper, scope: ScopeState, now: number, feedback: Fe
     const used = Math.max(0, (counted.find((c) => c.perMs === x.perMs)?.used ?? 0) - flying);
     if (used > 0) scope.limiter.reconcile(i, { remaining: Math.max(0, x.limit - used) });
   });
-  for (const flight of scope.flights) {
+  for (let flight = scope.flights.first; flight !== undefined; flight = flight.next) {
     const stand = scope.limiter.tryAcquire(flight.cost);
     flight.shadow = stand.ok ? stand.permit : undefined;
   }
@@ -540,20 +597,20 @@ class CallRequest implements RouteRequest {
   }
 }
 
-/** `what()`: the request, as errors name it (built only for the error). */
-function throwIfRefused(scope: Scope, now: number, context: () => CallContext, what: () => string): void {
-  const refusal = refusals.get(scope.limiter);
+/** `context(attempts)`: the call's, for the error (passed as it is: no closure is made per attempt). */
+function throwIfRefused(scope: ScopeState, now: number, method: string, url: URL, context: (attempts: number) => CallContext, attempts: number): void {
+  const refusal = refusalOf(scope);
   if (refusal === undefined || now >= refusal.until) return;
-  throw new RateLimitError(`${what()}: the server asked to wait until ${iso(refusal.retryAt)}, longer than \`retry.maxRetryAfter\` allows`,
-    { ...context(), retryAt: refusal.retryAt });
+  throw new RateLimitError(`${method} ${url.href}: the server asked to wait until ${iso(refusal.retryAt)}, longer than \`retry.maxRetryAfter\` allows`,
+    { ...context(attempts), retryAt: refusal.retryAt });
 }
 
-/** Starts (or lengthens) a scope's refusal: see `refusals`. */
-function refuse(w: Wrapper, scope: Scope, now: number, retryAt: number, statusCode: number): void {
+/** Starts (or lengthens) a scope's refusal: see `refusalOf`. */
+function refuse(w: Wrapper, scope: ScopeState, now: number, retryAt: number, statusCode: number): void {
   const until = Math.min(retryAt, now + w.o.retry.maxRetryAfterMs);
-  const last = refusals.get(scope.limiter);
+  const last = refusalOf(scope);
   if (last !== undefined && last.until >= until) return;
-  refusals.set(scope.limiter, { until, retryAt });
+  scope.refusal = { limiter: scope.limiter, until, retryAt };
   emit(w, 'refused', scope, { until, retryAt, status: statusCode });
 }
 
@@ -575,11 +632,6 @@ async function acquireFrom(scope: ScopeState, cost: number, priority: number, si
       signal?.removeEventListener('abort', onAbort);
     }
   }
-}
-
-/** Whether anyone listens for `type` (so that a call no one watches builds no event). */
-function watched(w: Wrapper, type: keyof FetchEventMap): boolean {
-  return w.events.observed || subscribedChannel('fetch', type) !== undefined;
 }
 
 function emit<K extends keyof FetchEventMap>(w: Wrapper, type: K, scope: Scope, detail: Omit<FetchEventMap[K], keyof FetchEventBase>): void {
@@ -609,7 +661,7 @@ async function call(w: Wrapper, route: NormalizedRoute, method: string, url: URL
   const cost = route.cost(info);
   let scope = pickScope(w, route, info, cost);
   const priority = init?.tollgate?.priority === undefined ? route.priority : normalizePriority(init.tollgate.priority);
-  const wantsKey = route.idempotencyKey ?? NON_IDEMPOTENT.has(method);
+  const wantsKey = route.idempotencyKey ?? nonIdempotent(method);
   if (wantsKey && !info.headers.has('idempotency-key')) info.headers.set('Idempotency-Key', crypto.randomUUID());
   const hasKey = (given !== undefined || info.made !== undefined) && info.headers.has('idempotency-key');
   const canReplay = replayable(input, init);
@@ -621,7 +673,8 @@ async function call(w: Wrapper, route: NormalizedRoute, method: string, url: URL
   const started = clock.now();
   const deadlineAt = deadlineMs === undefined ? undefined : started + deadlineMs;
   const context = (attempts: number, response?: Response, cause?: unknown) => ({ request: new Request(url, { method }), response, attempts, cause });
-  const waits = withDeadline(clock, userSignal ?? undefined, deadlineAt, () => new DeadlineError(
+  // (Most calls have neither: no closure is made for them.)
+  const waits = userSignal === undefined && deadlineAt === undefined ? UNBOUNDED : withDeadline(clock, userSignal, deadlineAt, () => new DeadlineError(
     `${method} ${url.href}: the deadline of ${deadlineMs} ms passed while waiting`, context(0)));
 
   /** Attempts refused under a rule the scope has since dropped: not the call's to count (see `adaptToRefusal`). */
@@ -632,33 +685,26 @@ async function call(w: Wrapper, route: NormalizedRoute, method: string, url: URL
       // A learning scope that knows nothing of its server yet sends one
       // request first, then doubling rounds, so that a backlog does not meet
       // the server unlimited (see `SlowStart`). A slot taken is given back once.
+      // (`slot` and `turn` are given back inline: closures doing it would be made for every attempt.)
       let slot = scope.start;
       if (slot !== undefined) {
         const wait = slot.take(waits.signal);
         if (wait !== undefined) await wait;
       }
-      const slotDone = (accepted: boolean) => {
-        slot?.done(accepted);
-        slot = undefined;
-      };
       // Refused without a word and no window to hold to: one request at a time (see `Blind`).
       let turn = scope.blind;
       if (turn !== undefined) {
         try {
           await turn.take(clock, waits.signal);
         } catch (error) {
-          slotDone(false);
+          slot?.done(false);
           throw error;
         }
       }
-      // Ends the turn once the response has set the next one's time.
-      const letGo = () => {
-        turn?.release();
-        turn = undefined;
-      };
       try {
-        const queuedAt = clock.now();
-        throwIfRefused(scope, queuedAt, () => context(attempt - 1), () => `${method} ${url.href}`);
+        // The first attempt queues when the call starts, unless a slot or a turn was awaited (one clock read less).
+        const queuedAt = attempt === 1 && slot === undefined && turn === undefined ? started : clock.now();
+        throwIfRefused(scope, queuedAt, method, url, context, attempt - 1);
         const tried = scope.limiter.tryAcquire(cost);
         // Only a shared scope's decision is a promise: the in-process one stays synchronous.
         const quick = isPromise(tried) ? await tried : tried;
@@ -669,12 +715,11 @@ async function call(w: Wrapper, route: NormalizedRoute, method: string, url: URL
         }
         if (!quick.ok) emit(w, 'queued', scope, { retryAt: quick.retryAt, waiting: scope.limiter.waiting + 1 });
         const permit = quick.ok ? quick.permit : await acquireFrom(scope, cost, priority, waits.signal);
-        const flight: Flight | undefined = permit instanceof Permit ? { cost, shadow: undefined } : undefined;
         const flownIn = scope;
-        if (flight !== undefined) flownIn.flights.add(flight);
+        const flight = permit instanceof Permit ? flownIn.flights.add(cost) : undefined;
         // Cancelled after admission, before sending: nothing reached the server, the units go back.
         if (userSignal?.aborted) {
-          flownIn.flights.delete(flight!);
+          if (flight !== undefined) flownIn.flights.delete(flight);
           flight?.shadow?.release();
           const released = permit.release();
           if (isPromise(released)) await released; // a shared scope's units are back before the call rejects
@@ -683,15 +728,16 @@ async function call(w: Wrapper, route: NormalizedRoute, method: string, url: URL
         if (!quick.ok) {
           // A refusal that began while this call waited fails it too, unsent.
           try {
-            throwIfRefused(scope, clock.now(), () => context(attempt - 1), () => `${method} ${url.href}`);
+            throwIfRefused(scope, clock.now(), method, url, context, attempt - 1);
           } catch (error) {
-            flownIn.flights.delete(flight!);
+            if (flight !== undefined) flownIn.flights.delete(flight);
             flight?.shadow?.release();
             permit.complete();
             throw error;
           }
         }
-        if (watched(w, 'admitted')) emit(w, 'admitted', scope, { attempt, waitedMs: clock.now() - queuedAt, queued: !quick.ok });
+        // Only when someone listens: a call no one watches builds no event.
+        if (w.events.observed || w.admitted?.hasSubscribers === true) emit(w, 'admitted', scope, { attempt, waitedMs: clock.now() - queuedAt, queued: !quick.ok });
         // The rule this request is sent under (see `adaptToRefusal`).
         const sentGeneration = scope.generation;
 
@@ -699,7 +745,12 @@ async function call(w: Wrapper, route: NormalizedRoute, method: string, url: URL
         let failure: unknown;
         try {
           const headers = info.made;
-          const attemptInit: RequestInit = init === undefined ? { headers, signal: userSignal } : { ...init, headers, signal: userSignal };
+          // A plain `fetch(url)` whose headers no one touched goes on as it came, with no init: an
+          // init, even of undefined members, sends undici down its longer path (one for a
+          // non-empty init) on every request.
+          const attemptInit: RequestInit | undefined = init === undefined
+            ? headers === undefined && original === undefined ? undefined : { headers, signal: userSignal }
+            : { ...init, headers, signal: userSignal };
           // (`delete` only where there is something to delete: it makes the object a slow dictionary.)
           if (init?.tollgate !== undefined) delete (attemptInit as LimitedInit).tollgate;
           response = await w.fetch(original ? original.clone() : input, attemptInit);
@@ -727,7 +778,7 @@ async function call(w: Wrapper, route: NormalizedRoute, method: string, url: URL
           if (changed.length > 0) emit(w, 'reconciled', scope, { windows: changed, feedback });
         }
         // Calendar windows count on the server's clock: follow its Date.
-        if (response && route.windows.some((x) => x.kind === 'fixed')) {
+        if (response && route.hasFixedWindow) {
           let server = serverClocks.get(scope.limiter);
           if (server === undefined) serverClocks.set(scope.limiter, (server = new ServerClock()));
           const align = server.observe(response.headers, permit.at, now, feedback);
@@ -737,12 +788,13 @@ async function call(w: Wrapper, route: NormalizedRoute, method: string, url: URL
         }
         const status = response ? response.status : 0;
         const refused = status === 429 || (status === 503 && comeBackAt(feedback) !== undefined);
-        if (response && status < 500 && status !== 429 && status !== 408 && status !== 425 && !r.statusCodes.has(status)) {
+        if (response && status < 500 && status !== 429 && status !== 408 && status !== 425 && !(w.retriedBelow500 && r.statusCodes.has(status))) {
           w.planner.onSuccess();
           if (scope.limiter instanceof Limiter) recordAccepted(scope.accepted, now);
           if (turn !== undefined && turn === scope.blind) turn.accepted(now);
           if (scope.silentPauseMs > 0) scope.silentPauseMs = Math.max(w.o.retry.backoffMs, Math.ceil(scope.silentPauseMs * 0.9));
-          slotDone(true);
+          slot?.done(true);
+          slot = undefined;
           return response;
         }
         const stated = comeBackAt(feedback);
@@ -750,7 +802,7 @@ async function call(w: Wrapper, route: NormalizedRoute, method: string, url: URL
         // no refusal of the scope in force): the scope adapts (see
         // `adaptToRefusal`). Only where a retry is allowed at all (not with
         // `retry: false`, nor past `retry.maxTotal`, nor when `shouldRetry` says no).
-        const silent = status === 429 && stated === undefined && !response!.headers.has('retry-after') && !((refusals.get(scope.limiter)?.until ?? 0) > now);
+        const silent = status === 429 && stated === undefined && !response!.headers.has('retry-after') && !((refusalOf(scope)?.until ?? 0) > now);
         const sharedScope = scope.limiter instanceof SharedScopeLimiter ? scope.limiter : undefined;
         if (silent && r.limit > 1 && r.statusCodes.has(429) && canReplay
           && (r.maxTotalMs === Infinity || now - started <= r.maxTotalMs)
@@ -772,14 +824,14 @@ async function call(w: Wrapper, route: NormalizedRoute, method: string, url: URL
         // A status outside `retry.statusCodes` is not retried; one added to them is retried as a 500 is.
         const asStatus = response === undefined ? 0 : !r.statusCodes.has(status) ? status : CORE_RETRYABLE.has(status) ? status : 500;
         let decision = response !== undefined && !r.statusCodes.has(status) ? NOT_RETRYABLE
-          : w.planner.decide(attempt - uncounted, asStatus, r.methods === undefined ? !NON_IDEMPOTENT.has(method) : r.methods.has(method), hasKey, serverAt ?? -1, now, started, w.o.random());
+          : w.planner.decide(attempt - uncounted, asStatus, r.methods === undefined ? !nonIdempotent(method) : r.methods.has(method), hasKey, serverAt ?? -1, now, started, w.o.random());
         if (decision >= 0 && !canReplay) decision = NOT_IDEMPOTENT;
         if (decision >= 0 && r.shouldRetry !== undefined &&
           !(await r.shouldRetry({ request: new Request(url, { method }), response, error: failure, attempt, retryAt: decision }))) {
           decision = NOT_RETRYABLE;
         }
         if (refused && serverAt !== undefined && serverAt - now > w.o.retry.maxRetryAfterMs) {
-          // Too long to wait: the calls that would wait for it fail instead (see `refusals`).
+          // Too long to wait: the calls that would wait for it fail instead (see `refusalOf`).
           refuse(w, scope, now, serverAt, status);
         } else if (refused) {
           // Close the gate for the whole scope: queued requests wait too instead of stampeding.
@@ -810,11 +862,13 @@ async function call(w: Wrapper, route: NormalizedRoute, method: string, url: URL
         }
         emit(w, 'retry', scope, { attempt, status, retryAt: decision, waitMs: decision - now });
         await response?.body?.cancel().catch(() => {});
-        letGo();
+        // The turn ends once the response has set the next one's time.
+        turn?.release();
+        turn = undefined;
         await sleepUntil(clock, decision, waits.signal);
       } finally {
-        letGo();
-        slotDone(false);
+        turn?.release();
+        slot?.done(false);
       }
     }
   } finally {

@@ -544,7 +544,16 @@ export class Limiter {
       }
       when = at;
     }
-    call((x) => x.tg_complete(this.#h, permit.at, permit.cost, when, now));
+    // The module called directly, as in tryAcquire: `call` would take a closure made for every response.
+    if (boundary.unwound) rewind();
+    let r: number;
+    try {
+      r = wasm.tg_complete(this.#h, permit.at, permit.cost, when, now);
+    } catch (error) {
+      boundary.unwound = true; // no call here: the stack may be exhausted (see core.ts)
+      throw error;
+    }
+    if (r !== r) throw lastError(); // NaN
   }
 
   /** @internal */

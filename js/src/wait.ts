@@ -20,7 +20,8 @@ export function sleepUntil(clock: Clock, at: number, signal?: AbortSignal): Prom
   });
 }
 
-const UNBOUNDED = Object.freeze({ signal: undefined, dispose() {} });
+/** What `withDeadline` gives when there is neither a signal nor a deadline. */
+export const UNBOUNDED: { readonly signal: AbortSignal | undefined; dispose(): void } = Object.freeze({ signal: undefined, dispose() {} });
 
 /**
  * A signal that aborts when `outer` aborts or when the clock reaches

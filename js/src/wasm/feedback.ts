@@ -172,6 +172,9 @@ export class RetryPlanner implements CoreRetryPlanner {
   /** Counts a success: gives the budget back its ratio of a token. */
   onSuccess(): void {
     const p = this.#p;
+    // A full budget stays full (the core adds up to the maximum): most
+    // responses are successes, and this one needs no call into the module.
+    if (p[8]! >= p[6]! * 1_000) return;
     p[8] = call((m) => m.tf_success(p[6]!, p[7]!, p[8]!));
   }
 }
