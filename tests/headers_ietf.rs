@@ -52,10 +52,20 @@ fn policy_examples_of_section_3() {
 #[test]
 fn parameters_of_other_names_are_skipped_whatever_characters_their_keys_hold() {
     // A key may hold digits and `_-.*` after its first letter (RFC 9651 3.1.2).
-    for key in ["x-ext", "v2", "a_b", "a.b", "a*"] {
+    for key in ["x-ext", "v2", "a_b", "a.b", "a*", "*x"] {
         let value = format!(r#""p";q=10;w=60;{key}=1"#);
         assert_eq!(windows(&[("RateLimit-Policy", &value)]), vec![policy("p", 10, Some(60))], "{value}");
     }
+    // A key starts with a lowercase letter or `*`: one starting with a digit is malformed.
+    assert_eq!(windows(&[("RateLimit-Policy", r#""p";q=10;w=60;1x=1"#)]), vec![], "a key starting with a digit");
+}
+
+#[test]
+fn draft_7_dictionary_without_a_reset_is_still_a_window() {
+    // `RateLimit: limit=, remaining=` with no `reset`: the limit and what is left still count.
+    let got = windows(&[("RateLimit", "limit=10, remaining=4")]);
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!((got[0].limit, got[0].remaining, got[0].reset_at_ms), (Some(10), Some(4), None), "{got:?}");
 }
 
 #[test]

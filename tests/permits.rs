@@ -350,6 +350,21 @@ fn completing_in_the_bucket_it_was_admitted_in_counts_a_request_once() {
 }
 
 #[test]
+fn a_reset_that_ends_the_current_bucket_sooner_keeps_what_was_counted_into_the_next() {
+    // fixed.rs `Fixed::adopt_reset`: the server's reset at 30 s moves the
+    // boundaries there, so the bucket counted since 0 now ends at 30 s instead
+    // of 60 s; what was counted in it may still reach the server after 30 s, so
+    // it counts in the bucket that starts there too.
+    let mut l = with(&[WindowSpec::fixed(10, MINUTE, 0)], false);
+    admit(&mut l, 10_000, 4);
+    assert!(l.reconcile(0, 6, Some(30_000), 10_000).unwrap());
+    l.advance(30_000).unwrap();
+    assert_eq!(l.used(0), Some(4));
+    l.advance(90_000).unwrap();
+    assert_eq!(l.used(0), Some(0), "and only in that one");
+}
+
+#[test]
 fn releasing_a_permit_from_early_in_a_bucket_keeps_what_spilled_from_its_end() {
     // window.rs `Window::release`: only a released permit that was admitted
     // within the guard of its bucket's end takes its units out of the spill.
