@@ -74,6 +74,24 @@ test('each operation is one FCALL of a library loaded once; lost (FUNCTION FLUSH
   }
 });
 
+test('calls that find the quota lost together count this process\'s admissions there once, not once each', async () => {
+  const limiter = Limiter.shared({ name: 'lost-together', windows: [{ limit: 5, per: '1h' }], store: redisStore(client) });
+  try {
+    for (let i = 0; i < 3; i++) assert.equal((await limiter.tryAcquire()).ok, true);
+    // Redis loses the quota's state (a restart without persistence, an eviction). The earlier
+    // tests' limiters are closed: only this one's state matters.
+    for (const key of await client.keys('*:state')) await client.del(key);
+    // Three calls under way together: the first makes the new generation and comes back "lost",
+    // the other two were sent with the old one and come back "lost" too; its announcement follows.
+    const usages = await Promise.all([limiter.usage(), limiter.usage(), limiter.usage()]);
+    assert.deepEqual(usages.map((u) => u.map((w) => w.used)), [[3], [3], [3]]);
+    await new Promise((r) => setTimeout(r, 100)); // the announcement, had it counted them again
+    assert.deepEqual((await limiter.usage()).map((w) => w.used), [3]);
+  } finally {
+    await limiter.close();
+  }
+});
+
 /** Three decisions on a quota of 2: the same on scripts as on functions. */
 async function decideThree(redisClient, name) {
   const limiter = Limiter.shared({ name, windows: [{ limit: 2, per: '1h' }], store: redisStore(redisClient) });

@@ -358,9 +358,10 @@ class RedisSharedLimiter implements SharedLimiter {
           if (typeof gen === 'string' && gen.length > 1 && gen !== this.#gen) this.#gen = gen;
           done(reply);
         } else if (status === 1 && attempt < 3) {
-          // This call found the loss: the announcement of it (`lost <generation>`) is not another's.
-          if (typeof reply[2] === 'string') this.#registeringInto = reply[2];
-          this.#reregister().then(() => this.#request(name, extra, anyGeneration, done, fail, attempt + 1), fail);
+          // The quota was lost and is now generation reply[2]: count this process's
+          // admissions there (once, however many calls found it), then call again.
+          this.#registerInto(typeof reply[2] === 'string' ? reply[2] : '')
+            .then(() => this.#request(name, extra, anyGeneration, done, fail, attempt + 1), fail);
         } else if (status === 2) {
           fail(new StoreError(`the quota \`${this.#o.name}\` is held in Redis with other windows: every process sharing it must configure the same windows`, this.#runner.location));
         } else {
@@ -433,6 +434,32 @@ class RedisSharedLimiter implements SharedLimiter {
     }, ms);
     (this.#watchdog as { unref?: () => void }).unref?.();
   }
+
+  /**
+   * Counts this process's admissions into generation `gen` of the quota,
+   * once. Calls under way when Redis lost the quota each come back "lost"
+   * (the first one made the new generation; the others were sent with the old
+   * one), and its announcement (`lost <generation>`) arrives too: registering
+   * for each would count the same admissions two or three times. So a
+   * generation this process has registered into, or is registering into, is
+   * not registered again; a failed registration is forgotten, to be tried again.
+   */
+  #registerInto(gen: string): Promise<void> {
+    if (gen !== '' && gen === this.#gen) return Promise.resolve();
+    if (gen !== '' && this.#registration?.gen === gen) return this.#registration.done;
+    const done = this.#reregister();
+    if (gen !== '') {
+      const registration = { gen, done };
+      this.#registration = registration;
+      done.catch(() => {
+        if (this.#registration === registration) this.#registration = undefined;
+      });
+    }
+    return done;
+  }
+
+  /** The generation this process last registered into (or is registering into), and when that is done. */
+  #registration: { gen: string; done: Promise<void> } | undefined;
 
   /** Redis lost the quota (or it expired): count again what this process admitted within the longest window. */
   async #reregister(records?: Admission[]): Promise<void> {
@@ -750,9 +777,6 @@ class RedisSharedLimiter implements SharedLimiter {
   }
 
   #requeueing = false;
-  #reregistering = false;
-  /** The generation this process's own call found new (and registers into), so its announcement is not news. */
-  #registeringInto = '';
   #fullRegistrations = 0;
 
   /**
@@ -798,10 +822,7 @@ class RedisSharedLimiter implements SharedLimiter {
     if (ticket === 'lost') {
       // Another process found the quota lost: count what we admitted there now.
       // (On the local fallback, the probe for Redis does it.)
-      if (owner !== this.#gen && owner !== this.#registeringInto && !this.#reregistering && this.#gen !== '' && this.#local === undefined) {
-        this.#reregistering = true;
-        this.#reregister().catch(() => {}).finally(() => { this.#reregistering = false; });
-      }
+      if (owner !== undefined && owner !== '' && this.#gen !== '' && this.#local === undefined) this.#registerInto(owner).catch(() => {});
       return;
     }
     if (owner === this.#owner && this.#waiters.has(ticket!)) this.#arm(Number(retry));
