@@ -57,6 +57,11 @@ const MODULES = 'tollgate.modules'; // Symbol.for(MODULES): the bundle's modules
 const STAND_IN = './stand-in'; // the one module of the lazy modules' stand-ins' maker
 const CORE_BYTES = 'wasm/node_core'; // js/src/node.ts's import of the limiter's bytes (js/src/wasm/node_core.d.ts)
 
+/** An import inside a stand-in module (both plugins make them): the stand-ins' maker, or the real module, left to load at run time. */
+const fromStandIn = (args) => (args.path === STAND_IN ? { path: STAND_IN, namespace: 'tollgate-lazy' } : { path: args.path, external: true });
+/** A relative import as the id of its js/src module (`shared/scope`). */
+const srcId = (args) => posix(relative(src, join(args.resolveDir, args.path))).replace(/\.(js|ts)$/, '');
+
 /**
  * Loaded on the first call of one of their functions (modules of js/src). The
  * bundle gets a stand-in for each plain function a module exports; importing
@@ -193,8 +198,8 @@ function bundle(modules, kind) {
       name: 'tollgate-lazy',
       setup(build) {
         build.onResolve({ filter: /^\.\.?\// }, (args) => {
-          if (args.namespace === 'tollgate-lazy') return args.path === STAND_IN ? { path: STAND_IN, namespace: 'tollgate-lazy' } : { path: args.path, external: true };
-          const id = posix(relative(src, join(args.resolveDir, args.path))).replace(/\.(js|ts)$/, '');
+          if (args.namespace === 'tollgate-lazy') return fromStandIn(args);
+          const id = srcId(args);
           if (id === CORE_BYTES) return { path: id, namespace: 'tollgate-core-bytes' };
           return lazy.has(id) ? { path: id, namespace: 'tollgate-lazy' } : undefined;
         });
@@ -308,8 +313,8 @@ function chunk(file, roots, inner) {
       name: 'tollgate-chunk',
       setup(build) {
         build.onResolve({ filter: /^\.\.?\// }, (args) => {
-          if (args.namespace === 'tollgate-lazy') return args.path === STAND_IN ? { path: STAND_IN, namespace: 'tollgate-lazy' } : { path: args.path, external: true };
-          const id = posix(relative(src, join(args.resolveDir, args.path))).replace(/\.(js|ts)$/, '');
+          if (args.namespace === 'tollgate-lazy') return fromStandIn(args);
+          const id = srcId(args);
           if (roots.includes(id)) return undefined;
           // The entry's modules stay outside (their hand-out files); the other lazy ones get stand-ins, as in the entry.
           if (lazy.has(id)) return { path: id, namespace: 'tollgate-lazy' };
