@@ -15,6 +15,11 @@ const NAMES = [
 ];
 
 
+/** One header as a line of the text the core parses: a line break inside a value would start another header. */
+function headerLine(name: string, value: string): string {
+  return `${name}: ${value.replace(/[\r\n]/g, ' ')}\n`;
+}
+
 /**
  * What the response says about limits, or `null` when it says nothing beyond a Date.
  * `sentAtMs`: when its request was sent; a Date behind ours by up to a second
@@ -37,7 +42,7 @@ export function readFeedback(headers: Headers, nowMs: number, sentAtMs?: number)
   let text = '';
   for (let i = 0; i < NAMES.length; i++) {
     const value = found![i];
-    if (value != null) text += `${NAMES[i]}: ${value.replace(/[\r\n]/g, ' ')}\n`;
+    if (value != null) text += headerLine(NAMES[i]!, value);
   }
   // Not a header (only NAMES are copied from the response): the core's name for the send time.
   if (sentAtMs !== undefined && Number.isFinite(sentAtMs) && sentAtMs >= 0) text += `tollgate-sent-at: ${Math.floor(sentAtMs)}\n`;
@@ -54,7 +59,7 @@ export function parseRateLimitHeaders(headers: Headers, nowMs: number = Date.now
   let text = '';
   for (const name of NAMES) {
     const value = headers.get(name);
-    if (value !== null) text += `${name}: ${value.replace(/[\r\n]/g, ' ')}\n`;
+    if (value !== null) text += headerLine(name, value);
   }
   return parseFeedback(text, nowMs) ?? { windows: [] };
 }
@@ -64,7 +69,7 @@ function dateOffset(headers: Headers, nowMs: number, feedback: Feedback | null):
   if (feedback?.serverOffsetMs !== undefined) return feedback.serverOffsetMs;
   const date = headers.get('date');
   if (date === null) return undefined;
-  return parseFeedback(`date: ${date.replace(/[\r\n]/g, ' ')}\n`, nowMs)?.serverOffsetMs ?? undefined;
+  return parseFeedback(headerLine('date', date), nowMs)?.serverOffsetMs ?? undefined;
 }
 
 /**
